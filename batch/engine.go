@@ -1,0 +1,157 @@
+package batch
+
+import (
+	"fmt"
+	"math"
+
+	"gorgonia.org/tensor"
+)
+
+// Engine computes forward and backward passes for a batch of samples.
+// Implementations: the CPU engine of this package, and the CUDA engine of
+// package kernels (build tag cuda).
+type Engine interface {
+	// Forward computes the first-spike times of every layer for a batch of
+	// input spike times (B x net.Inputs, +Inf = no spike) into tr.
+	Forward(net *Network, input *tensor.Dense, tr *Trace) error
+	// Backward computes, from a trace made by Forward (or one whose spike
+	// times were observed elsewhere) and dL/d(output times) (B x
+	// net.Outputs()), the gradients of L with respect to weights, delays and
+	// input times, summed over the batch, into g.
+	Backward(net *Network, tr *Trace, dOut *tensor.Dense, g *Gradients) error
+}
+
+// NewTimes returns a B x N tensor of spike times, all +Inf (no spike).
+func NewTimes(b, n int) *tensor.Dense {
+	data := make([]float64, b*n)
+	for i := range data {
+		data[i] = math.Inf(1)
+	}
+	return tensor.New(tensor.WithShape(b, n), tensor.WithBacking(data))
+}
+
+// TimesFrom wraps a row-major B x N slice of spike times without copying.
+func TimesFrom(b, n int, data []float64) (*tensor.Dense, error) {
+	if b < 1 || n < 1 || len(data) != b*n {
+		return nil, fmt.Errorf("spike times: %d values do not make a %d x %d batch", len(data), b, n)
+	}
+	return tensor.New(tensor.WithShape(b, n), tensor.WithBacking(data)), nil
+}
+
+// batchShape checks that t is a B x n float64 tensor and returns B.
+func batchShape(name string, t *tensor.Dense, n int) (int, error) {
+	if t == nil {
+		return 0, fmt.Errorf("%s: tensor is nil", name)
+	}
+	if t.Dtype() != tensor.Float64 {
+		return 0, fmt.Errorf("%s: dtype %v, want float64", name, t.Dtype())
+	}
+	s := t.Shape()
+	if len(s) != 2 || s[1] != n || s[0] < 1 || len(t.Float64s()) != s[0]*s[1] {
+		return 0, fmt.Errorf("%s: shape %v, want (batch, %d)", name, s, n)
+	}
+	return s[0], nil
+}
+
+// Trace holds the spike times of every layer for one batch.
+type Trace struct {
+	// Times[0] is the network input after multiplexing (B x In of layer 0);
+	// Times[l+1] is the output of layer l (B x Out), dendritic delays
+	// included.
+	Times []*tensor.Dense
+}
+
+// Batch returns the batch size of the trace, or 0 if it is empty.
+func (tr *Trace) Batch() int {
+	if tr == nil || len(tr.Times) == 0 {
+		return 0
+	}
+	return tr.Times[0].Shape()[0]
+}
+
+// Output returns the spike times of the last layer.
+func (tr *Trace) Output() *tensor.Dense { return tr.Times[len(tr.Times)-1] }
+
+// reshape makes tr hold B-sample tensors for net, reusing storage.
+func (tr *Trace) reshape(net *Network, b int) {
+	sizes := make([]int, 0, len(net.Layers)+1)
+	sizes = append(sizes, net.Layers[0].In)
+	for i := range net.Layers {
+		sizes = append(sizes, net.Layers[i].Out)
+	}
+	if len(tr.Times) != len(sizes) {
+		tr.Times = make([]*tensor.Dense, len(sizes))
+	}
+	for i, n := range sizes {
+		t := tr.Times[i]
+		if t == nil || t.Shape()[0] != b || t.Shape()[1] != n {
+			tr.Times[i] = NewTimes(b, n)
+		}
+	}
+}
+
+// Gradients holds dL/d(parameters), summed over a batch, and dL/d(inputs).
+type Gradients struct {
+	// Weights[l] has the shape of layer l's weights (bias rows included).
+	Weights []*tensor.Dense
+	// Delays[l] has the shape of layer l's delays, or is nil.
+	Delays []*tensor.Dense
+	// Input is dL/d(input spike times), B x net.Inputs.
+	Input *tensor.Dense
+	// Clipped[l] counts the (sample, neuron) pairs of layer l whose weight
+	// gradient max_dw_norm zeroed.
+	Clipped []int
+}
+
+// NewGradients returns zero gradients shaped for net and batch size b.
+func NewGradients(net *Network, b int) *Gradients {
+	g := &Gradients{}
+	g.reshape(net, b)
+	return g
+}
+
+func (g *Gradients) reshape(net *Network, b int) {
+	L := len(net.Layers)
+	if len(g.Weights) != L {
+		g.Weights = make([]*tensor.Dense, L)
+		g.Delays = make([]*tensor.Dense, L)
+	}
+	if len(g.Clipped) != L {
+		g.Clipped = make([]int, L)
+	}
+	for i := range net.Layers {
+		l := &net.Layers[i]
+		if w := g.Weights[i]; w == nil || !shapeEq(w.Shape(), []int{l.Rows(), l.Out}) {
+			g.Weights[i] = tensor.New(tensor.Of(tensor.Float64), tensor.WithShape(l.Rows(), l.Out))
+		}
+		if l.Delay == NoDelay {
+			g.Delays[i] = nil
+		} else if d := g.Delays[i]; d == nil || !shapeEq(d.Shape(), l.Delay.shape(l.In, l.Out)) {
+			g.Delays[i] = tensor.New(tensor.Of(tensor.Float64), tensor.WithShape(l.Delay.shape(l.In, l.Out)...))
+		}
+	}
+	if g.Input == nil || !shapeEq(g.Input.Shape(), []int{b, net.Inputs}) {
+		g.Input = tensor.New(tensor.Of(tensor.Float64), tensor.WithShape(b, net.Inputs))
+	}
+}
+
+// Predict returns, per sample, the index of the earliest output spike (the
+// first such index on ties), or -1 when no output neuron spiked, as the
+// reference counts a silent output as a wrong answer.
+func Predict(out *tensor.Dense) []int {
+	s := out.Shape()
+	b, n := s[0], s[1]
+	data := out.Float64s()
+	pred := make([]int, b)
+	for i := range pred {
+		row := data[i*n : (i+1)*n]
+		best, arg := math.Inf(1), -1
+		for k, t := range row {
+			if t < best {
+				best, arg = t, k
+			}
+		}
+		pred[i] = arg
+	}
+	return pred
+}

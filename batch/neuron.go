@@ -1,0 +1,205 @@
+package batch
+
+import (
+	"cmp"
+	"math"
+	"slices"
+)
+
+// This file holds the per-neuron math of the engine: the sorted causal
+// prefix of one neuron's inputs, its first spike, and the factors of its
+// DelGrad gradients. Times here are in units of tau_s ("scaled").
+
+// rebaseSpan is the largest spread of input times (in tau_s) summed against
+// one reference time; beyond it the sums are rebased so that no exponential
+// overflows.
+const rebaseSpan = 512
+
+// wideSpan is the spread of a sample's input times above which the backward
+// pass evaluates each exponential against the neuron's own output time.
+const wideSpan = 600
+
+// model holds one layer's neuron constants in scaled units.
+type model struct {
+	regime Regime
+	tau    float64 // tau_s, the time unit
+	c      float64 // g_leak (theta - E_l)
+	eps    float64
+}
+
+func newModel(p Neuron) model {
+	r, _ := p.Regime() // validated by Network.Validate
+	return model{regime: r, tau: p.TauSyn, c: p.c(), eps: p.Eps}
+}
+
+// spike is one effective input: its scaled time and weight row.
+type spike struct {
+	u   float64
+	idx int32
+}
+
+// prefix is one neuron's finite effective inputs in ascending time order
+// with the exponentials of the closed forms, relative to a reference time
+// that moves forward (rebases) only when the inputs span more than
+// rebaseSpan.
+type prefix struct {
+	s     []spike
+	e1    []float64 // e^{u-ref}
+	te1   []float64 // (u-ref) e^{u-ref}
+	e2    []float64 // e^{(u-ref)/2}
+	ref   []float64 // reference time of element m
+	shift []float64 // ref[m] - ref[m-1], 0 where unchanged
+}
+
+// prepare sorts p.s by (time, input index) and fills the exponentials.
+// Sorting ties by index makes the summation order, and so every bit of the
+// result, independent of how the inputs were listed.
+func (p *prefix) prepare() {
+	slices.SortFunc(p.s, func(a, b spike) int {
+		if c := cmp.Compare(a.u, b.u); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.idx, b.idx)
+	})
+	n := len(p.s)
+	p.e1 = grow(p.e1, n)
+	p.te1 = grow(p.te1, n)
+	p.e2 = grow(p.e2, n)
+	p.ref = grow(p.ref, n)
+	p.shift = grow(p.shift, n)
+	if n == 0 {
+		return
+	}
+	ref := p.s[0].u
+	for m, sp := range p.s {
+		p.shift[m] = 0
+		if sp.u-ref > rebaseSpan {
+			p.shift[m] = sp.u - ref
+			ref = sp.u
+		}
+		d := sp.u - ref
+		e := math.Exp(d)
+		p.e1[m], p.te1[m], p.e2[m], p.ref[m] = e, d*e, math.Exp(d/2), ref
+	}
+}
+
+func grow(s []float64, n int) []float64 {
+	if cap(s) < n {
+		return make([]float64, n, n+n/4)
+	}
+	return s[:n]
+}
+
+// firstSpike returns the scaled first-spike time of a neuron with input
+// weights w (indexed by input index) and the inputs of p, or +Inf.
+//
+// For each prefix of the sorted inputs it solves the closed form and
+// accepts the first candidate that lies in [t_(m), t_(m+1)], exactly as the
+// reference's causal-set search (which takes the minimum over all valid
+// candidates: the same one, since the windows are ordered).
+func (mo *model) firstSpike(p *prefix, w []float64) float64 {
+	n := len(p.s)
+	if n == 0 {
+		return math.Inf(1)
+	}
+	var a1, b, a2 float64
+	if mo.eps != 0 {
+		r0 := p.ref[0]
+		e := mo.eps * math.Exp(-r0)
+		a1, b, a2 = e, e*(1-r0), mo.eps*math.Exp(-r0/2)
+	}
+	for m := 0; m < n; m++ {
+		if sh := p.shift[m]; sh != 0 {
+			f := math.Exp(-sh)
+			b = f * (b - sh*a1)
+			a1 *= f
+			a2 *= math.Exp(-sh / 2)
+		}
+		wm := w[p.s[m].idx]
+		a1 += wm * p.e1[m]
+		lo, hi := p.s[m].u, math.Inf(1)
+		if m+1 < n {
+			hi = p.s[m+1].u
+		}
+		if mo.regime == EqualTau {
+			b += wm * p.te1[m]
+			if !(a1 > 0) {
+				continue // no upward crossing (see DESIGN.md)
+			}
+			r := b / a1
+			ref := p.ref[m]
+			// W0 lies in [-1, 0), so the spike lies in (ref+r, ref+r+1].
+			if ref+r+1 < lo || ref+r > hi {
+				continue
+			}
+			z := -mo.c / a1 * math.Exp(r)
+			if !(z >= -invE) {
+				continue
+			}
+			u := ref + r - LambertW0(z)
+			if u >= lo && u <= hi {
+				return u
+			}
+			continue
+		}
+		a2 += wm * p.e2[m]
+		if !(a1 > 0) {
+			continue
+		}
+		disc := a2*a2 - 4*a1*mo.c
+		if !(disc >= 0) {
+			continue
+		}
+		arg := 2 * a1 / (a2 + math.Sqrt(disc))
+		if !(arg > 0) {
+			continue
+		}
+		u := p.ref[m] + 2*math.Log(arg)
+		if u >= lo && u <= hi {
+			return u
+		}
+	}
+	return math.Inf(1)
+}
+
+// initSums returns the eps terms of a1, b and a2 relative to ref.
+func (mo *model) initSums(ref float64) (a1, b, a2 float64) {
+	if mo.eps == 0 {
+		return 0, 0, 0
+	}
+	e := mo.eps * math.Exp(-ref)
+	return e, e * (1 - ref), mo.eps * math.Exp(-ref/2)
+}
+
+// coef returns the factors of a neuron's gradients from its causal sums a1,
+// b, a2 (relative to ref) and its observed scaled spike time u:
+//
+//	tau_m = tau_s:   k1 = -1 / (a1 (1 + W)),  k2 = 0
+//	tau_m = 2 tau_s: k1 = (1 + (c/S) e^{(u-ref)/2}) / a1,  k2 = 1/S
+//
+// ok is false where the reference zeroes the gradients (W0 or S undefined)
+// or a factor is not finite.
+func (mo *model) coef(a1, b, a2, u, ref float64) (k1, k2 float64, ok bool) {
+	if mo.regime == EqualTau {
+		r := b / a1
+		z := -mo.c / a1 * math.Exp(r)
+		w := LambertW0(z)
+		k1 = -1 / (a1 * (1 + w))
+	} else {
+		s := math.Sqrt(a2*a2 - 4*a1*mo.c)
+		k1 = (1 + mo.c/s*math.Exp((u-ref)/2)) / a1
+		k2 = 1 / s
+	}
+	ok = !math.IsNaN(k1) && !math.IsInf(k1, 0) && !math.IsNaN(k2) && !math.IsInf(k2, 0)
+	return k1, k2, ok
+}
+
+// grads returns dt*/dw (in units of tau_s) and dt*/dt_i of one causal input
+// with weight w, scaled time ui and exponentials x1 = e^{ui-ref},
+// x2 = e^{(ui-ref)/2}, for output time u and factors k1, k2 from coef.
+func (mo *model) grads(k1, k2, w, ui, x1, x2, u float64) (dw, dt float64) {
+	if mo.regime == EqualTau {
+		return k1 * x1 * (u - ui), k1 * w * x1 * (u - ui - 1)
+	}
+	return 2 * (k1*x1 - k2*x2), w * (2*k1*x1 - k2*x2)
+}

@@ -1,0 +1,212 @@
+package batch
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+
+	"codeberg.org/sbinet/npyio"
+	"gorgonia.org/tensor"
+)
+
+// Reference is a network imported from the layout of the DelGrad reference
+// code: a directory with network.json and one .npy file per parameter.
+type Reference struct {
+	Name string
+	Net  *Network
+	// DelayTheta[l] holds layer l's delay parameters before the sigmoid
+	// (d = SigmoidShift + SigmoidScale * sigmoid(theta)), or nil.
+	DelayTheta   []*tensor.Dense
+	SigmoidShift []float64
+	SigmoidScale []float64
+	// LossType and LossDeltaT describe the loss the network was trained with.
+	LossType   string
+	LossDeltaT float64
+	// ExpectedAccuracy is the test accuracy the reference reports (0 if none).
+	ExpectedAccuracy float64
+}
+
+type refJSON struct {
+	Network      string             `json:"network"`
+	NeuronParams map[string]float64 `json:"neuron_params"`
+	NInputs      int                `json:"n_inputs"`
+	Layers       []struct {
+		Index        int       `json:"index"`
+		Kind         string    `json:"kind"`
+		Shape        []int     `json:"shape"`
+		Files        []string  `json:"files"`
+		SigmoidShift *float64  `json:"sigmoid_shift"`
+		SigmoidScale *float64  `json:"sigmoid_scale"`
+		Times        []float64 `json:"times"`
+		Factor       int       `json:"factor"`
+	} `json:"layers"`
+	Loss struct {
+		DeltaT float64 `json:"delta_t"`
+		Type   string  `json:"type"`
+	} `json:"loss"`
+	Expected float64 `json:"expected_test_accuracy_1000_samples_seed40"`
+}
+
+// LoadReference reads a network saved in the reference's layout. Layer kinds
+// understood: NeuronLayer, BroadcastLayer, DelayAxonal, DelayDendritic,
+// DelaySynaptic, Biases (with "times") and Multiplex (with "factor"); a delay
+// or bias layer applies to the next NeuronLayer.
+func LoadReference(dir string) (*Reference, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, "network.json"))
+	if err != nil {
+		return nil, fmt.Errorf("load reference network: %w", err)
+	}
+	var js refJSON
+	if err := json.Unmarshal(raw, &js); err != nil {
+		return nil, fmt.Errorf("load reference network %s: network.json: %w", dir, err)
+	}
+	wrap := func(err error) error { return fmt.Errorf("load reference network %s: %w", dir, err) }
+	nrn, err := neuronFromJSON(js.NeuronParams)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	ref := &Reference{Name: js.Network, Net: &Network{Inputs: js.NInputs},
+		LossType: js.Loss.Type, LossDeltaT: js.Loss.DeltaT, ExpectedAccuracy: js.Expected}
+	var (
+		pendKind  = NoDelay
+		pendD     *tensor.Dense
+		pendTheta *tensor.Dense
+		pendShift = 0.0
+		pendScale = 1.0
+		pendBias  []float64
+		prev      = js.NInputs
+	)
+	for _, jl := range js.Layers {
+		switch jl.Kind {
+		case "BroadcastLayer":
+		case "Multiplex":
+			if len(ref.Net.Layers) > 0 || jl.Factor < 1 {
+				return nil, wrap(fmt.Errorf("layer %d: Multiplex must come first with factor >= 1", jl.Index))
+			}
+			ref.Net.Multiplex = jl.Factor
+			prev = js.NInputs * jl.Factor
+		case "Biases":
+			pendBias = append(pendBias, jl.Times...)
+		case "DelayAxonal", "DelayDendritic", "DelaySynaptic":
+			if pendKind != NoDelay {
+				return nil, wrap(fmt.Errorf("layer %d: two delay layers before one neuron layer", jl.Index))
+			}
+			pendKind = map[string]DelayKind{"DelayAxonal": Axonal, "DelayDendritic": Dendritic, "DelaySynaptic": Synaptic}[jl.Kind]
+			if pendShift, pendScale = 0, 1; jl.SigmoidShift != nil {
+				pendShift = *jl.SigmoidShift
+			}
+			if jl.SigmoidScale != nil {
+				pendScale = *jl.SigmoidScale
+			}
+			pendTheta, pendD = nil, nil
+			for _, f := range jl.Files {
+				t, err := readNpy(filepath.Join(dir, f))
+				if err != nil {
+					return nil, wrap(err)
+				}
+				if isTheta(f) {
+					pendTheta = t
+				} else {
+					pendD = t
+				}
+			}
+			if pendD == nil {
+				return nil, wrap(fmt.Errorf("layer %d: no delay file (…_delay.npy) among %v", jl.Index, jl.Files))
+			}
+		case "NeuronLayer":
+			if len(jl.Files) != 1 {
+				return nil, wrap(fmt.Errorf("layer %d: want one weight file, have %v", jl.Index, jl.Files))
+			}
+			wt, err := readNpy(filepath.Join(dir, jl.Files[0]))
+			if err != nil {
+				return nil, wrap(err)
+			}
+			s := wt.Shape()
+			if len(s) != 2 || s[0] != prev+len(pendBias) {
+				return nil, wrap(fmt.Errorf("layer %d: weights %s have shape %v, want (%d, n)", jl.Index, jl.Files[0], s, prev+len(pendBias)))
+			}
+			out := s[1]
+			l := NewLayer(prev, out, len(pendBias), nrn, pendKind)
+			l.Weights = wt
+			copy(l.BiasTimes, pendBias)
+			l.MaxDWNorm = js.NeuronParams["max_dw_norm"]
+			if pendKind != NoDelay {
+				want := pendKind.shape(prev, out)
+				dd := pendD.Float64s()
+				if len(dd) != pendKind.size(prev, out) {
+					return nil, wrap(fmt.Errorf("layer %d: %d delays, want shape %v", jl.Index, len(dd), want))
+				}
+				l.Delays = tensor.New(tensor.WithShape(want...), tensor.WithBacking(dd))
+				if pendTheta != nil {
+					th := pendTheta.Float64s()
+					for i := range th {
+						if d := pendShift + pendScale/(1+math.Exp(-th[i])); math.Abs(d-dd[i]) > 1e-9*(1+math.Abs(d)) {
+							return nil, wrap(fmt.Errorf("layer %d: delay %d is %g but its theta gives %g", jl.Index, i, dd[i], d))
+						}
+					}
+					pendTheta = tensor.New(tensor.WithShape(want...), tensor.WithBacking(th))
+				}
+			}
+			ref.Net.Layers = append(ref.Net.Layers, l)
+			ref.DelayTheta = append(ref.DelayTheta, pendTheta)
+			ref.SigmoidShift = append(ref.SigmoidShift, pendShift)
+			ref.SigmoidScale = append(ref.SigmoidScale, pendScale)
+			pendKind, pendD, pendTheta, pendBias, pendShift, pendScale = NoDelay, nil, nil, nil, 0, 1
+			prev = out
+		default:
+			return nil, wrap(fmt.Errorf("layer %d: unknown kind %q", jl.Index, jl.Kind))
+		}
+	}
+	if pendKind != NoDelay || pendBias != nil {
+		return nil, wrap(errors.New("delay or bias layer after the last neuron layer"))
+	}
+	if err := ref.Net.Validate(); err != nil {
+		return nil, wrap(err)
+	}
+	return ref, nil
+}
+
+func isTheta(name string) bool {
+	return len(name) >= 10 && name[len(name)-10:] == "_theta.npy"
+}
+
+func neuronFromJSON(p map[string]float64) (Neuron, error) {
+	for _, k := range []string{"tau_syn", "tau_mem", "threshold"} {
+		if _, ok := p[k]; !ok {
+			return Neuron{}, fmt.Errorf("neuron_params: %q missing", k)
+		}
+	}
+	n := Neuron{TauSyn: p["tau_syn"], TauMem: p["tau_mem"], Threshold: p["threshold"], Leak: p["leak"]}
+	if err := n.validate(); err != nil {
+		return Neuron{}, fmt.Errorf("neuron_params: %w", err)
+	}
+	if g, ok := p["g_leak"]; ok && math.Abs(g-n.GLeak()) > 1e-12 {
+		return Neuron{}, fmt.Errorf("neuron_params: g_leak %g differs from tau_syn/tau_mem = %g", g, n.GLeak())
+	}
+	return n, nil
+}
+
+// readNpy reads a float64 .npy file into a dense tensor of its shape.
+func readNpy(path string) (*tensor.Dense, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r, err := npyio.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	shape := r.Header.Descr.Shape
+	var data []float64
+	if err := r.Read(&data); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(shape) == 0 {
+		shape = []int{len(data)}
+	}
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(data)), nil
+}
