@@ -166,7 +166,7 @@ type layerBuf struct {
 	e1, e2       []float64 // B x Rows e^{u-ref_b}, e^{(u-ref_b)/2}
 	ref          []float64 // B per-sample reference time
 	wide         []bool    // B: sample spans more than wideSpan
-	k1, k2       []float64 // B x Out delta-scaled gradient factors
+	k1, k2, dk   []float64 // B x Out gradient factors and dL/d(output time)
 	us, rf       []float64 // B x Out scaled output time, reference time
 	act, clip    []bool    // B x Out: has gradient; weight gradient clipped
 	dend         []float64 // B x Out dendritic delay gradient per sample
@@ -257,7 +257,7 @@ func (e *CPU) backwardLayer(l *Layer, in, out, delta, gin, dW, dD []float64, b i
 	lb.u, lb.e1, lb.e2 = grow(lb.u, b*rows), grow(lb.e1, b*rows), grow(lb.e2, b*rows)
 	lb.ref, lb.wide = grow(lb.ref, b), growBool(lb.wide, b)
 	n := b * nOut
-	lb.k1, lb.k2, lb.us, lb.rf, lb.dend = grow(lb.k1, n), grow(lb.k2, n), grow(lb.us, n), grow(lb.rf, n), grow(lb.dend, n)
+	lb.k1, lb.k2, lb.dk, lb.us, lb.rf, lb.dend = grow(lb.k1, n), grow(lb.k2, n), grow(lb.dk, n), grow(lb.us, n), grow(lb.rf, n), grow(lb.dend, n)
 	lb.act, lb.clip = growBool(lb.act, n), growBool(lb.clip, n)
 	synaptic := l.Delay == Synaptic
 	dmin, dmax := 0.0, 0.0
@@ -271,7 +271,8 @@ func (e *CPU) backwardLayer(l *Layer, in, out, delta, gin, dW, dD []float64, b i
 		}
 	}
 	// Phase 1, per sample: causal sums, gradient factors, propagated error.
-	e.parallel(b, func(_, lo, hi int) {
+	e.parallel(b, func(worker, lo, hi int) {
+		p := &e.scratch[worker]
 		for s := lo; s < hi; s++ {
 			u := lb.u[s*rows : (s+1)*rows]
 			umin, umax := math.Inf(1), math.Inf(-1)
@@ -345,24 +346,35 @@ func (e *CPU) backwardLayer(l *Layer, in, out, delta, gin, dW, dD []float64, b i
 				if !ok {
 					continue
 				}
-				maxdw := 0.0
+				// Terms of extreme inputs can overflow; such a neuron is treated
+				// as one without a gradient, as the reference treats undefined W.
+				maxdw, check := 0.0, 0.0
+				dts := p.dts[:0]
 				for i, ui := range u {
 					if synaptic && i < nIn {
 						ui += d[i*nOut+k] * inv
 					}
-					if !(ui <= us) {
-						continue
+					dt := 0.0
+					if ui <= us {
+						x1, x2 := x(i, ui)
+						var dw float64
+						dw, dt = mo.grads(k1, k2, w[i*nOut+k], ui, x1, x2, us)
+						maxdw = max(maxdw, math.Abs(dw*mo.tau*dk))
+						dt *= dk
+						check += dw*0 + dt*0
 					}
-					x1, x2 := x(i, ui)
-					dw, dt := mo.grads(k1, k2, w[i*nOut+k], ui, x1, x2, us)
-					maxdw = max(maxdw, math.Abs(dw*mo.tau*dk))
-					if i < nIn {
-						gs[i] += dk * dt
-					}
+					dts = append(dts, dt)
+				}
+				p.dts = dts
+				if check != 0 || math.IsInf(maxdw, 0) || math.IsNaN(maxdw) {
+					continue
+				}
+				for i := 0; i < nIn; i++ {
+					gs[i] += dts[i]
 				}
 				lb.act[j] = true
 				lb.clip[j] = l.MaxDWNorm > 0 && maxdw > l.MaxDWNorm
-				lb.k1[j], lb.k2[j], lb.us[j], lb.rf[j] = dk*k1, dk*k2, us, rf
+				lb.k1[j], lb.k2[j], lb.dk[j], lb.us[j], lb.rf[j] = k1, k2, dk, us, rf
 			}
 		}
 	})
@@ -406,12 +418,13 @@ func (e *CPU) backwardLayer(l *Layer, in, out, delta, gin, dW, dD []float64, b i
 					default:
 						x1, x2 = lb.e1[s*rows+i], lb.e2[s*rows+i]
 					}
+					// The same arithmetic as phase 1, which found every term finite.
 					dw, dt := mo.grads(lb.k1[j], lb.k2[j], w[i*nOut+k], ui, x1, x2, us)
 					if !lb.clip[j] {
-						dwRow[k] += dw * mo.tau
+						dwRow[k] += dw * mo.tau * lb.dk[j]
 					}
 					if syn {
-						dD[i*nOut+k] += dt
+						dD[i*nOut+k] += dt * lb.dk[j]
 					}
 				}
 			}

@@ -49,6 +49,7 @@ type prefix struct {
 	e2    []float64 // e^{(u-ref)/2}
 	ref   []float64 // reference time of element m
 	shift []float64 // ref[m] - ref[m-1], 0 where unchanged
+	dts   []float64 // backward scratch: one neuron's input-time gradients
 }
 
 // prepare sorts p.s by (time, input index) and fills the exponentials.
@@ -199,7 +200,7 @@ func (mo *model) coef(a1, b, a2, u, ref float64) (k1, k2 float64, ok bool) {
 // x2 = e^{(ui-ref)/2}, for output time u and factors k1, k2 from coef.
 func (mo *model) grads(k1, k2, w, ui, x1, x2, u float64) (dw, dt float64) {
 	if mo.regime == EqualTau {
-		return k1 * x1 * (u - ui), k1 * w * x1 * (u - ui - 1)
+		return k1 * x1 * (u - ui), k1 * (w * x1) * (u - ui - 1)
 	}
-	return 2 * (k1*x1 - k2*x2), w * (2*k1*x1 - k2*x2)
+	return 2 * (k1*x1 - k2*x2), 2*k1*(w*x1) - k2*(w*x2)
 }
