@@ -4,9 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
-	"path/filepath"
+	"path"
 
 	"codeberg.org/sbinet/npyio"
 	"gorgonia.org/tensor"
@@ -55,18 +56,27 @@ type refJSON struct {
 // DelaySynaptic, Biases (with "times") and Multiplex (with "factor"); a delay
 // or bias layer applies to the next NeuronLayer.
 func LoadReference(dir string) (*Reference, error) {
-	raw, err := os.ReadFile(filepath.Join(dir, "network.json"))
+	ref, err := LoadReferenceFS(os.DirFS(dir), ".")
 	if err != nil {
-		return nil, fmt.Errorf("load reference network: %w", err)
+		return nil, fmt.Errorf("load reference network %s: %w", dir, err)
+	}
+	return ref, nil
+}
+
+// LoadReferenceFS is LoadReference on a directory of a file system (such as
+// an embedded one).
+func LoadReferenceFS(fsys fs.FS, dir string) (*Reference, error) {
+	raw, err := fs.ReadFile(fsys, path.Join(dir, "network.json"))
+	if err != nil {
+		return nil, err
 	}
 	var js refJSON
 	if err := json.Unmarshal(raw, &js); err != nil {
-		return nil, fmt.Errorf("load reference network %s: network.json: %w", dir, err)
+		return nil, fmt.Errorf("network.json: %w", err)
 	}
-	wrap := func(err error) error { return fmt.Errorf("load reference network %s: %w", dir, err) }
 	nrn, err := neuronFromJSON(js.NeuronParams)
 	if err != nil {
-		return nil, wrap(err)
+		return nil, err
 	}
 	ref := &Reference{Name: js.Network, Net: &Network{Inputs: js.NInputs},
 		LossType: js.Loss.Type, LossDeltaT: js.Loss.DeltaT, ExpectedAccuracy: js.Expected}
@@ -84,7 +94,7 @@ func LoadReference(dir string) (*Reference, error) {
 		case "BroadcastLayer":
 		case "Multiplex":
 			if len(ref.Net.Layers) > 0 || jl.Factor < 1 {
-				return nil, wrap(fmt.Errorf("layer %d: Multiplex must come first with factor >= 1", jl.Index))
+				return nil, fmt.Errorf("layer %d: Multiplex must come first with factor >= 1", jl.Index)
 			}
 			ref.Net.Multiplex = jl.Factor
 			prev = js.NInputs * jl.Factor
@@ -92,7 +102,7 @@ func LoadReference(dir string) (*Reference, error) {
 			pendBias = append(pendBias, jl.Times...)
 		case "DelayAxonal", "DelayDendritic", "DelaySynaptic":
 			if pendKind != NoDelay {
-				return nil, wrap(fmt.Errorf("layer %d: two delay layers before one neuron layer", jl.Index))
+				return nil, fmt.Errorf("layer %d: two delay layers before one neuron layer", jl.Index)
 			}
 			pendKind = map[string]DelayKind{"DelayAxonal": Axonal, "DelayDendritic": Dendritic, "DelaySynaptic": Synaptic}[jl.Kind]
 			if pendShift, pendScale = 0, 1; jl.SigmoidShift != nil {
@@ -103,9 +113,9 @@ func LoadReference(dir string) (*Reference, error) {
 			}
 			pendTheta, pendD = nil, nil
 			for _, f := range jl.Files {
-				t, err := readNpy(filepath.Join(dir, f))
+				t, err := ReadNpy(fsys, path.Join(dir, f))
 				if err != nil {
-					return nil, wrap(err)
+					return nil, err
 				}
 				if isTheta(f) {
 					pendTheta = t
@@ -114,19 +124,19 @@ func LoadReference(dir string) (*Reference, error) {
 				}
 			}
 			if pendD == nil {
-				return nil, wrap(fmt.Errorf("layer %d: no delay file (…_delay.npy) among %v", jl.Index, jl.Files))
+				return nil, fmt.Errorf("layer %d: no delay file (…_delay.npy) among %v", jl.Index, jl.Files)
 			}
 		case "NeuronLayer":
 			if len(jl.Files) != 1 {
-				return nil, wrap(fmt.Errorf("layer %d: want one weight file, have %v", jl.Index, jl.Files))
+				return nil, fmt.Errorf("layer %d: want one weight file, have %v", jl.Index, jl.Files)
 			}
-			wt, err := readNpy(filepath.Join(dir, jl.Files[0]))
+			wt, err := ReadNpy(fsys, path.Join(dir, jl.Files[0]))
 			if err != nil {
-				return nil, wrap(err)
+				return nil, err
 			}
 			s := wt.Shape()
 			if len(s) != 2 || s[0] != prev+len(pendBias) {
-				return nil, wrap(fmt.Errorf("layer %d: weights %s have shape %v, want (%d, n)", jl.Index, jl.Files[0], s, prev+len(pendBias)))
+				return nil, fmt.Errorf("layer %d: weights %s have shape %v, want (%d, n)", jl.Index, jl.Files[0], s, prev+len(pendBias))
 			}
 			out := s[1]
 			l := NewLayer(prev, out, len(pendBias), nrn, pendKind)
@@ -137,14 +147,14 @@ func LoadReference(dir string) (*Reference, error) {
 				want := pendKind.shape(prev, out)
 				dd := pendD.Float64s()
 				if len(dd) != pendKind.size(prev, out) {
-					return nil, wrap(fmt.Errorf("layer %d: %d delays, want shape %v", jl.Index, len(dd), want))
+					return nil, fmt.Errorf("layer %d: %d delays, want shape %v", jl.Index, len(dd), want)
 				}
 				l.Delays = tensor.New(tensor.WithShape(want...), tensor.WithBacking(dd))
 				if pendTheta != nil {
 					th := pendTheta.Float64s()
 					for i := range th {
 						if d := pendShift + pendScale/(1+math.Exp(-th[i])); math.Abs(d-dd[i]) > 1e-9*(1+math.Abs(d)) {
-							return nil, wrap(fmt.Errorf("layer %d: delay %d is %g but its theta gives %g", jl.Index, i, dd[i], d))
+							return nil, fmt.Errorf("layer %d: delay %d is %g but its theta gives %g", jl.Index, i, dd[i], d)
 						}
 					}
 					pendTheta = tensor.New(tensor.WithShape(want...), tensor.WithBacking(th))
@@ -157,14 +167,14 @@ func LoadReference(dir string) (*Reference, error) {
 			pendKind, pendD, pendTheta, pendBias, pendShift, pendScale = NoDelay, nil, nil, nil, 0, 1
 			prev = out
 		default:
-			return nil, wrap(fmt.Errorf("layer %d: unknown kind %q", jl.Index, jl.Kind))
+			return nil, fmt.Errorf("layer %d: unknown kind %q", jl.Index, jl.Kind)
 		}
 	}
 	if pendKind != NoDelay || pendBias != nil {
-		return nil, wrap(errors.New("delay or bias layer after the last neuron layer"))
+		return nil, errors.New("delay or bias layer after the last neuron layer")
 	}
 	if err := ref.Net.Validate(); err != nil {
-		return nil, wrap(err)
+		return nil, err
 	}
 	return ref, nil
 }
@@ -189,21 +199,21 @@ func neuronFromJSON(p map[string]float64) (Neuron, error) {
 	return n, nil
 }
 
-// readNpy reads a float64 .npy file into a dense tensor of its shape.
-func readNpy(path string) (*tensor.Dense, error) {
-	f, err := os.Open(path)
+// ReadNpy reads a float64 .npy file of fsys into a dense tensor of its shape.
+func ReadNpy(fsys fs.FS, name string) (*tensor.Dense, error) {
+	f, err := fsys.Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	r, err := npyio.NewReader(f)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	shape := r.Header.Descr.Shape
 	var data []float64
 	if err := r.Read(&data); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if len(shape) == 0 {
 		shape = []int{len(data)}

@@ -37,7 +37,7 @@ func readLabels(t testing.TB, path string) []int64 {
 // reference does: t = 0.15 + v (2.0 - 0.15).
 func yinYangTest(t testing.TB) (times []float64, labels []int64) {
 	dir := filepath.Join(sharedDir(t), "data", "yinyang")
-	x, err := readNpy(filepath.Join(dir, "test_samples.npy"))
+	x, err := ReadNpy(os.DirFS(dir), "test_samples.npy")
 	if err != nil {
 		t.Fatal(err)
 	}
