@@ -174,6 +174,19 @@ type layerBuf struct {
 	gin, errNext []float64 // B x In propagated error
 }
 
+// exps returns e^{ui-ref} and e^{(ui-ref)/2} for the input at index si of
+// lb.e1 (sample-major) and, for synaptic delays, di of lb.ed1 (synaptic
+// inputs). Both backward phases call it, so their terms agree to the bit.
+func (lb *layerBuf) exps(wide, syn bool, ui, ref float64, si, di int) (x1, x2 float64) {
+	switch {
+	case wide:
+		return math.Exp(ui - ref), math.Exp((ui - ref) / 2)
+	case syn:
+		return lb.e1[si] * lb.ed1[di], lb.e2[si] * lb.ed2[di]
+	}
+	return lb.e1[si], lb.e2[si]
+}
+
 func growBool(s []bool, n int) []bool {
 	if cap(s) < n {
 		return make([]bool, n)
@@ -320,13 +333,7 @@ func (e *CPU) backwardLayer(l *Layer, in, out, delta, gin, dW, dD []float64, b i
 					rf = us
 				}
 				x := func(i int, ui float64) (x1, x2 float64) {
-					switch {
-					case wide:
-						return math.Exp(ui - rf), math.Exp((ui - rf) / 2)
-					case synaptic && i < nIn:
-						return e1[i] * lb.ed1[i*nOut+k], e2[i] * lb.ed2[i*nOut+k]
-					}
-					return e1[i], e2[i]
+					return lb.exps(wide, synaptic && i < nIn, ui, rf, s*rows+i, i*nOut+k)
 				}
 				a1, bb, a2 := mo.initSums(rf)
 				for i, ui := range u {
@@ -409,15 +416,7 @@ func (e *CPU) backwardLayer(l *Layer, in, out, delta, gin, dW, dD []float64, b i
 					if !(ui <= us) {
 						continue
 					}
-					var x1, x2 float64
-					switch {
-					case wide:
-						x1, x2 = math.Exp(ui-lb.rf[j]), math.Exp((ui-lb.rf[j])/2)
-					case syn:
-						x1, x2 = lb.e1[s*rows+i]*lb.ed1[i*nOut+k], lb.e2[s*rows+i]*lb.ed2[i*nOut+k]
-					default:
-						x1, x2 = lb.e1[s*rows+i], lb.e2[s*rows+i]
-					}
+					x1, x2 := lb.exps(wide, syn, ui, lb.rf[j], s*rows+i, i*nOut+k)
 					// The same arithmetic as phase 1, which found every term finite.
 					dw, dt := mo.grads(lb.k1[j], lb.k2[j], w[i*nOut+k], ui, x1, x2, us)
 					if !lb.clip[j] {
