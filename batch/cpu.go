@@ -199,7 +199,10 @@ func (e *CPU) Backward(net *Network, tr *Trace, dOut *tensor.Dense, g *Gradients
 	if err := net.Validate(); err != nil {
 		return fmt.Errorf("backward: %w", err)
 	}
-	if tr == nil || len(tr.Times) != len(net.Layers)+1 {
+	if tr == nil {
+		return fmt.Errorf("backward: trace is nil: run Forward first")
+	}
+	if len(tr.Times) != len(net.Layers)+1 {
 		return fmt.Errorf("backward: trace has %d layers of times, network needs %d: run Forward first", len(tr.Times), len(net.Layers)+1)
 	}
 	b, err := batchShape("backward: trace input", tr.Times[0], net.Layers[0].In)
