@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"gorgonia.org/tensor"
 )
 
 // benchCase is one benchmarked network and batch size. Inputs are uniform in
@@ -29,12 +31,19 @@ func benchCases() []benchCase {
 	return cs
 }
 
+// setup draws the case's network, input times and dL/d(output times),
+// the same for every benchmark of the case.
+func (c benchCase) setup() (*Network, *tensor.Dense, *tensor.Dense) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	net := randNet(rng, c.spec)
+	in := randInput(rng, c.batch, c.spec.sizes[0], c.pInf)
+	return net, in, randInput(rng, c.batch, net.Outputs(), 0)
+}
+
 func BenchmarkForward(b *testing.B) {
 	for _, c := range benchCases() {
 		b.Run(c.name, func(b *testing.B) {
-			rng := rand.New(rand.NewPCG(1, 2))
-			net := randNet(rng, c.spec)
-			in := randInput(rng, c.batch, c.spec.sizes[0], c.pInf)
+			net, in, _ := c.setup()
 			e := NewCPU(0)
 			var tr Trace
 			for b.Loop() {
@@ -50,10 +59,7 @@ func BenchmarkForward(b *testing.B) {
 func BenchmarkForwardBackward(b *testing.B) {
 	for _, c := range benchCases() {
 		b.Run(c.name, func(b *testing.B) {
-			rng := rand.New(rand.NewPCG(1, 2))
-			net := randNet(rng, c.spec)
-			in := randInput(rng, c.batch, c.spec.sizes[0], c.pInf)
-			dOut := randInput(rng, c.batch, net.Outputs(), 0)
+			net, in, dOut := c.setup()
 			e := NewCPU(0)
 			var tr Trace
 			g := NewGradients(net, c.batch)
