@@ -27,6 +27,10 @@ func TestBadInvocations(t *testing.T) {
 		{[]string{"eval", "-net", t.TempDir()}, "network.json"},
 		{[]string{"eval", "-data", t.TempDir()}, "test_samples.npy"},
 		{[]string{"eval", "-bogus"}, "flag provided but not defined"},
+		{[]string{"eval", "-split", "nosuch"}, "nosuch"},
+		{[]string{"resume"}, "-run DIR"},
+		{[]string{"resume", "-run", t.TempDir()}, "config.toml"},
+		{[]string{"export", "-run", t.TempDir()}, "-out DIR"},
 	}
 	for _, c := range cases {
 		var out, errb bytes.Buffer

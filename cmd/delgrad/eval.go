@@ -1,0 +1,152 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/delgrad-go/delgrad/batch"
+	"github.com/delgrad-go/delgrad/trainer"
+	"github.com/delgrad-go/delgrad/trainer/dataset"
+)
+
+func evalCmd(args []string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("eval", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	runDir := fl.String("run", "", "run directory (its last checkpoint, on its own dataset)")
+	netDir := fl.String("net", "", "network directory in the reference layout (default: built-in Yin-Yang H30_WA)")
+	split := fl.String("split", "test", "split: train, validation or test")
+	dsName := fl.String("dataset", "yin_yang", "dataset for -net: yin_yang, mnist16 or mnist")
+	dataDir := fl.String("data", "", "for -net: directory with SPLIT_samples.npy (Yin-Yang features in [0, 1]) and SPLIT_labels.npy")
+	samples := fl.String("samples", "", "for -net: .npy of input spike times (N x inputs, +Inf = no spike)")
+	labels := fl.String("labels", "", "for -net: .npy of labels (with -samples)")
+	workers := fl.Int("workers", 0, "CPU workers (0: one per core)")
+	eps := fl.Bool("eps", false, "add the reference's eps = 1e-6 to the closed forms")
+	if err := fl.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if fl.NArg() > 0 {
+		return usageError{fmt.Errorf("eval: unexpected arguments %v", fl.Args())}
+	}
+	if *runDir != "" && *netDir != "" {
+		return usageError{errors.New("eval: give -run or -net, not both")}
+	}
+	eng, _, err := newEngine("cpu", *workers)
+	if err != nil {
+		return err
+	}
+	var (
+		net  *batch.Network
+		set  *dataset.Set
+		name string
+		exp  float64
+	)
+	if *runDir != "" {
+		r, err := trainer.OpenRun(*runDir, eng)
+		if err != nil {
+			return usageError{fmt.Errorf("eval: %w", err)}
+		}
+		t := r.Trainer
+		switch *split {
+		case "train":
+			set = t.Data.Train
+		case "validation":
+			set = t.Data.Validation
+		case "test":
+			set = t.Data.Test
+		default:
+			return usageError{fmt.Errorf("eval: -split %q: must be train, validation or test", *split)}
+		}
+		t.Model.Sync()
+		net, name = t.Model.Net, fmt.Sprintf("%s (epoch %d)", *runDir, t.Epoch)
+	} else {
+		var ref *batch.Reference
+		name = *netDir
+		if *netDir == "" {
+			name = "built-in yin_yang_H30_WA"
+			ref, err = batch.LoadReferenceFS(builtin, "builtin/yin_yang_H30_WA")
+		} else {
+			ref, err = batch.LoadReference(*netDir)
+		}
+		if err != nil {
+			return usageError{fmt.Errorf("eval: %w", err)}
+		}
+		net, exp = ref.Net, ref.ExpectedAccuracy
+		switch {
+		case *samples != "" || *labels != "":
+			if *samples == "" || *labels == "" {
+				return usageError{errors.New("eval: -samples and -labels go together")}
+			}
+			set, err = dataset.LoadNpy(*samples, *labels)
+		case *dataDir != "":
+			var times []float64
+			var lab []int
+			times, lab, err = loadYinYang(os.DirFS(*dataDir), ".", *split, net.Inputs, net.Outputs())
+			if err == nil {
+				set = &dataset.Set{Name: *split, Times: times, Labels: lab, N: len(lab), F: net.Inputs, Classes: net.Outputs()}
+			}
+		default:
+			set, err = loadNamed(*dsName, *split)
+		}
+		if err != nil {
+			return usageError{fmt.Errorf("eval: data: %w", err)}
+		}
+	}
+	if set.F != net.Inputs {
+		return usageError{fmt.Errorf("eval: the data has %d features, the network %d inputs", set.F, net.Inputs)}
+	}
+	if set.Classes > net.Outputs() {
+		return usageError{fmt.Errorf("eval: the data has %d classes, the network %d outputs", set.Classes, net.Outputs())}
+	}
+	if *eps {
+		for i := range net.Layers {
+			net.Layers[i].Neuron.Eps = 1e-6
+		}
+	}
+	x, err := batch.TimesFrom(set.N, set.F, set.Times)
+	if err != nil {
+		return usageError{fmt.Errorf("eval: %w", err)}
+	}
+	var tr batch.Trace
+	start := time.Now()
+	if err := eng.Forward(net, x, &tr); err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	el := time.Since(start)
+	correct := 0
+	for i, p := range batch.Predict(tr.Output()) {
+		if p == set.Labels[i] {
+			correct++
+		}
+	}
+	n := set.N
+	fmt.Fprintf(stdout, "network %s on %s split (%d samples): accuracy %.2f%% (%d correct)",
+		name, *split, n, 100*float64(correct)/float64(n), correct)
+	if exp > 0 {
+		fmt.Fprintf(stdout, "; the reference reports %.2f%%", 100*exp)
+	}
+	fmt.Fprintf(stdout, "\nforward pass: %v, %.0f samples/s\n", el.Round(time.Microsecond), float64(n)/el.Seconds())
+	return nil
+}
+
+// loadNamed returns a split of a built-in dataset.
+func loadNamed(name, split string) (*dataset.Set, error) {
+	switch name {
+	case "yin_yang":
+		return dataset.YinYangSplit(split)
+	case "mnist", "mnist16":
+		dir, err := dataset.MNISTDir()
+		if err != nil {
+			return nil, err
+		}
+		size := 28
+		if name == "mnist16" {
+			size = 16
+		}
+		return dataset.MNIST(dir, split, size)
+	}
+	return nil, fmt.Errorf("-dataset %q: must be yin_yang, mnist16 or mnist", name)
+}

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/delgrad-go/delgrad/configs"
+	"github.com/delgrad-go/delgrad/trainer"
+)
+
+// defaultConfig is what `delgrad train` runs without -config.
+const defaultConfig = "yin_yang_H30_WA"
+
+// loadConfig reads a config file, or a built-in config by name.
+func loadConfig(name string) (trainer.Config, error) {
+	if _, err := os.Stat(name); err == nil {
+		c, err := trainer.Load(name)
+		if err != nil {
+			return c, err
+		}
+		return c, nil
+	}
+	f, err := configs.Open(name)
+	if err != nil {
+		return trainer.Config{}, fmt.Errorf("config %q: no such file and no such built-in config (built-in: %s)", name, strings.Join(configs.Names(), ", "))
+	}
+	defer f.Close()
+	c, err := trainer.Parse(f)
+	if err != nil {
+		return c, fmt.Errorf("built-in config %s: %w", name, err)
+	}
+	return c, nil
+}
+
+func trainCmd(args []string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("train", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	cfgName := fl.String("config", defaultConfig, "config file, or a built-in config name (see: delgrad configs)")
+	seed := fl.Int64("seed", -1, "seed (default: the config's)")
+	epochs := fl.Int("epochs", 0, "epochs (default: the config's)")
+	out := fl.String("out", "", "run directory (default: runs/NAME-seedN-TIME)")
+	device := fl.String("device", "cpu", "engine: cpu, gpu or auto")
+	workers := fl.Int("workers", 0, "CPU workers (0: one per core)")
+	quiet := fl.Bool("quiet", false, "print only the final result")
+	force := fl.Bool("force", false, "overwrite an existing run in -out")
+	if err := fl.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if fl.NArg() > 0 {
+		return usageError{fmt.Errorf("train: unexpected arguments %v", fl.Args())}
+	}
+	cfg, err := loadConfig(*cfgName)
+	if err != nil {
+		return usageError{fmt.Errorf("train: %w", err)}
+	}
+	if *seed >= 0 {
+		cfg.Seed = uint64(*seed)
+	}
+	if *epochs < 0 {
+		return usageError{errors.New("train: -epochs must be >= 1")}
+	}
+	if *epochs > 0 {
+		cfg.Training.Epochs = *epochs
+	}
+	eng, engName, err := newEngine(*device, *workers)
+	if err != nil {
+		return err
+	}
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join("runs", fmt.Sprintf("%s-seed%d-%s", cfg.Name, cfg.Seed, time.Now().Format("20060102-150405")))
+	}
+	data, err := trainer.LoadData(&cfg, ".")
+	if err != nil {
+		return usageError{fmt.Errorf("train: %w", err)}
+	}
+	r, err := trainer.NewRun(dir, cfg, data, eng, *force)
+	if err != nil {
+		return usageError{fmt.Errorf("train: %w", err)}
+	}
+	if !*quiet {
+		fmt.Fprintf(stdout, "training %s (seed %d, %d epochs, %d training samples) on %s into %s\n",
+			cfg.Name, cfg.Seed, cfg.Training.Epochs, data.Train.N, engName, dir)
+	}
+	return trainRun(r, cfg.Training.Epochs, engName, *quiet, stdout, stderr)
+}
+
+func resumeCmd(args []string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("resume", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	dir := fl.String("run", "", "run directory to continue (required)")
+	epochs := fl.Int("epochs", 0, "train until this many epochs in all (default: the config's)")
+	device := fl.String("device", "cpu", "engine: cpu, gpu or auto")
+	workers := fl.Int("workers", 0, "CPU workers (0: one per core)")
+	quiet := fl.Bool("quiet", false, "print only the final result")
+	if err := fl.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if *dir == "" || fl.NArg() > 0 {
+		return usageError{errors.New("resume: give the run directory: delgrad resume -run DIR")}
+	}
+	eng, engName, err := newEngine(*device, *workers)
+	if err != nil {
+		return err
+	}
+	r, err := trainer.OpenRun(*dir, eng)
+	if err != nil {
+		return usageError{fmt.Errorf("resume: %w", err)}
+	}
+	total := r.Trainer.Cfg.Training.Epochs
+	if *epochs > 0 {
+		total = *epochs
+	}
+	if total < r.Trainer.Epoch {
+		return usageError{fmt.Errorf("resume: the run already has %d epochs, more than -epochs %d", r.Trainer.Epoch, total)}
+	}
+	if !*quiet {
+		fmt.Fprintf(stdout, "resuming %s at epoch %d of %d on %s\n", *dir, r.Trainer.Epoch, total, engName)
+	}
+	return trainRun(r, total, engName, *quiet, stdout, stderr)
+}
+
+// trainRun trains r to epochs, showing progress, and finishes it: test
+// accuracy, summary, exported network and plots.
+func trainRun(r *trainer.Run, epochs int, engName string, quiet bool, stdout, stderr io.Writer) error {
+	var bar *progressbar.ProgressBar
+	showBar := !quiet && isTerminal(stderr)
+	printEvery := max(1, epochs/20)
+	h := trainer.Hooks{}
+	if showBar {
+		h.EpochStart = func(e, total int) {
+			bar = progressbar.NewOptions(r.Trainer.Data.Train.N,
+				progressbar.OptionSetWriter(stderr),
+				progressbar.OptionSetDescription(fmt.Sprintf("epoch %d/%d", e, total)),
+				progressbar.OptionShowCount(),
+				progressbar.OptionSetItsString("samples"),
+				progressbar.OptionShowIts(),
+				progressbar.OptionThrottle(100*time.Millisecond),
+				progressbar.OptionClearOnFinish(),
+				progressbar.OptionSetWidth(30))
+		}
+		h.Batch = func(done, total int, loss, acc float64) {
+			bar.Describe(fmt.Sprintf("epoch %d/%d loss %.4f acc %.2f%%", r.Trainer.Epoch+1, epochs, loss, 100*acc))
+			bar.Set(done)
+		}
+	}
+	h.EpochEnd = func(m trainer.EpochMetrics) {
+		if bar != nil {
+			bar.Finish()
+		}
+		if !quiet && (m.Epoch%printEvery == 0 || m.Epoch == epochs || m.Epoch == 1) {
+			fmt.Fprintf(stdout, "epoch %4d/%d  train loss %.4f acc %6.2f%%  val loss %.4f acc %6.2f%%  bumps %d  %.0f samples/s\n",
+				m.Epoch, epochs, m.TrainLoss, 100*m.TrainAcc, m.ValLoss, 100*m.ValAcc, m.Bumps, m.SamplesPerSec)
+		}
+	}
+	start := time.Now()
+	if err := r.Train(epochs, h); err != nil {
+		return fmt.Errorf("train: %w (the last checkpoint in %s is intact: delgrad resume -run %s)", err, r.Dir, r.Dir)
+	}
+	s, err := r.Finish(engName)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	fmt.Fprintf(stdout, "%s: test accuracy %.2f%% after %d epochs (best validation %.2f%% at epoch %d), %s; results in %s\n",
+		s.Name, 100*s.TestAccuracy, s.Epochs, 100*s.BestValAcc, s.BestValEpoch, time.Since(start).Round(10*time.Millisecond), r.Dir)
+	return nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func configsCmd(stdout io.Writer) error {
+	for _, n := range configs.Names() {
+		fmt.Fprintln(stdout, n)
+	}
+	return nil
+}
+
+func exportCmd(args []string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("export", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	dir := fl.String("run", "", "run directory (required)")
+	out := fl.String("out", "", "output directory (required)")
+	if err := fl.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if *dir == "" || *out == "" || fl.NArg() > 0 {
+		return usageError{errors.New("export: give -run DIR and -out DIR")}
+	}
+	eng, _, err := newEngine("cpu", 1)
+	if err != nil {
+		return err
+	}
+	r, err := trainer.OpenRun(*dir, eng)
+	if err != nil {
+		return usageError{fmt.Errorf("export: %w", err)}
+	}
+	if err := trainer.Export(r.Trainer, *out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "exported %s (epoch %d) to %s\n", r.Trainer.Cfg.Name, r.Trainer.Epoch, *out)
+	return nil
+}

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"codeberg.org/sbinet/npyio"
+	"gonum.org/v1/gonum/mat"
+)
+
+func runOK(t *testing.T, args ...string) string {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if err := run(args, &out, &errb); err != nil {
+		t.Fatalf("delgrad %s: %v\n%s", strings.Join(args, " "), err, errb.String())
+	}
+	return out.String()
+}
+
+func TestTrainResumeEvalExport(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	out := runOK(t, "train", "-epochs", "2", "-out", dir, "-workers", "2")
+	if !strings.Contains(out, "test accuracy") || !strings.Contains(out, "epoch    2/2") {
+		t.Fatalf("train output lacks the epoch lines or the test accuracy:\n%s", out)
+	}
+	for _, f := range []string{"config.toml", "metrics.csv", "checkpoint.bin", "summary.json",
+		"network/network.json", "plots/loss.png", "plots/error.png", "plots/classmap.png",
+		"plots/weights.png", "plots/delays.png", "plots/output_times_class0.png"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			t.Errorf("run directory lacks %s (%v)", f, err)
+		}
+	}
+	out = runOK(t, "resume", "-run", dir, "-epochs", "3", "-quiet")
+	if !strings.Contains(out, "after 3 epochs") {
+		t.Fatalf("resume output: %s", out)
+	}
+	metrics, _ := os.ReadFile(filepath.Join(dir, "metrics.csv"))
+	if n := strings.Count(string(metrics), "\n"); n != 4 {
+		t.Fatalf("metrics.csv has %d lines after 3 epochs, want a header and 3 rows:\n%s", n, metrics)
+	}
+	out = runOK(t, "eval", "-run", dir, "-split", "validation")
+	if !strings.Contains(out, "validation split (1000 samples)") {
+		t.Fatalf("eval -run output: %s", out)
+	}
+	exp := filepath.Join(t.TempDir(), "exported")
+	runOK(t, "export", "-run", dir, "-out", exp)
+	out = runOK(t, "eval", "-net", exp)
+	if !strings.Contains(out, "test split (1000 samples)") {
+		t.Fatalf("eval -net of the export: %s", out)
+	}
+}
+
+func writeNpy(t *testing.T, path string, rows, cols int, data []float64) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var v any = data
+	if cols > 0 {
+		v = mat.NewDense(rows, cols, data)
+	}
+	if err := npyio.Write(f, v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// npyConfig writes a small user dataset and a config that trains on it.
+func npyConfig(t *testing.T, labels []float64, sample0 float64) string {
+	dir := t.TempDir()
+	n := len(labels)
+	x := make([]float64, n*2)
+	for i := range x {
+		x[i] = 0.2 + 0.1*float64(i%7)
+	}
+	x[0] = sample0
+	for _, s := range []string{"train", "test"} {
+		writeNpy(t, filepath.Join(dir, s+"_x.npy"), n, 2, x)
+		writeNpy(t, filepath.Join(dir, s+"_y.npy"), n, 0, labels)
+	}
+	cfg := `name = "user"
+[data]
+name = "npy"
+train_samples = "train_x.npy"
+train_labels = "train_y.npy"
+test_samples = "test_x.npy"
+test_labels = "test_y.npy"
+[[layers]]
+size = 5
+[[layers]]
+size = 2
+[training]
+epochs = 1
+batch_size = 4
+`
+	p := filepath.Join(dir, "user.toml")
+	os.WriteFile(p, []byte(cfg), 0o644)
+	return p
+}
+
+func TestTrainUserData(t *testing.T) {
+	p := npyConfig(t, []float64{0, 1, 0, 1, 1, 0, 0, 1, 1, 1, 0, 0}, 0.3)
+	out := runOK(t, "train", "-config", p, "-out", filepath.Join(t.TempDir(), "r"), "-quiet")
+	if !strings.Contains(out, "user: test accuracy") {
+		t.Fatalf("output: %s", out)
+	}
+}
+
+func TestTrainBadInput(t *testing.T) {
+	tmp := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(tmp, name)
+		os.WriteFile(p, []byte(body), 0o644)
+		return p
+	}
+	layers := "[[layers]]\nsize = 3\n"
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"malformed toml", []string{"-config", write("bad.toml", "name = \"x\n")}, "line 1"},
+		{"unknown key", []string{"-config", write("unk.toml", layers+"[training]\nlearnig_rate = 0.1\n")}, "unknown key training.learnig_rate"},
+		{"negative lr", []string{"-config", write("neg.toml", layers+"[training]\nlearning_rate = -0.01\n")}, "training.learning_rate = -0.01: must be >= 0"},
+		{"no such config", []string{"-config", "nonexistent_cfg"}, "no such built-in config"},
+		{"missing dataset file", []string{"-config", write("miss.toml", layers+"[data]\nname = \"npy\"\ntrain_samples = \"nope.npy\"\ntrain_labels = \"nope_y.npy\"\ntest_samples = \"a.npy\"\ntest_labels = \"b.npy\"\n")}, "nope.npy"},
+		{"label out of range", []string{"-config", npyConfig(t, []float64{0, 1, 5, 1, 0, 1, 0, 1, 0, 1, 1, 0}, 0.3)}, "6 classes but the output layer has 2 neurons"},
+		{"nan in data", []string{"-config", npyConfig(t, []float64{0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1, 0}, math.NaN())}, "NaN"},
+		{"gpu without cuda", []string{"-device", "gpu"}, "without CUDA support"},
+		{"bad device", []string{"-device", "tpu"}, "must be cpu, gpu or auto"},
+		{"negative epochs", []string{"-epochs", "-3"}, "-epochs"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "run")
+			var o, e bytes.Buffer
+			err := run(append([]string{"train", "-quiet", "-out", out}, c.args...), &o, &e)
+			var ue usageError
+			if err == nil || !errors.As(err, &ue) {
+				t.Fatalf("error %v, want a usage error (exit code 2)", err)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %q does not mention %q", err, c.want)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Fatalf("a failed start left a run directory behind")
+			}
+		})
+	}
+}
+
+func TestTrainKeepsExistingRun(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	runOK(t, "train", "-epochs", "1", "-out", dir, "-quiet")
+	before, _ := os.ReadFile(filepath.Join(dir, "checkpoint.bin"))
+	var o, e bytes.Buffer
+	err := run([]string{"train", "-epochs", "1", "-seed", "9", "-out", dir, "-quiet"}, &o, &e)
+	var ue usageError
+	if err == nil || !errors.As(err, &ue) || !strings.Contains(err.Error(), "-force") {
+		t.Fatalf("second train into the same directory: %v, want a usage error naming -force", err)
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, "checkpoint.bin"))
+	if !bytes.Equal(before, after) {
+		t.Fatal("the refused run changed the existing checkpoint")
+	}
+	runOK(t, "train", "-epochs", "1", "-seed", "9", "-out", dir, "-quiet", "-force")
+	after, _ = os.ReadFile(filepath.Join(dir, "checkpoint.bin"))
+	if bytes.Equal(before, after) {
+		t.Fatal("-force did not replace the run")
+	}
+}

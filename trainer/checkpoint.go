@@ -1,0 +1,121 @@
+package trainer
+
+import (
+	"bytes"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math/rand/v2"
+	"os"
+
+	"github.com/delgrad-go/delgrad/internal/atomicfile"
+)
+
+// checkpointMagic starts every checkpoint file, followed by a version byte.
+const checkpointMagic = "DELGRADCKPT"
+
+const checkpointVersion = 1
+
+// checkpoint is everything needed to continue a run exactly.
+type checkpoint struct {
+	Epoch      int
+	W, Theta   [][]float64
+	Opt        Optimizer
+	BumpValue  float64
+	LastBumped int
+	RNG        []byte
+	History    []EpochMetrics
+}
+
+// SaveCheckpoint writes the trainer's state to path atomically: a reader
+// (or a run resumed after a crash) sees the previous checkpoint or this
+// one, never a mix. The file ends with a CRC-32 of its content.
+func (t *Trainer) SaveCheckpoint(path string) error {
+	rng, err := t.pcg.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("checkpoint: rng state: %w", err)
+	}
+	c := checkpoint{Epoch: t.Epoch, W: t.Model.W, Theta: t.Model.Theta, Opt: *t.Opt,
+		BumpValue: t.BumpValue, LastBumped: t.LastBumped, RNG: rng, History: t.History}
+	var buf bytes.Buffer
+	buf.WriteString(checkpointMagic)
+	buf.WriteByte(checkpointVersion)
+	if err := gob.NewEncoder(&buf).Encode(&c); err != nil {
+		return fmt.Errorf("checkpoint: encode: %w", err)
+	}
+	sum := crc32.ChecksumIEEE(buf.Bytes())
+	buf.Write([]byte{byte(sum >> 24), byte(sum >> 16), byte(sum >> 8), byte(sum)})
+	if err := atomicfile.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}
+
+// LoadCheckpoint restores the state saved by SaveCheckpoint into a trainer
+// built from the same configuration and data.
+func (t *Trainer) LoadCheckpoint(path string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	c, err := decodeCheckpoint(raw)
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	if err := t.restore(c); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	return nil
+}
+
+func decodeCheckpoint(raw []byte) (*checkpoint, error) {
+	n := len(checkpointMagic)
+	if len(raw) < n+5 || string(raw[:n]) != checkpointMagic {
+		return nil, errors.New("not a delgrad checkpoint")
+	}
+	if raw[n] != checkpointVersion {
+		return nil, fmt.Errorf("checkpoint version %d, this program reads version %d", raw[n], checkpointVersion)
+	}
+	body, tail := raw[:len(raw)-4], raw[len(raw)-4:]
+	want := uint32(tail[0])<<24 | uint32(tail[1])<<16 | uint32(tail[2])<<8 | uint32(tail[3])
+	if crc32.ChecksumIEEE(body) != want {
+		return nil, errors.New("checksum mismatch: the file is damaged")
+	}
+	var c checkpoint
+	if err := gob.NewDecoder(bytes.NewReader(body[n+1:])).Decode(&c); err != nil && err != io.EOF {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	return &c, nil
+}
+
+func (t *Trainer) restore(c *checkpoint) error {
+	m := t.Model
+	if len(c.W) != len(m.W) || len(c.Theta) != len(m.Theta) {
+		return fmt.Errorf("has %d layers, the configuration %d", len(c.W), len(m.W))
+	}
+	for l := range m.W {
+		if len(c.W[l]) != len(m.W[l]) || len(c.Theta[l]) != len(m.Theta[l]) {
+			return fmt.Errorf("layer %d has %d weights and %d delay parameters, the configuration %d and %d",
+				l, len(c.W[l]), len(c.Theta[l]), len(m.W[l]), len(m.Theta[l]))
+		}
+	}
+	if len(c.Opt.M) != len(t.Opt.M) || c.Opt.Kind != t.Opt.Kind {
+		return fmt.Errorf("optimiser %s with %d groups, the configuration has %s with %d", c.Opt.Kind, len(c.Opt.M), t.Opt.Kind, len(t.Opt.M))
+	}
+	pcg := &rand.PCG{}
+	if err := pcg.UnmarshalBinary(c.RNG); err != nil {
+		return fmt.Errorf("rng state: %w", err)
+	}
+	// Copy into the existing slices: the optimiser groups alias them.
+	for l := range m.W {
+		copy(m.W[l], c.W[l])
+		copy(m.Theta[l], c.Theta[l])
+	}
+	*t.Opt = c.Opt
+	t.Epoch, t.BumpValue, t.LastBumped, t.History = c.Epoch, c.BumpValue, c.LastBumped, c.History
+	*t.pcg = *pcg
+	m.Sync()
+	return nil
+}

@@ -1,0 +1,121 @@
+package trainer
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/delgrad-go/delgrad/configs"
+)
+
+func TestBuiltinConfigsParse(t *testing.T) {
+	names := configs.Names()
+	if len(names) < 7 {
+		t.Fatalf("only %d built-in configs: %v", len(names), names)
+	}
+	for _, n := range names {
+		f, err := configs.Open(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := Parse(f)
+		f.Close()
+		if err != nil {
+			t.Errorf("%s: %v", n, err)
+			continue
+		}
+		if c.Name != n {
+			t.Errorf("%s: name = %q", n, c.Name)
+		}
+	}
+}
+
+func TestParseLayersKeepDefaults(t *testing.T) {
+	c, err := Parse(strings.NewReader(`
+[[layers]]
+size = 7
+[layers.delay]
+kind = "axonal"
+[[layers]]
+size = 3
+weights_mean = 0.5
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Layers) != 2 || c.Layers[0].Size != 7 || c.Layers[1].WeightsMean != 0.5 {
+		t.Fatalf("layers %+v", c.Layers)
+	}
+	l0 := c.Layers[0]
+	if l0.WeightsStd != 1 || l0.Delay.Positivity != "sigmoid" || l0.Delay.SigmoidScale != 1 || l0.Delay.PresynSharing != 1 {
+		t.Errorf("layer defaults lost: %+v", l0)
+	}
+	if c.Layers[1].Delay.Kind != "none" {
+		t.Errorf("second layer delay kind %q, want none", c.Layers[1].Delay.Kind)
+	}
+	if c.Training.BatchSize != 150 || *c.Neuron.TauMem != 2 {
+		t.Errorf("global defaults lost: %+v", c.Training)
+	}
+}
+
+func TestParseRoundTrip(t *testing.T) {
+	f, err := configs.Open("yin_yang_H30_WS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	c, err := Parse(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	if err := c.Encode(&sb); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := Parse(strings.NewReader(sb.String()))
+	if err != nil {
+		t.Fatalf("re-parse of the encoded config: %v\n%s", err, sb.String())
+	}
+	var sb2 strings.Builder
+	c2.Encode(&sb2)
+	if sb.String() != sb2.String() {
+		t.Errorf("encode/parse is not a round trip:\n%s\n---\n%s", sb.String(), sb2.String())
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	const layer = "[[layers]]\nsize = 3\n"
+	cases := []struct {
+		name, toml, want string
+	}{
+		{"malformed", "name = \"x\n", "line 1"},
+		{"unknown top key", "nmae = \"x\"\n" + layer, "unknown key nmae"},
+		{"unknown nested key", layer + "learning_rat = 0.1\n", "unknown key layers.learning_rat"},
+		{"unknown training key", layer + "[training]\nepoch = 3\n", "unknown key training.epoch"},
+		{"wrong type", layer + "[training]\nepochs = \"many\"\n", "epochs"},
+		{"negative lr", layer + "[training]\nlearning_rate = -0.1\n", "training.learning_rate = -0.1: must be >= 0"},
+		{"negative layer lr", "[[layers]]\nsize = 3\nlearning_rate = -1.0\n", "layers[0].learning_rate"},
+		{"no layers", "", "no [[layers]]"},
+		{"zero size", "[[layers]]\nsize = 0\n", "layers[0].size = 0"},
+		{"bad dataset", layer + "[data]\nname = \"cifar\"\n", `data.name = "cifar": must be one of yin_yang, mnist16, mnist, npy`},
+		{"bad delay kind", "[[layers]]\nsize = 3\n[layers.delay]\nkind = \"axonic\"\n", "layers[0].delay.kind"},
+		{"bad optimizer", layer + "[training]\noptimizer = \"rmsprop\"\n", "training.optimizer"},
+		{"bad loss", layer + "[training.loss]\ntype = \"mse\"\n", "training.loss.type"},
+		{"beta1 out of range", layer + "[training]\nbeta1 = 1.0\n", "training.beta1"},
+		{"max_missing > 1", "[[layers]]\nsize = 3\nmax_missing = 1.5\n", "layers[0].max_missing"},
+		{"negative tau", layer + "[neuron]\ntau_syn = -1.0\n", "neuron.tau_syn"},
+		{"npy without files", layer + "[data]\nname = \"npy\"\n", "data.train_samples"},
+		{"zero batch", layer + "[training]\nbatch_size = 0\n", "training.batch_size"},
+		{"nan", layer + "[training]\nnoise_std = nan\n", "training.noise_std"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse(strings.NewReader(c.toml))
+			if err == nil {
+				t.Fatalf("no error")
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %q does not mention %q", err, c.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,41 @@
+package trainer
+
+import (
+	"testing"
+
+	"github.com/delgrad-go/delgrad/batch"
+	"github.com/delgrad-go/delgrad/trainer/dataset"
+)
+
+// tinyConfig is a small Yin-Yang network: 4 inputs (x mux), hidden, 3
+// outputs, with the given delay kind on both layers.
+func tinyConfig(hidden int, kind string) Config {
+	c := Defaults()
+	c.Name = "tiny"
+	for _, n := range []int{hidden, 3} {
+		l := defaultLayer()
+		l.Size = n
+		l.Delay.Kind = kind
+		l.Delay.Std = 0.25
+		c.Layers = append(c.Layers, l)
+	}
+	c.Layers[0].MaxMissing = 0.3
+	c.Training.Epochs = 4
+	c.Training.BatchSize = 25
+	c.Training.EvalBatchSize = 40
+	return c
+}
+
+// tinyData is a small Yin-Yang dataset drawn with the real generator.
+func tinyData() Data {
+	return Data{Train: dataset.YinYang(100, 7), Validation: dataset.YinYang(40, 8), Test: dataset.YinYang(40, 9)}
+}
+
+func newTiny(t *testing.T, c Config) *Trainer {
+	t.Helper()
+	tr, err := NewTrainer(c, tinyData(), batch.NewCPU(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}

@@ -1,0 +1,238 @@
+package trainer
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/delgrad-go/delgrad/batch"
+	"github.com/delgrad-go/delgrad/internal/atomicfile"
+)
+
+// Files of a run directory.
+const (
+	ConfigFile     = "config.toml"
+	MetricsFile    = "metrics.csv"
+	CheckpointFile = "checkpoint.bin"
+	SummaryFile    = "summary.json"
+	NetworkDir     = "network"
+	PlotsDir       = "plots"
+)
+
+// ErrRunExists is returned when a run directory already holds a run and
+// overwriting was not asked for.
+var ErrRunExists = errors.New("run directory already holds a run")
+
+// Run is a training run and its directory.
+type Run struct {
+	Dir     string
+	Trainer *Trainer
+}
+
+// NewRun creates dir (which must not hold a run unless force is set, in
+// which case the old run's files are removed) and writes the resolved
+// configuration into it.
+func NewRun(dir string, cfg Config, data Data, engine batch.Engine, force bool) (*Run, error) {
+	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); err == nil {
+		if !force {
+			return nil, fmt.Errorf("%s: %w: choose another -out or pass -force to overwrite it", dir, ErrRunExists)
+		}
+		for _, f := range []string{ConfigFile, MetricsFile, CheckpointFile, SummaryFile, NetworkDir, PlotsDir} {
+			if err := os.RemoveAll(filepath.Join(dir, f)); err != nil {
+				return nil, fmt.Errorf("remove old run: %w", err)
+			}
+		}
+	}
+	t, err := NewTrainer(cfg, data, engine)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("run directory: %w", err)
+	}
+	if err := atomicfile.Write(filepath.Join(dir, ConfigFile), 0o644, cfg.Encode); err != nil {
+		return nil, err
+	}
+	return &Run{Dir: dir, Trainer: t}, nil
+}
+
+// OpenRun reopens the run in dir at its last checkpoint (or at its start,
+// if it has none yet), with the data its configuration names.
+func OpenRun(dir string, engine batch.Engine) (*Run, error) {
+	cfg, err := Load(filepath.Join(dir, ConfigFile))
+	if err != nil {
+		return nil, fmt.Errorf("open run: %w", err)
+	}
+	data, err := LoadData(&cfg, dir)
+	if err != nil {
+		return nil, fmt.Errorf("open run: %w", err)
+	}
+	return OpenRunWith(dir, cfg, data, engine)
+}
+
+// OpenRunWith is OpenRun with the configuration and data given rather than
+// read from the run's config.toml.
+func OpenRunWith(dir string, cfg Config, data Data, engine batch.Engine) (*Run, error) {
+	t, err := NewTrainer(cfg, data, engine)
+	if err != nil {
+		return nil, fmt.Errorf("open run: %w", err)
+	}
+	ck := filepath.Join(dir, CheckpointFile)
+	if _, err := os.Stat(ck); err == nil {
+		if err := t.LoadCheckpoint(ck); err != nil {
+			return nil, fmt.Errorf("open run: %w", err)
+		}
+	}
+	return &Run{Dir: dir, Trainer: t}, nil
+}
+
+// Hooks receive progress from Run.Train; nil fields are skipped.
+type Hooks struct {
+	// EpochStart is called before each epoch (1-based) of total.
+	EpochStart func(epoch, total int)
+	// Batch is called after each batch.
+	Batch Progress
+	// EpochEnd is called with each epoch's metrics.
+	EpochEnd func(m EpochMetrics)
+}
+
+// Train runs epochs until the trainer has completed epochs of them, writing
+// metrics.csv after every epoch and a checkpoint every checkpoint_every
+// epochs and after the last one.
+func (r *Run) Train(epochs int, h Hooks) error {
+	t := r.Trainer
+	every := t.Cfg.Training.CheckpointEvery
+	for t.Epoch < epochs {
+		if h.EpochStart != nil {
+			h.EpochStart(t.Epoch+1, epochs)
+		}
+		m, err := t.RunEpoch(h.Batch)
+		if err != nil {
+			return err
+		}
+		if err := r.WriteMetrics(); err != nil {
+			return err
+		}
+		if t.Epoch%every == 0 || t.Epoch == epochs {
+			if err := t.SaveCheckpoint(filepath.Join(r.Dir, CheckpointFile)); err != nil {
+				return err
+			}
+		}
+		if h.EpochEnd != nil {
+			h.EpochEnd(m)
+		}
+	}
+	return nil
+}
+
+// WriteMetrics writes metrics.csv from the trainer's history.
+func (r *Run) WriteMetrics() error {
+	t := r.Trainer
+	return atomicfile.Write(filepath.Join(r.Dir, MetricsFile), 0o644, func(w io.Writer) error {
+		cw := csv.NewWriter(w)
+		head := []string{"epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy"}
+		for _, g := range t.GroupNames() {
+			head = append(head, "lr_"+g)
+		}
+		head = append(head, "bumps", "clipped", "samples_per_s", "seconds")
+		if err := cw.Write(head); err != nil {
+			return err
+		}
+		f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+		for _, m := range t.History {
+			row := []string{strconv.Itoa(m.Epoch), f(m.TrainLoss), f(m.TrainAcc), f(m.ValLoss), f(m.ValAcc)}
+			for _, lr := range m.LR {
+				row = append(row, f(lr))
+			}
+			row = append(row, strconv.Itoa(m.Bumps), strconv.Itoa(m.Clipped), f(m.SamplesPerSec), f(m.Seconds))
+			if err := cw.Write(row); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	})
+}
+
+// Summary is summary.json: the outcome of a run.
+type Summary struct {
+	Name          string  `json:"name"`
+	Seed          uint64  `json:"seed"`
+	Dataset       string  `json:"dataset"`
+	Epochs        int     `json:"epochs"`
+	TestAccuracy  float64 `json:"test_accuracy"`
+	TestLoss      float64 `json:"test_loss"`
+	FinalValAcc   float64 `json:"final_validation_accuracy"`
+	BestValAcc    float64 `json:"best_validation_accuracy"`
+	BestValEpoch  int     `json:"best_validation_epoch"`
+	TrainSeconds  float64 `json:"train_seconds"`
+	SamplesPerSec float64 `json:"mean_train_samples_per_s"`
+	Bumps         int     `json:"bumps"`
+	Parameters    int     `json:"parameters"`
+	Engine        string  `json:"engine"`
+	GoVersion     string  `json:"go_version"`
+	Finished      string  `json:"finished"`
+}
+
+// Finish evaluates the test split and writes summary.json, the exported
+// network and the plots. It returns the summary.
+func (r *Run) Finish(engineName string) (Summary, error) {
+	t := r.Trainer
+	ev, err := t.Evaluate(t.Data.Test)
+	if err != nil {
+		return Summary{}, fmt.Errorf("test: %w", err)
+	}
+	s := Summary{Name: t.Cfg.Name, Seed: t.Cfg.Seed, Dataset: t.Cfg.Data.Name, Epochs: t.Epoch,
+		TestAccuracy: ev.Accuracy, TestLoss: ev.Loss, BestValAcc: math.Inf(-1),
+		Engine: engineName, GoVersion: runtime.Version(), Finished: time.Now().UTC().Format(time.RFC3339)}
+	for _, p := range t.params {
+		s.Parameters += len(p)
+	}
+	sps := 0.0
+	for _, m := range t.History {
+		s.TrainSeconds += m.Seconds
+		s.Bumps += m.Bumps
+		sps += m.SamplesPerSec
+		if m.ValAcc > s.BestValAcc {
+			s.BestValAcc, s.BestValEpoch = m.ValAcc, m.Epoch
+		}
+		s.FinalValAcc = m.ValAcc
+	}
+	if n := len(t.History); n > 0 {
+		s.SamplesPerSec = sps / float64(n)
+	} else {
+		s.BestValAcc = math.NaN()
+	}
+	raw, err := json.MarshalIndent(jsonSafe(s), "", "  ")
+	if err != nil {
+		return s, fmt.Errorf("summary: %w", err)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(r.Dir, SummaryFile), append(raw, '\n'), 0o644); err != nil {
+		return s, err
+	}
+	if err := Export(t, filepath.Join(r.Dir, NetworkDir)); err != nil {
+		return s, err
+	}
+	if err := r.Plot(ev); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// jsonSafe replaces the non-finite floats JSON cannot hold by -1.
+func jsonSafe(s Summary) Summary {
+	for _, p := range []*float64{&s.TestAccuracy, &s.TestLoss, &s.FinalValAcc, &s.BestValAcc, &s.SamplesPerSec} {
+		if math.IsNaN(*p) || math.IsInf(*p, 0) {
+			*p = -1
+		}
+	}
+	return s
+}

@@ -1,0 +1,400 @@
+package trainer
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/delgrad-go/delgrad/batch"
+	"github.com/delgrad-go/delgrad/trainer/dataset"
+)
+
+// EpochMetrics is one row of metrics.csv.
+type EpochMetrics struct {
+	Epoch     int     // 1-based
+	TrainLoss float64 // mean over the batches that took a step (NaN if none)
+	TrainAcc  float64 // over all training samples, bumped batches included
+	ValLoss   float64
+	ValAcc    float64
+	// LR holds the learning rate of each parameter group (see GroupNames).
+	LR []float64
+	// Bumps counts the batches that bumped weights instead of a step.
+	Bumps int
+	// Clipped counts the (sample, neuron) weight gradients max_dw_norm zeroed.
+	Clipped int
+	// SamplesPerSec is the training throughput (forward, backward, step).
+	SamplesPerSec float64
+	// Seconds is the wall time of the epoch, validation included.
+	Seconds float64
+}
+
+// Trainer runs the training loop of one configuration.
+type Trainer struct {
+	Cfg    Config
+	Model  *Model
+	Opt    *Optimizer
+	Engine batch.Engine
+	Data   Data
+	// Epoch is the number of completed epochs.
+	Epoch int
+	// History holds the metrics of the completed epochs.
+	History []EpochMetrics
+	// BumpValue and LastBumped carry the weight-bumping state across
+	// batches: the current bump and the layer bumped by the previous batch
+	// (-1 for none).
+	BumpValue  float64
+	LastBumped int
+
+	pcg  *rand.PCG
+	rng  *rand.Rand
+	loss Loss
+
+	params, grads [][]float64 // optimiser groups: per layer weights then delays
+	groupNames    []string
+	baseLR        []float64
+	gw, gt        [][]float64
+
+	tr    batch.Trace
+	g     *batch.Gradients
+	dOut  []float64
+	inBuf []float64
+}
+
+// Data is the three splits of a dataset.
+type Data struct {
+	Train, Validation, Test *dataset.Set
+}
+
+// NewTrainer builds the model of cfg for data and seeds everything from
+// cfg.Seed. engine computes forward and backward passes.
+func NewTrainer(cfg Config, data Data, engine batch.Engine) (*Trainer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if data.Train == nil || data.Validation == nil || data.Test == nil {
+		return nil, errors.New("trainer: a training, validation and test split are needed")
+	}
+	for _, s := range []*dataset.Set{data.Train, data.Validation, data.Test} {
+		if s.N < 1 {
+			return nil, fmt.Errorf("trainer: split %q is empty", s.Name)
+		}
+		if s.F != data.Train.F {
+			return nil, fmt.Errorf("trainer: split %q has %d features, the training split %d", s.Name, s.F, data.Train.F)
+		}
+	}
+	out := cfg.Layers[len(cfg.Layers)-1].Size
+	for _, s := range []*dataset.Set{data.Train, data.Validation, data.Test} {
+		if s.Classes > out {
+			return nil, fmt.Errorf("trainer: split %q has %d classes but the output layer has %d neurons: set the last [[layers]] size to at least %d", s.Name, s.Classes, out, s.Classes)
+		}
+	}
+	init := rand.New(rand.NewPCG(cfg.Seed, 0x64656c67726164)) // "delgrad"
+	m, err := NewModel(&cfg, data.Train.F, init)
+	if err != nil {
+		return nil, err
+	}
+	t := &Trainer{Cfg: cfg, Model: m, Engine: engine, Data: data,
+		BumpValue: cfg.Training.BumpValue, LastBumped: -1}
+	t.pcg = rand.NewPCG(cfg.Seed, 0x747261696e) // "train"
+	t.rng = rand.New(t.pcg)
+	nc := cfg.neuron(len(cfg.Layers) - 1)
+	t.loss = newLoss(cfg.Training.Loss, *nc.TauSyn)
+	var sizes []int
+	for l := range cfg.Layers {
+		lr := cfg.Training.LearningRate
+		if cfg.Layers[l].LearningRate != nil {
+			lr = *cfg.Layers[l].LearningRate
+		}
+		t.params = append(t.params, m.W[l])
+		t.groupNames = append(t.groupNames, fmt.Sprintf("w%d", l))
+		t.baseLR = append(t.baseLR, lr)
+		t.gw = append(t.gw, make([]float64, len(m.W[l])))
+		t.grads = append(t.grads, t.gw[l])
+		sizes = append(sizes, len(m.W[l]))
+		t.gt = append(t.gt, make([]float64, len(m.Theta[l])))
+	}
+	for l := range cfg.Layers {
+		if m.Theta[l] == nil {
+			continue
+		}
+		lr := cfg.Training.LearningRate
+		if cfg.Layers[l].Delay.LearningRate != nil {
+			lr = *cfg.Layers[l].Delay.LearningRate
+		}
+		t.params = append(t.params, m.Theta[l])
+		t.groupNames = append(t.groupNames, fmt.Sprintf("d%d", l))
+		t.baseLR = append(t.baseLR, lr)
+		t.grads = append(t.grads, t.gt[l])
+		sizes = append(sizes, len(m.Theta[l]))
+	}
+	t.Opt = newOptimizer(&cfg.Training, sizes)
+	t.g = batch.NewGradients(m.Net, 1)
+	return t, nil
+}
+
+// GroupNames names the optimiser's parameter groups: wL for layer L's
+// weights, dL for its delays.
+func (t *Trainer) GroupNames() []string { return t.groupNames }
+
+// LR returns the learning rates of epoch e (0-based).
+func (t *Trainer) LR(e int) []float64 {
+	lr := make([]float64, len(t.baseLR))
+	for i, b := range t.baseLR {
+		lr[i] = stepLR(b, t.Cfg.Training.Schedule, e)
+	}
+	return lr
+}
+
+// Progress receives updates during an epoch: samples done of total, and
+// the running training loss and accuracy.
+type Progress func(done, total int, loss, acc float64)
+
+// RunEpoch trains one epoch, evaluates the validation split and appends
+// the metrics to History.
+func (t *Trainer) RunEpoch(progress Progress) (EpochMetrics, error) {
+	start := time.Now()
+	tc := &t.Cfg.Training
+	set := t.Data.Train
+	lr := t.LR(t.Epoch)
+	perm := t.rng.Perm(set.N)
+	m := EpochMetrics{Epoch: t.Epoch + 1, LR: lr}
+	lossSum, steps, correct := 0.0, 0, 0
+	F := set.F
+	for lo := 0; lo < set.N; lo += tc.BatchSize {
+		hi := min(lo+tc.BatchSize, set.N)
+		b := hi - lo
+		t.inBuf = grow(t.inBuf, b*F)
+		in := t.inBuf
+		for i := 0; i < b; i++ {
+			copy(in[i*F:(i+1)*F], set.Row(perm[lo+i]))
+		}
+		if tc.NoiseStd != 0 || tc.NoiseMean != 0 {
+			for i, v := range in {
+				v += tc.NoiseMean + tc.NoiseStd*t.rng.NormFloat64()
+				in[i] = math.Abs(v)
+			}
+		}
+		labels := make([]int, b)
+		for i := range labels {
+			labels[i] = set.Labels[perm[lo+i]]
+		}
+		loss, ok, nc, clipped, err := t.step(in, labels, lr)
+		if err != nil {
+			return m, fmt.Errorf("epoch %d, batch at sample %d: %w", t.Epoch+1, lo, err)
+		}
+		correct += nc
+		m.Clipped += clipped
+		if ok {
+			lossSum += loss
+			steps++
+		} else {
+			m.Bumps++
+		}
+		if progress != nil {
+			progress(hi, set.N, lossSum/float64(max(steps, 1)), float64(correct)/float64(hi))
+		}
+	}
+	trainDur := time.Since(start)
+	m.TrainLoss = math.NaN()
+	if steps > 0 {
+		m.TrainLoss = lossSum / float64(steps)
+	}
+	m.TrainAcc = float64(correct) / float64(set.N)
+	m.SamplesPerSec = float64(set.N) / trainDur.Seconds()
+	ev, err := t.Evaluate(t.Data.Validation)
+	if err != nil {
+		return m, fmt.Errorf("epoch %d: validation: %w", t.Epoch+1, err)
+	}
+	m.ValLoss, m.ValAcc = ev.Loss, ev.Accuracy
+	m.Seconds = time.Since(start).Seconds()
+	t.Epoch++
+	t.History = append(t.History, m)
+	return m, nil
+}
+
+func grow(s []float64, n int) []float64 {
+	if cap(s) < n {
+		return make([]float64, n)
+	}
+	return s[:n]
+}
+
+// step runs one batch: forward, the bump check, and either a weight bump
+// or backward, an optimiser step, delay rectification and weight clipping
+// (the reference's order). It reports the batch loss, whether a step was
+// taken, the number of correct predictions and of clipped gradients.
+func (t *Trainer) step(in []float64, labels []int, lr []float64) (float64, bool, int, int, error) {
+	if err := t.forward(in, len(labels)); err != nil {
+		return 0, false, 0, 0, err
+	}
+	correct := 0
+	for i, p := range batch.Predict(t.tr.Output()) {
+		if p == labels[i] {
+			correct++
+		}
+	}
+	if t.Cfg.Training.BumpValue > 0 {
+		if l := t.bumpLayer(); l >= 0 {
+			t.bump(l)
+			return 0, false, correct, 0, nil
+		}
+	}
+	t.LastBumped = -1
+	loss, clipped, err := t.backward(labels)
+	if err != nil {
+		return 0, false, 0, 0, err
+	}
+	t.Opt.Update(t.params, t.grads, lr)
+	t.Model.Rectify()
+	if c := t.Cfg.Training.ClipWeights; c > 0 {
+		t.Model.ClipWeights(c)
+	}
+	if err := t.Model.CheckFinite(); err != nil {
+		return 0, false, 0, 0, fmt.Errorf("training diverged: %w: lower the learning rate", err)
+	}
+	return loss, true, correct, clipped, nil
+}
+
+// forward runs the network on b samples of input times in.
+func (t *Trainer) forward(in []float64, b int) error {
+	net := t.Model.Net
+	t.Model.Sync()
+	x, err := batch.TimesFrom(b, net.Inputs, in)
+	if err != nil {
+		return err
+	}
+	return t.Engine.Forward(net, x, &t.tr)
+}
+
+// backward computes the batch-mean loss of the last forward pass and the
+// gradients of W and Theta (into t.gw, t.gt); it also returns the number of
+// weight gradients max_dw_norm zeroed.
+func (t *Trainer) backward(labels []int) (float64, int, error) {
+	b := len(labels)
+	net := t.Model.Net
+	K := net.Outputs()
+	t.dOut = grow(t.dOut, b*K)
+	ot := t.tr.Output().Float64s()
+	loss := 0.0
+	for i := 0; i < b; i++ {
+		loss += t.loss.Sample(ot[i*K:(i+1)*K], labels[i], t.dOut[i*K:(i+1)*K])
+	}
+	inv := 1 / float64(b)
+	for i := range t.dOut {
+		t.dOut[i] *= inv
+	}
+	dOut, err := batch.TimesFrom(b, K, t.dOut)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := t.Engine.Backward(net, &t.tr, dOut, t.g); err != nil {
+		return 0, 0, err
+	}
+	clipped := 0
+	for _, c := range t.g.Clipped {
+		clipped += c
+	}
+	t.Model.ParamGrads(t.g, t.gw, t.gt)
+	return loss * inv, clipped, nil
+}
+
+// bumpLayer returns the earliest layer whose fraction of silent (sample,
+// neuron) pairs in the current trace exceeds its max_missing, or -1.
+func (t *Trainer) bumpLayer() int {
+	for l := range t.Model.Net.Layers {
+		ts := t.tr.Times[l+1].Float64s()
+		silent := 0
+		for _, v := range ts {
+			if math.IsInf(v, 1) || math.IsNaN(v) {
+				silent++
+			}
+		}
+		if float64(silent)/float64(len(ts)) > t.Cfg.Layers[l].MaxMissing {
+			return l
+		}
+	}
+	return -1
+}
+
+// bump raises layer l's weights: those of neurons silent for any sample of
+// the batch (targeted) or all of them, by the bump value, which doubles on
+// consecutive bumps of the same layer.
+func (t *Trainer) bump(l int) {
+	tc := &t.Cfg.Training
+	if tc.BumpDoubling && l == t.LastBumped {
+		t.BumpValue *= 2
+	} else {
+		t.BumpValue = tc.BumpValue
+	}
+	t.LastBumped = l
+	lay := &t.Model.Net.Layers[l]
+	w := t.Model.W[l]
+	if !tc.BumpTargeted {
+		for j := range w {
+			w[j] += t.BumpValue
+		}
+		return
+	}
+	ts := t.tr.Times[l+1].Float64s()
+	silent := make([]bool, lay.Out)
+	for i, v := range ts {
+		if math.IsInf(v, 1) || math.IsNaN(v) {
+			silent[i%lay.Out] = true
+		}
+	}
+	for r := 0; r < lay.Rows(); r++ {
+		for k, s := range silent {
+			if s {
+				w[r*lay.Out+k] += t.BumpValue
+			}
+		}
+	}
+}
+
+// Eval is the result of evaluating a split.
+type Eval struct {
+	Loss, Accuracy float64
+	// Outputs holds the output spike times, N x K row-major.
+	Outputs []float64
+	// Pred holds the predicted class per sample (-1: no output spike).
+	Pred []int
+}
+
+// Evaluate runs the network on a whole split in batches of
+// eval_batch_size, without noise.
+func (t *Trainer) Evaluate(set *dataset.Set) (Eval, error) {
+	t.Model.Sync()
+	return evaluate(t.Engine, t.Model.Net, t.loss, set, t.Cfg.Training.EvalBatchSize, &t.tr)
+}
+
+func evaluate(eng batch.Engine, net *batch.Network, loss Loss, set *dataset.Set, bs int, tr *batch.Trace) (Eval, error) {
+	K := net.Outputs()
+	ev := Eval{Outputs: make([]float64, set.N*K), Pred: make([]int, set.N)}
+	grad := make([]float64, K)
+	correct := 0
+	for lo := 0; lo < set.N; lo += bs {
+		hi := min(lo+bs, set.N)
+		x, err := batch.TimesFrom(hi-lo, set.F, set.Times[lo*set.F:hi*set.F])
+		if err != nil {
+			return ev, err
+		}
+		if err := eng.Forward(net, x, tr); err != nil {
+			return ev, err
+		}
+		out := tr.Output()
+		copy(ev.Outputs[lo*K:hi*K], out.Float64s())
+		for i, p := range batch.Predict(out) {
+			ev.Pred[lo+i] = p
+			y := set.Labels[lo+i]
+			if p == y {
+				correct++
+			}
+			ev.Loss += loss.Sample(ev.Outputs[(lo+i)*K:(lo+i+1)*K], y, grad)
+		}
+	}
+	ev.Loss /= float64(set.N)
+	ev.Accuracy = float64(correct) / float64(set.N)
+	return ev, nil
+}

@@ -1,0 +1,201 @@
+package trainer
+
+import (
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/delgrad-go/delgrad/batch"
+)
+
+// TestResumeBitIdentical: a run stopped after epoch 2 and resumed from its
+// checkpoint ends bit-identical to an uninterrupted run (parameters,
+// optimiser state and the loss/accuracy history), with input noise and
+// weight bumping in play.
+func TestResumeBitIdentical(t *testing.T) {
+	c := tinyConfig(8, "synaptic")
+	c.Training.NoiseStd = 0.1
+	c.Training.Epochs = 5
+	data := tinyData()
+	full, err := NewRun(t.TempDir(), c, data, batch.NewCPU(2), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := full.Train(5, Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	part, err := NewRun(dir, c, data, batch.NewCPU(3), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := part.Train(2, Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	// Reopen from disk, with a different worker count.
+	cfg, err := Load(filepath.Join(dir, ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	re, err := OpenRunWith(dir, cfg, data, batch.NewCPU(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if re.Trainer.Epoch != 2 {
+		t.Fatalf("reopened at epoch %d, want 2", re.Trainer.Epoch)
+	}
+	if !reflect.DeepEqual(part.Trainer.Model.W, re.Trainer.Model.W) || !reflect.DeepEqual(part.Trainer.Model.Theta, re.Trainer.Model.Theta) {
+		t.Fatal("reopened parameters differ from the saved ones")
+	}
+	if !reflect.DeepEqual(part.Trainer.Cfg, re.Trainer.Cfg) {
+		t.Fatalf("config changed through config.toml:\n%+v\n%+v", part.Trainer.Cfg, re.Trainer.Cfg)
+	}
+	if err := re.Train(5, Hooks{}); err != nil {
+		t.Fatal(err)
+	}
+	a, b := full.Trainer, re.Trainer
+	bumps := 0
+	for e := range a.History {
+		ha, hb := a.History[e], b.History[e]
+		bumps += ha.Bumps
+		same := func(x, y float64) bool { return x == y || (math.IsNaN(x) && math.IsNaN(y)) }
+		if !same(ha.TrainLoss, hb.TrainLoss) || ha.TrainAcc != hb.TrainAcc || ha.ValLoss != hb.ValLoss ||
+			ha.ValAcc != hb.ValAcc || ha.Bumps != hb.Bumps || !reflect.DeepEqual(ha.LR, hb.LR) {
+			t.Fatalf("epoch %d metrics differ: %+v vs %+v", e+1, ha, hb)
+		}
+	}
+	if !reflect.DeepEqual(a.Model.W, b.Model.W) || !reflect.DeepEqual(a.Model.Theta, b.Model.Theta) {
+		t.Fatal("parameters differ after resume")
+	}
+	if !reflect.DeepEqual(a.Opt, b.Opt) {
+		t.Fatal("optimiser state differs after resume")
+	}
+	if a.BumpValue != b.BumpValue || a.LastBumped != b.LastBumped {
+		t.Fatal("bump state differs after resume")
+	}
+	t.Logf("5 epochs, %d bumps", bumps)
+}
+
+// TestBump: a layer whose neurons are silent gets its silent neurons'
+// weight columns raised (all rows, bias rows too), by a value that doubles
+// on consecutive bumps of the same layer.
+func TestBump(t *testing.T) {
+	c := tinyConfig(4, "none")
+	c.Layers[1].BiasTimes = []float64{0}
+	tr := newTiny(t, c)
+	m := tr.Model
+	// Silence hidden neurons 1 and 2 (half the layer, above max_missing 0.3).
+	for r := 0; r < m.Net.Layers[0].Rows(); r++ {
+		for k := 0; k < 4; k++ {
+			m.W[0][r*4+k] = 1.5
+			if k == 1 || k == 2 {
+				m.W[0][r*4+k] = -1
+			}
+		}
+	}
+	set := tr.Data.Train
+	in := append([]float64(nil), set.Times[:10*set.F]...)
+	lr := tr.LR(0)
+	before := clone(m.W)
+	_, stepped, _, _, err := tr.step(in, set.Labels[:10], lr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stepped || tr.LastBumped != 0 {
+		t.Fatalf("stepped=%v lastBumped=%d: want a bump of layer 0", stepped, tr.LastBumped)
+	}
+	for r := 0; r < m.Net.Layers[0].Rows(); r++ {
+		for k := 0; k < 4; k++ {
+			d := m.W[0][r*4+k] - before[0][r*4+k]
+			want := 0.0
+			if k == 1 || k == 2 {
+				want = c.Training.BumpValue
+			}
+			if math.Abs(d-want) > 1e-15 {
+				t.Fatalf("row %d neuron %d moved by %v, want %v", r, k, d, want)
+			}
+		}
+	}
+	if !reflect.DeepEqual(before[1], m.W[1]) {
+		t.Fatal("bump of layer 0 changed layer 1")
+	}
+	if tr.Opt.Step != 0 {
+		t.Fatal("a bumped batch took an optimiser step")
+	}
+	tr.step(in, set.Labels[:10], lr)
+	if tr.BumpValue != 2*c.Training.BumpValue {
+		t.Fatalf("second consecutive bump %v, want doubled %v", tr.BumpValue, 2*c.Training.BumpValue)
+	}
+}
+
+// TestCheckpointSurvivesKill kills a process that rewrites the checkpoint
+// in a loop, at a random point, and checks that the file on disk still
+// loads (the previous or the new checkpoint, never a torn one).
+func TestCheckpointSurvivesKill(t *testing.T) {
+	if os.Getenv("DELGRAD_CKPT_WRITER") != "" {
+		checkpointWriter(os.Getenv("DELGRAD_CKPT_WRITER"))
+		return
+	}
+	if testing.Short() {
+		t.Skip("spawns a subprocess")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, CheckpointFile)
+	for i, wait := range []time.Duration{150 * time.Millisecond, 230 * time.Millisecond, 310 * time.Millisecond} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCheckpointSurvivesKill$")
+		cmd.Env = append(os.Environ(), "DELGRAD_CKPT_WRITER="+path)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(wait)
+		cmd.Process.Kill()
+		cmd.Wait()
+		tr := bigTrainer(t)
+		if err := tr.LoadCheckpoint(path); err != nil {
+			t.Fatalf("kill %d: the checkpoint left behind does not load: %v", i, err)
+		}
+		if tr.Epoch < 1 {
+			t.Fatalf("kill %d: loaded epoch %d", i, tr.Epoch)
+		}
+	}
+	// A torn file is detected, not silently loaded.
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(path, raw[:len(raw)/2], 0o644)
+	if err := bigTrainer(t).LoadCheckpoint(path); err == nil {
+		t.Fatal("a truncated checkpoint loaded without error")
+	}
+}
+
+// bigTrainer has enough parameters that a checkpoint write takes a while.
+func bigTrainer(t testing.TB) *Trainer {
+	c := tinyConfig(400, "synaptic")
+	tr, err := NewTrainer(c, tinyData(), batch.NewCPU(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// checkpointWriter runs in the child process: it writes checkpoints of
+// growing epoch numbers until it is killed.
+func checkpointWriter(path string) {
+	tr := bigTrainer(nil)
+	for e := 1; ; e++ {
+		tr.Epoch = e
+		for l := range tr.Model.W {
+			for j := range tr.Model.W[l] {
+				tr.Model.W[l][j] = float64(e)
+			}
+		}
+		if err := tr.SaveCheckpoint(path); err != nil {
+			os.Exit(3)
+		}
+	}
+}
