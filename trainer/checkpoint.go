@@ -27,6 +27,7 @@ type checkpoint struct {
 	LastBumped int
 	RNG        []byte
 	History    []EpochMetrics
+	Best       Snapshot
 }
 
 // SaveCheckpoint writes the trainer's state to path atomically: a reader
@@ -38,7 +39,7 @@ func (t *Trainer) SaveCheckpoint(path string) error {
 		return fmt.Errorf("checkpoint: rng state: %w", err)
 	}
 	c := checkpoint{Epoch: t.Epoch, W: t.Model.W, Theta: t.Model.Theta, Opt: *t.Opt,
-		BumpValue: t.BumpValue, LastBumped: t.LastBumped, RNG: rng, History: t.History}
+		BumpValue: t.BumpValue, LastBumped: t.LastBumped, RNG: rng, History: t.History, Best: t.Best}
 	var buf bytes.Buffer
 	buf.WriteString(checkpointMagic)
 	buf.WriteByte(checkpointVersion)
@@ -114,7 +115,7 @@ func (t *Trainer) restore(c *checkpoint) error {
 		copy(m.Theta[l], c.Theta[l])
 	}
 	*t.Opt = c.Opt
-	t.Epoch, t.BumpValue, t.LastBumped, t.History = c.Epoch, c.BumpValue, c.LastBumped, c.History
+	t.Epoch, t.BumpValue, t.LastBumped, t.History, t.Best = c.Epoch, c.BumpValue, c.LastBumped, c.History, c.Best
 	*t.pcg = *pcg
 	m.Sync()
 	return nil

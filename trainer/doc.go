@@ -1,5 +1,13 @@
-// Package trainer will hold losses, optimisers, schedules, weight bumping,
-// datasets, TOML configs, checkpoints, metrics and the training loop.
+// Package trainer trains DelGrad networks: configuration (TOML), model
+// construction with delay positivity and sharing, losses (shift-invariant
+// MSE, TTFS cross-entropy), Adam and SGD with per-layer learning rates,
+// StepLR, weight bumping, checkpoints, metrics, exported networks and plots.
 //
-// Not implemented yet: see the project's trainer issue.
+// The semantics follow the DelGrad reference code: per batch a forward
+// pass, the bump check, then either a weight bump or backward, an optimiser
+// step, delay rectification and weight clipping. A Run ties a Trainer to a
+// directory; Run.Train and OpenRun make runs resumable bit for bit.
+//
+// Engines (package batch's CPU engine, or a GPU engine) are passed in; the
+// trainer never depends on which one runs.
 package trainer

@@ -120,13 +120,6 @@ func TestParamGradsFiniteDifference(t *testing.T) {
 	}
 }
 
-func clone(s [][]float64) [][]float64 {
-	out := make([][]float64, len(s))
-	for i := range s {
-		out[i] = append([]float64(nil), s[i]...)
-	}
-	return out
-}
 
 // TestSharingTiles checks the reference's tiling of shared delays: with
 // presyn sharing 2 over 4 inputs, inputs 0 and 2 share a delay, as do 1

@@ -24,6 +24,7 @@ const (
 	CheckpointFile = "checkpoint.bin"
 	SummaryFile    = "summary.json"
 	NetworkDir     = "network"
+	BestNetworkDir = "network_best"
 	PlotsDir       = "plots"
 )
 
@@ -45,7 +46,7 @@ func NewRun(dir string, cfg Config, data Data, engine batch.Engine, force bool) 
 		if !force {
 			return nil, fmt.Errorf("%s: %w: choose another -out or pass -force to overwrite it", dir, ErrRunExists)
 		}
-		for _, f := range []string{ConfigFile, MetricsFile, CheckpointFile, SummaryFile, NetworkDir, PlotsDir} {
+		for _, f := range []string{ConfigFile, MetricsFile, CheckpointFile, SummaryFile, NetworkDir, BestNetworkDir, PlotsDir} {
 			if err := os.RemoveAll(filepath.Join(dir, f)); err != nil {
 				return nil, fmt.Errorf("remove old run: %w", err)
 			}
@@ -173,6 +174,10 @@ type Summary struct {
 	FinalValAcc   float64 `json:"final_validation_accuracy"`
 	BestValAcc    float64 `json:"best_validation_accuracy"`
 	BestValEpoch  int     `json:"best_validation_epoch"`
+	// BestValTestAccuracy is the test accuracy of the parameters of the
+	// best validation epoch (model selection on the validation split);
+	// TestAccuracy is that of the final epoch (the reference's protocol).
+	BestValTestAccuracy float64 `json:"best_validation_test_accuracy"`
 	TrainSeconds  float64 `json:"train_seconds"`
 	SamplesPerSec float64 `json:"mean_train_samples_per_s"`
 	Bumps         int     `json:"bumps"`
@@ -211,6 +216,20 @@ func (r *Run) Finish(engineName string) (Summary, error) {
 	} else {
 		s.BestValAcc = math.NaN()
 	}
+	s.BestValTestAccuracy = math.NaN()
+	if t.Best.Epoch > 0 {
+		err := t.WithParams(t.Best, func() error {
+			bev, err := t.Evaluate(t.Data.Test)
+			if err != nil {
+				return err
+			}
+			s.BestValTestAccuracy = bev.Accuracy
+			return Export(t, filepath.Join(r.Dir, BestNetworkDir))
+		})
+		if err != nil {
+			return s, fmt.Errorf("best validation epoch: %w", err)
+		}
+	}
 	raw, err := json.MarshalIndent(jsonSafe(s), "", "  ")
 	if err != nil {
 		return s, fmt.Errorf("summary: %w", err)
@@ -229,7 +248,7 @@ func (r *Run) Finish(engineName string) (Summary, error) {
 
 // jsonSafe replaces the non-finite floats JSON cannot hold by -1.
 func jsonSafe(s Summary) Summary {
-	for _, p := range []*float64{&s.TestAccuracy, &s.TestLoss, &s.FinalValAcc, &s.BestValAcc, &s.SamplesPerSec} {
+	for _, p := range []*float64{&s.TestAccuracy, &s.TestLoss, &s.FinalValAcc, &s.BestValAcc, &s.BestValTestAccuracy, &s.SamplesPerSec} {
 		if math.IsNaN(*p) || math.IsInf(*p, 0) {
 			*p = -1
 		}

@@ -41,6 +41,9 @@ type Trainer struct {
 	Epoch int
 	// History holds the metrics of the completed epochs.
 	History []EpochMetrics
+	// Best holds the parameters of the epoch with the highest validation
+	// accuracy so far (the earliest such epoch), for model selection.
+	Best Snapshot
 	// BumpValue and LastBumped carry the weight-bumping state across
 	// batches: the current bump and the layer bumped by the previous batch
 	// (-1 for none).
@@ -60,6 +63,43 @@ type Trainer struct {
 	g     *batch.Gradients
 	dOut  []float64
 	inBuf []float64
+}
+
+// Snapshot is a copy of the trainable parameters after an epoch.
+type Snapshot struct {
+	Epoch    int
+	ValAcc   float64
+	W, Theta [][]float64
+}
+
+func clone(s [][]float64) [][]float64 {
+	out := make([][]float64, len(s))
+	for i := range s {
+		out[i] = append([]float64(nil), s[i]...)
+	}
+	return out
+}
+
+// WithParams runs fn with the model's parameters temporarily replaced by
+// those of snapshot s (and restores them afterwards).
+func (t *Trainer) WithParams(s Snapshot, fn func() error) error {
+	m := t.Model
+	if len(s.W) != len(m.W) {
+		return fmt.Errorf("snapshot has %d layers, the model %d", len(s.W), len(m.W))
+	}
+	saveW, saveT := clone(m.W), clone(m.Theta)
+	for l := range m.W {
+		copy(m.W[l], s.W[l])
+		copy(m.Theta[l], s.Theta[l])
+	}
+	m.Sync()
+	err := fn()
+	for l := range m.W {
+		copy(m.W[l], saveW[l])
+		copy(m.Theta[l], saveT[l])
+	}
+	m.Sync()
+	return err
 }
 
 // Data is the three splits of a dataset.
@@ -211,6 +251,9 @@ func (t *Trainer) RunEpoch(progress Progress) (EpochMetrics, error) {
 	m.Seconds = time.Since(start).Seconds()
 	t.Epoch++
 	t.History = append(t.History, m)
+	if m.ValAcc > t.Best.ValAcc || t.Best.Epoch == 0 {
+		t.Best = Snapshot{Epoch: m.Epoch, ValAcc: m.ValAcc, W: clone(t.Model.W), Theta: clone(t.Model.Theta)}
+	}
 	return m, nil
 }
 

@@ -74,6 +74,9 @@ func TestResumeBitIdentical(t *testing.T) {
 	if !reflect.DeepEqual(a.Opt, b.Opt) {
 		t.Fatal("optimiser state differs after resume")
 	}
+	if !reflect.DeepEqual(a.Best, b.Best) || a.Best.Epoch == 0 {
+		t.Fatalf("best-validation snapshot differs after resume (epochs %d, %d)", a.Best.Epoch, b.Best.Epoch)
+	}
 	if a.BumpValue != b.BumpValue || a.LastBumped != b.LastBumped {
 		t.Fatal("bump state differs after resume")
 	}

@@ -170,8 +170,9 @@ func trainRun(r *trainer.Run, epochs int, engName string, quiet bool, stdout, st
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	fmt.Fprintf(stdout, "%s: test accuracy %.2f%% after %d epochs (best validation %.2f%% at epoch %d), %s; results in %s\n",
-		s.Name, 100*s.TestAccuracy, s.Epochs, 100*s.BestValAcc, s.BestValEpoch, time.Since(start).Round(10*time.Millisecond), r.Dir)
+	fmt.Fprintf(stdout, "%s: test accuracy %.2f%% after %d epochs; %.2f%% at epoch %d, the best validation epoch (%.2f%%); %s; results in %s\n",
+		s.Name, 100*s.TestAccuracy, s.Epochs, 100*s.BestValTestAccuracy, s.BestValEpoch, 100*s.BestValAcc,
+		time.Since(start).Round(10*time.Millisecond), r.Dir)
 	return nil
 }
 
