@@ -16,7 +16,7 @@ import (
 // checkpointMagic starts every checkpoint file, followed by a version byte.
 const checkpointMagic = "DELGRADCKPT"
 
-const checkpointVersion = 1
+const checkpointVersion = 2
 
 // checkpoint is everything needed to continue a run exactly.
 type checkpoint struct {

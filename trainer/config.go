@@ -75,8 +75,9 @@ type LayerConfig struct {
 	// LearningRate overrides training.learning_rate for the weights.
 	LearningRate *float64 `toml:"learning_rate"`
 	// MaxMissing is the fraction of silent (sample, neuron) pairs in a batch
-	// above which the layer's weights are bumped instead of a step.
-	MaxMissing float64 `toml:"max_missing"`
+	// above which the layer's weights are bumped instead of a step; absent,
+	// it is 0.3 for hidden layers and 0 for the output layer.
+	MaxMissing *float64 `toml:"max_missing"`
 	// BiasTimes adds one bias spike per entry at that time, with its own
 	// trainable weight row.
 	BiasTimes []float64 `toml:"bias_times"`
@@ -177,7 +178,8 @@ var DatasetNames = []string{"yin_yang", "mnist16", "mnist", "npy"}
 var DelayKinds = []string{"none", "axonal", "dendritic", "synaptic"}
 
 // Defaults returns the configuration every file starts from: the
-// reference's Yin-Yang setup with 30 hidden neurons and no delays.
+// reference's Yin-Yang training settings (neuron parameters, optimiser,
+// schedule, loss, bumping). It has no layers: a file must list them.
 func Defaults() Config {
 	f := func(v float64) *float64 { return &v }
 	return Config{
@@ -345,8 +347,16 @@ func (c *Config) Validate() error {
 		return errors.New("config: no [[layers]]: give at least the output layer")
 	}
 	for i := range c.Layers {
-		if err := c.Layers[i].validate(fmt.Sprintf("layers[%d]", i), c); err != nil {
+		key := fmt.Sprintf("layers[%d]", i)
+		if err := c.Layers[i].validate(key); err != nil {
 			return err
+		}
+		n := c.neuron(i)
+		if r := *n.TauMem / *n.TauSyn; r != 1 && r != 2 {
+			return fmt.Errorf("config: %s: tau_mem / tau_syn = %v: the exact solutions need tau_mem = tau_syn or tau_mem = 2 tau_syn (set neuron.tau_mem)", key, r)
+		}
+		if *n.Threshold <= *n.Leak {
+			return fmt.Errorf("config: %s: threshold %v must be above leak %v (set neuron.threshold)", key, *n.Threshold, *n.Leak)
 		}
 	}
 	return c.Training.validate()
@@ -381,6 +391,18 @@ func (n *NeuronConfig) validate(key string, complete bool) error {
 	return nil
 }
 
+// maxMissing returns layer i's bump threshold, with the defaults of the
+// reference: 0.3 for hidden layers, 0 for the output layer.
+func (c *Config) maxMissing(i int) float64 {
+	if m := c.Layers[i].MaxMissing; m != nil {
+		return *m
+	}
+	if i == len(c.Layers)-1 {
+		return 0
+	}
+	return 0.3
+}
+
 // neuron merges the layer's overrides into the network-wide parameters.
 func (c *Config) neuron(i int) NeuronConfig {
 	n := c.Neuron
@@ -395,7 +417,7 @@ func (c *Config) neuron(i int) NeuronConfig {
 	return n
 }
 
-func (l *LayerConfig) validate(key string, c *Config) error {
+func (l *LayerConfig) validate(key string) error {
 	if l.Size < 1 {
 		return fmt.Errorf("config: %s.size = %d: must be >= 1", key, l.Size)
 	}
@@ -410,11 +432,13 @@ func (l *LayerConfig) validate(key string, c *Config) error {
 			return err
 		}
 	}
-	if err := nonNegative(key+".max_missing", l.MaxMissing); err != nil {
-		return err
-	}
-	if l.MaxMissing > 1 {
-		return fmt.Errorf("config: %s.max_missing = %v: must be in [0, 1]", key, l.MaxMissing)
+	if l.MaxMissing != nil {
+		if err := nonNegative(key+".max_missing", *l.MaxMissing); err != nil {
+			return err
+		}
+		if *l.MaxMissing > 1 {
+			return fmt.Errorf("config: %s.max_missing = %v: must be in [0, 1]", key, *l.MaxMissing)
+		}
 	}
 	for j, t := range l.BiasTimes {
 		if err := nonNegative(fmt.Sprintf("%s.bias_times[%d]", key, j), t); err != nil {

@@ -106,6 +106,9 @@ func TestParseErrors(t *testing.T) {
 		{"npy without files", layer + "[data]\nname = \"npy\"\n", "data.train_samples"},
 		{"zero batch", layer + "[training]\nbatch_size = 0\n", "training.batch_size"},
 		{"nan", layer + "[training]\nnoise_std = nan\n", "training.noise_std"},
+		{"tau ratio", layer + "[neuron]\ntau_mem = 3.0\n", "set neuron.tau_mem"},
+		{"layer tau ratio", "[[layers]]\nsize = 3\n[layers.neuron]\ntau_mem = 1.5\n", "layers[0]: tau_mem / tau_syn = 1.5"},
+		{"threshold below leak", layer + "[neuron]\nleak = 2.0\n", "threshold 1 must be above leak 2"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

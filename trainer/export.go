@@ -14,13 +14,14 @@ import (
 	"github.com/delgrad-go/delgrad/internal/atomicfile"
 )
 
-// Export writes the trainer's network to dir in the reference's layout
+// Export writes the trainer's current network, labelled as the network
+// after epoch epochs, to dir in the reference's layout
 // (network.json plus one .npy per parameter), which batch.LoadReference and
 // `delgrad eval -net` read back. Delays are written as their effective
 // values, and for the sigmoid positivity also as theta (one per synapse,
 // shared values repeated). The layout holds one set of neuron parameters,
 // so every layer must share them.
-func Export(t *Trainer, dir string) error {
+func Export(t *Trainer, dir string, epoch int) error {
 	m := t.Model
 	m.Sync()
 	net := m.Net
@@ -111,7 +112,7 @@ func Export(t *Trainer, dir string) error {
 		"n_inputs": net.Inputs,
 		"layers":   layers,
 		"loss":     loss,
-		"epochs":   t.Epoch,
+		"epochs":   epoch,
 		"seed":     t.Cfg.Seed,
 	}
 	raw, err := json.MarshalIndent(doc, "", " ")

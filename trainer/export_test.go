@@ -25,7 +25,7 @@ func TestExportRoundTrip(t *testing.T) {
 				c.Layers[0].Delay.SigmoidScale = 2
 				tr := newTiny(t, c)
 				dir := t.TempDir()
-				if err := Export(tr, dir); err != nil {
+				if err := Export(tr, dir, 0); err != nil {
 					t.Fatal(err)
 				}
 				ref, err := batch.LoadReference(dir)

@@ -19,7 +19,6 @@ func tinyConfig(hidden int, kind string) Config {
 		l.Delay.Std = 0.25
 		c.Layers = append(c.Layers, l)
 	}
-	c.Layers[0].MaxMissing = 0.3
 	c.Training.Epochs = 4
 	c.Training.BatchSize = 25
 	c.Training.EvalBatchSize = 40

@@ -120,7 +120,6 @@ func TestParamGradsFiniteDifference(t *testing.T) {
 	}
 }
 
-
 // TestSharingTiles checks the reference's tiling of shared delays: with
 // presyn sharing 2 over 4 inputs, inputs 0 and 2 share a delay, as do 1
 // and 3.

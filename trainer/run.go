@@ -34,35 +34,55 @@ var ErrRunExists = errors.New("run directory already holds a run")
 
 // Run is a training run and its directory.
 type Run struct {
-	Dir     string
+	// Dir is the run directory.
+	Dir string
+	// Trainer holds the run's state.
 	Trainer *Trainer
 }
 
+// InputError marks a failure caused by the configuration, the data or an
+// existing run directory, rather than by the machine: the user must change
+// something before trying again.
+type InputError struct{ Err error }
+
+func (e InputError) Error() string { return e.Err.Error() }
+func (e InputError) Unwrap() error { return e.Err }
+
 // NewRun creates dir (which must not hold a run unless force is set, in
-// which case the old run's files are removed) and writes the resolved
-// configuration into it.
+// which case the old run's files are removed once the new run has been
+// built) and writes the resolved configuration into it.
 func NewRun(dir string, cfg Config, data Data, engine batch.Engine, force bool) (*Run, error) {
+	exists := false
 	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); err == nil {
 		if !force {
-			return nil, fmt.Errorf("%s: %w: choose another -out or pass -force to overwrite it", dir, ErrRunExists)
+			return nil, InputError{fmt.Errorf("%s: %w: choose another -out or pass -force to overwrite it", dir, ErrRunExists)}
 		}
+		exists = true
+	}
+	t, err := NewTrainer(cfg, data, engine)
+	if err != nil {
+		return nil, InputError{err}
+	}
+	if exists {
 		for _, f := range []string{ConfigFile, MetricsFile, CheckpointFile, SummaryFile, NetworkDir, BestNetworkDir, PlotsDir} {
 			if err := os.RemoveAll(filepath.Join(dir, f)); err != nil {
 				return nil, fmt.Errorf("remove old run: %w", err)
 			}
 		}
 	}
-	t, err := NewTrainer(cfg, data, engine)
-	if err != nil {
-		return nil, err
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("run directory: %w", err)
 	}
-	if err := atomicfile.Write(filepath.Join(dir, ConfigFile), 0o644, cfg.Encode); err != nil {
+	r := &Run{Dir: dir, Trainer: t}
+	if err := r.WriteConfig(); err != nil {
 		return nil, err
 	}
-	return &Run{Dir: dir, Trainer: t}, nil
+	return r, nil
+}
+
+// WriteConfig writes the trainer's configuration to the run's config.toml.
+func (r *Run) WriteConfig() error {
+	return atomicfile.Write(filepath.Join(r.Dir, ConfigFile), 0o644, r.Trainer.Cfg.Encode)
 }
 
 // OpenRun reopens the run in dir at its last checkpoint (or at its start,
@@ -70,11 +90,11 @@ func NewRun(dir string, cfg Config, data Data, engine batch.Engine, force bool) 
 func OpenRun(dir string, engine batch.Engine) (*Run, error) {
 	cfg, err := Load(filepath.Join(dir, ConfigFile))
 	if err != nil {
-		return nil, fmt.Errorf("open run: %w", err)
+		return nil, InputError{fmt.Errorf("open run: %w", err)}
 	}
 	data, err := LoadData(&cfg, dir)
 	if err != nil {
-		return nil, fmt.Errorf("open run: %w", err)
+		return nil, InputError{fmt.Errorf("open run: %w", err)}
 	}
 	return OpenRunWith(dir, cfg, data, engine)
 }
@@ -84,12 +104,12 @@ func OpenRun(dir string, engine batch.Engine) (*Run, error) {
 func OpenRunWith(dir string, cfg Config, data Data, engine batch.Engine) (*Run, error) {
 	t, err := NewTrainer(cfg, data, engine)
 	if err != nil {
-		return nil, fmt.Errorf("open run: %w", err)
+		return nil, InputError{fmt.Errorf("open run: %w", err)}
 	}
 	ck := filepath.Join(dir, CheckpointFile)
 	if _, err := os.Stat(ck); err == nil {
 		if err := t.LoadCheckpoint(ck); err != nil {
-			return nil, fmt.Errorf("open run: %w", err)
+			return nil, InputError{fmt.Errorf("open run: %w", err)}
 		}
 	}
 	return &Run{Dir: dir, Trainer: t}, nil
@@ -165,26 +185,26 @@ func (r *Run) WriteMetrics() error {
 
 // Summary is summary.json: the outcome of a run.
 type Summary struct {
-	Name          string  `json:"name"`
-	Seed          uint64  `json:"seed"`
-	Dataset       string  `json:"dataset"`
-	Epochs        int     `json:"epochs"`
-	TestAccuracy  float64 `json:"test_accuracy"`
-	TestLoss      float64 `json:"test_loss"`
-	FinalValAcc   float64 `json:"final_validation_accuracy"`
-	BestValAcc    float64 `json:"best_validation_accuracy"`
-	BestValEpoch  int     `json:"best_validation_epoch"`
+	Name         string  `json:"name"`
+	Seed         uint64  `json:"seed"`
+	Dataset      string  `json:"dataset"`
+	Epochs       int     `json:"epochs"`
+	TestAccuracy float64 `json:"test_accuracy"`
+	TestLoss     float64 `json:"test_loss"`
+	FinalValAcc  float64 `json:"final_validation_accuracy"`
+	BestValAcc   float64 `json:"best_validation_accuracy"`
+	BestValEpoch int     `json:"best_validation_epoch"`
 	// BestValTestAccuracy is the test accuracy of the parameters of the
 	// best validation epoch (model selection on the validation split);
 	// TestAccuracy is that of the final epoch (the reference's protocol).
 	BestValTestAccuracy float64 `json:"best_validation_test_accuracy"`
-	TrainSeconds  float64 `json:"train_seconds"`
-	SamplesPerSec float64 `json:"mean_train_samples_per_s"`
-	Bumps         int     `json:"bumps"`
-	Parameters    int     `json:"parameters"`
-	Engine        string  `json:"engine"`
-	GoVersion     string  `json:"go_version"`
-	Finished      string  `json:"finished"`
+	TrainSeconds        float64 `json:"train_seconds"`
+	SamplesPerSec       float64 `json:"mean_train_samples_per_s"`
+	Bumps               int     `json:"bumps"`
+	Parameters          int     `json:"parameters"`
+	Engine              string  `json:"engine"`
+	GoVersion           string  `json:"go_version"`
+	Finished            string  `json:"finished"`
 }
 
 // Finish evaluates the test split and writes summary.json, the exported
@@ -196,7 +216,7 @@ func (r *Run) Finish(engineName string) (Summary, error) {
 		return Summary{}, fmt.Errorf("test: %w", err)
 	}
 	s := Summary{Name: t.Cfg.Name, Seed: t.Cfg.Seed, Dataset: t.Cfg.Data.Name, Epochs: t.Epoch,
-		TestAccuracy: ev.Accuracy, TestLoss: ev.Loss, BestValAcc: math.Inf(-1),
+		TestAccuracy: ev.Accuracy, TestLoss: ev.Loss,
 		Engine: engineName, GoVersion: runtime.Version(), Finished: time.Now().UTC().Format(time.RFC3339)}
 	for _, p := range t.params {
 		s.Parameters += len(p)
@@ -206,25 +226,21 @@ func (r *Run) Finish(engineName string) (Summary, error) {
 		s.TrainSeconds += m.Seconds
 		s.Bumps += m.Bumps
 		sps += m.SamplesPerSec
-		if m.ValAcc > s.BestValAcc {
-			s.BestValAcc, s.BestValEpoch = m.ValAcc, m.Epoch
-		}
 		s.FinalValAcc = m.ValAcc
 	}
+	s.BestValAcc, s.BestValEpoch, s.BestValTestAccuracy = math.NaN(), t.Best.Epoch, math.NaN()
 	if n := len(t.History); n > 0 {
 		s.SamplesPerSec = sps / float64(n)
-	} else {
-		s.BestValAcc = math.NaN()
 	}
-	s.BestValTestAccuracy = math.NaN()
 	if t.Best.Epoch > 0 {
+		s.BestValAcc = t.Best.ValAcc
 		err := t.WithParams(t.Best, func() error {
 			bev, err := t.Evaluate(t.Data.Test)
 			if err != nil {
 				return err
 			}
 			s.BestValTestAccuracy = bev.Accuracy
-			return Export(t, filepath.Join(r.Dir, BestNetworkDir))
+			return Export(t, filepath.Join(r.Dir, BestNetworkDir), t.Best.Epoch)
 		})
 		if err != nil {
 			return s, fmt.Errorf("best validation epoch: %w", err)
@@ -237,7 +253,7 @@ func (r *Run) Finish(engineName string) (Summary, error) {
 	if err := atomicfile.WriteFile(filepath.Join(r.Dir, SummaryFile), append(raw, '\n'), 0o644); err != nil {
 		return s, err
 	}
-	if err := Export(t, filepath.Join(r.Dir, NetworkDir)); err != nil {
+	if err := Export(t, filepath.Join(r.Dir, NetworkDir), t.Epoch); err != nil {
 		return s, err
 	}
 	if err := r.Plot(ev); err != nil {

@@ -32,11 +32,16 @@ type EpochMetrics struct {
 
 // Trainer runs the training loop of one configuration.
 type Trainer struct {
-	Cfg    Config
-	Model  *Model
-	Opt    *Optimizer
+	// Cfg is the validated configuration.
+	Cfg Config
+	// Model holds the network and its trainable parameters.
+	Model *Model
+	// Opt is the optimiser state.
+	Opt *Optimizer
+	// Engine computes forward and backward passes.
 	Engine batch.Engine
-	Data   Data
+	// Data holds the training, validation and test splits.
+	Data Data
 	// Epoch is the number of completed epochs.
 	Epoch int
 	// History holds the metrics of the completed epochs.
@@ -84,8 +89,14 @@ func clone(s [][]float64) [][]float64 {
 // those of snapshot s (and restores them afterwards).
 func (t *Trainer) WithParams(s Snapshot, fn func() error) error {
 	m := t.Model
-	if len(s.W) != len(m.W) {
+	if len(s.W) != len(m.W) || len(s.Theta) != len(m.Theta) {
 		return fmt.Errorf("snapshot has %d layers, the model %d", len(s.W), len(m.W))
+	}
+	for l := range m.W {
+		if len(s.W[l]) != len(m.W[l]) || len(s.Theta[l]) != len(m.Theta[l]) {
+			return fmt.Errorf("snapshot layer %d has %d weights and %d delay parameters, the model %d and %d",
+				l, len(s.W[l]), len(s.Theta[l]), len(m.W[l]), len(m.Theta[l]))
+		}
 	}
 	saveW, saveT := clone(m.W), clone(m.Theta)
 	for l := range m.W {
@@ -354,7 +365,7 @@ func (t *Trainer) bumpLayer() int {
 				silent++
 			}
 		}
-		if float64(silent)/float64(len(ts)) > t.Cfg.Layers[l].MaxMissing {
+		if float64(silent)/float64(len(ts)) > t.Cfg.maxMissing(l) {
 			return l
 		}
 	}

@@ -47,7 +47,7 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 	if *runDir != "" {
 		r, err := trainer.OpenRun(*runDir, eng)
 		if err != nil {
-			return usageError{fmt.Errorf("eval: %w", err)}
+			return classify(fmt.Errorf("eval: %w", err))
 		}
 		t := r.Trainer
 		switch *split {

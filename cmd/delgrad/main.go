@@ -12,8 +12,9 @@
 // train runs a configuration (a file, or one of the built-in configs listed
 // by `delgrad configs`; default yin_yang_H30_WA, 300 epochs, under a minute on
 // two cores) and writes a run directory: the resolved config.toml,
-// metrics.csv, checkpoint.bin, summary.json, network/ (the reference's
-// layout) and plots/. resume continues a run from its last checkpoint and
+// metrics.csv, checkpoint.bin, summary.json, network/ and network_best/
+// (the final and the best-validation network, in the reference's layout)
+// and plots/. resume continues a run from its last checkpoint and
 // ends bit-identical to an uninterrupted run. eval evaluates a run or a
 // network in the reference's layout on a split; without flags it evaluates
 // the built-in pretrained Yin-Yang H30_WA network of the DelGrad paper on the

@@ -62,6 +62,9 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{fmt.Errorf("train: %w", err)}
 	}
+	if *seed < -1 {
+		return usageError{fmt.Errorf("train: -seed %d: must be >= 0", *seed)}
+	}
 	if *seed >= 0 {
 		cfg.Seed = uint64(*seed)
 	}
@@ -85,7 +88,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	r, err := trainer.NewRun(dir, cfg, data, eng, *force)
 	if err != nil {
-		return usageError{fmt.Errorf("train: %w", err)}
+		return classify(fmt.Errorf("train: %w", err))
 	}
 	if !*quiet {
 		fmt.Fprintf(stdout, "training %s (seed %d, %d epochs, %d training samples) on %s into %s\n",
@@ -108,20 +111,31 @@ func resumeCmd(args []string, stdout, stderr io.Writer) error {
 	if *dir == "" || fl.NArg() > 0 {
 		return usageError{errors.New("resume: give the run directory: delgrad resume -run DIR")}
 	}
+	if *epochs < 0 {
+		return usageError{errors.New("resume: -epochs must be >= 1")}
+	}
 	eng, engName, err := newEngine(*device, *workers)
 	if err != nil {
 		return err
 	}
 	r, err := trainer.OpenRun(*dir, eng)
 	if err != nil {
-		return usageError{fmt.Errorf("resume: %w", err)}
+		return classify(fmt.Errorf("resume: %w", err))
 	}
 	total := r.Trainer.Cfg.Training.Epochs
 	if *epochs > 0 {
 		total = *epochs
 	}
 	if total < r.Trainer.Epoch {
-		return usageError{fmt.Errorf("resume: the run already has %d epochs, more than -epochs %d", r.Trainer.Epoch, total)}
+		return usageError{fmt.Errorf("resume: the run already has %d epochs; give -epochs of at least %d", r.Trainer.Epoch, r.Trainer.Epoch)}
+	}
+	if total != r.Trainer.Cfg.Training.Epochs {
+		// The run's config records the new length, so that a later plain
+		// resume continues to it.
+		r.Trainer.Cfg.Training.Epochs = total
+		if err := r.WriteConfig(); err != nil {
+			return fmt.Errorf("resume: %w", err)
+		}
 	}
 	if !*quiet {
 		fmt.Fprintf(stdout, "resuming %s at epoch %d of %d on %s\n", *dir, r.Trainer.Epoch, total, engName)
@@ -164,7 +178,10 @@ func trainRun(r *trainer.Run, epochs int, engName string, quiet bool, stdout, st
 	}
 	start := time.Now()
 	if err := r.Train(epochs, h); err != nil {
-		return fmt.Errorf("train: %w (the last checkpoint in %s is intact: delgrad resume -run %s)", err, r.Dir, r.Dir)
+		if ck := r.Trainer.Epoch; ck > 0 {
+			return fmt.Errorf("train: %w (the checkpoint in %s is intact; delgrad resume -run %s continues from it)", err, r.Dir, r.Dir)
+		}
+		return fmt.Errorf("train: %w", err)
 	}
 	s, err := r.Finish(engName)
 	if err != nil {
@@ -174,6 +191,16 @@ func trainRun(r *trainer.Run, epochs int, engName string, quiet bool, stdout, st
 		s.Name, 100*s.TestAccuracy, s.Epochs, 100*s.BestValTestAccuracy, s.BestValEpoch, 100*s.BestValAcc,
 		time.Since(start).Round(10*time.Millisecond), r.Dir)
 	return nil
+}
+
+// classify turns the trainer's input errors (config, data, an existing run)
+// into usage errors (exit code 2); other failures keep exit code 1.
+func classify(err error) error {
+	var ie trainer.InputError
+	if errors.As(err, &ie) {
+		return usageError{err}
+	}
+	return err
 }
 
 func isTerminal(w io.Writer) bool {
@@ -205,9 +232,9 @@ func exportCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	r, err := trainer.OpenRun(*dir, eng)
 	if err != nil {
-		return usageError{fmt.Errorf("export: %w", err)}
+		return classify(fmt.Errorf("export: %w", err))
 	}
-	if err := trainer.Export(r.Trainer, *out); err != nil {
+	if err := trainer.Export(r.Trainer, *out, r.Trainer.Epoch); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "exported %s (epoch %d) to %s\n", r.Trainer.Cfg.Name, r.Trainer.Epoch, *out)

@@ -43,6 +43,11 @@ func TestTrainResumeEvalExport(t *testing.T) {
 	if n := strings.Count(string(metrics), "\n"); n != 4 {
 		t.Fatalf("metrics.csv has %d lines after 3 epochs, want a header and 3 rows:\n%s", n, metrics)
 	}
+	// The extended length is recorded: a plain resume has nothing left to do.
+	out = runOK(t, "resume", "-run", dir, "-quiet")
+	if !strings.Contains(out, "after 3 epochs") {
+		t.Fatalf("plain resume after -epochs 3: %s", out)
+	}
 	out = runOK(t, "eval", "-run", dir, "-split", "validation")
 	if !strings.Contains(out, "validation split (1000 samples)") {
 		t.Fatalf("eval -run output: %s", out)
@@ -135,6 +140,7 @@ func TestTrainBadInput(t *testing.T) {
 		{"gpu without cuda", []string{"-device", "gpu"}, "without CUDA support"},
 		{"bad device", []string{"-device", "tpu"}, "must be cpu, gpu or auto"},
 		{"negative epochs", []string{"-epochs", "-3"}, "-epochs"},
+		{"negative seed", []string{"-seed", "-5"}, "-seed -5"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -168,6 +174,17 @@ func TestTrainKeepsExistingRun(t *testing.T) {
 	after, _ := os.ReadFile(filepath.Join(dir, "checkpoint.bin"))
 	if !bytes.Equal(before, after) {
 		t.Fatal("the refused run changed the existing checkpoint")
+	}
+	// -force with a config that cannot be built leaves the old run alone.
+	bad := filepath.Join(t.TempDir(), "bad.toml")
+	os.WriteFile(bad, []byte("[[layers]]\nsize = 3\n[neuron]\ntau_mem = 3.0\n"), 0o644)
+	err = run([]string{"train", "-config", bad, "-out", dir, "-quiet", "-force"}, &o, &e)
+	if err == nil || !errors.As(err, &ue) {
+		t.Fatalf("-force with a bad config: %v, want a usage error", err)
+	}
+	after, _ = os.ReadFile(filepath.Join(dir, "checkpoint.bin"))
+	if !bytes.Equal(before, after) {
+		t.Fatal("-force with a bad config removed the existing run")
 	}
 	runOK(t, "train", "-epochs", "1", "-seed", "9", "-out", dir, "-quiet", "-force")
 	after, _ = os.ReadFile(filepath.Join(dir, "checkpoint.bin"))
