@@ -76,8 +76,10 @@ func decodeCheckpoint(raw []byte) (*checkpoint, error) {
 	if len(raw) < n+5 || string(raw[:n]) != checkpointMagic {
 		return nil, errors.New("not a delgrad checkpoint")
 	}
-	if raw[n] != checkpointVersion {
-		return nil, fmt.Errorf("checkpoint version %d, this program reads version %d", raw[n], checkpointVersion)
+	// Version 1 lacks the best-validation snapshot: it loads with none, and
+	// model selection starts afresh from the next epoch.
+	if raw[n] != checkpointVersion && raw[n] != 1 {
+		return nil, fmt.Errorf("checkpoint version %d, this program reads versions 1 and %d", raw[n], checkpointVersion)
 	}
 	body, tail := raw[:len(raw)-4], raw[len(raw)-4:]
 	want := uint32(tail[0])<<24 | uint32(tail[1])<<16 | uint32(tail[2])<<8 | uint32(tail[3])

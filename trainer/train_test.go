@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"hash/crc32"
 	"math"
 	"os"
 	"os/exec"
@@ -200,5 +201,37 @@ func checkpointWriter(path string) {
 		if err := tr.SaveCheckpoint(path); err != nil {
 			os.Exit(3)
 		}
+	}
+}
+
+// TestCheckpointVersion1: a checkpoint labelled version 1 (written before
+// the best-validation snapshot existed) is still accepted and restores the
+// state; an unknown version is refused.
+func TestCheckpointVersion1(t *testing.T) {
+	tr := newTiny(t, tinyConfig(4, "axonal"))
+	if _, err := tr.RunEpoch(nil); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), CheckpointFile)
+	if err := tr.SaveCheckpoint(path); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(path)
+	raw[len(checkpointMagic)] = 1
+	body := raw[:len(raw)-4]
+	sum := crc32.ChecksumIEEE(body)
+	copy(raw[len(raw)-4:], []byte{byte(sum >> 24), byte(sum >> 16), byte(sum >> 8), byte(sum)})
+	os.WriteFile(path, raw, 0o644)
+	re := newTiny(t, tinyConfig(4, "axonal"))
+	if err := re.LoadCheckpoint(path); err != nil {
+		t.Fatal(err)
+	}
+	if re.Epoch != 1 || !reflect.DeepEqual(re.Model.W, tr.Model.W) {
+		t.Fatal("version-1 checkpoint did not restore the state")
+	}
+	raw[len(checkpointMagic)] = 9
+	os.WriteFile(path, raw, 0o644)
+	if err := re.LoadCheckpoint(path); err == nil {
+		t.Fatal("an unknown checkpoint version loaded")
 	}
 }
