@@ -95,14 +95,11 @@ func decodeCheckpoint(raw []byte) (*checkpoint, error) {
 
 func (t *Trainer) restore(c *checkpoint) error {
 	m := t.Model
-	if len(c.W) != len(m.W) || len(c.Theta) != len(m.Theta) {
-		return fmt.Errorf("has %d layers, the configuration %d", len(c.W), len(m.W))
+	if err := m.checkShapes(c.W, c.Theta); err != nil {
+		return err
 	}
-	for l := range m.W {
-		if len(c.W[l]) != len(m.W[l]) || len(c.Theta[l]) != len(m.Theta[l]) {
-			return fmt.Errorf("layer %d has %d weights and %d delay parameters, the configuration %d and %d",
-				l, len(c.W[l]), len(c.Theta[l]), len(m.W[l]), len(m.Theta[l]))
-		}
+	if err := m.checkShapes(c.Best.W, c.Best.Theta); c.Best.Epoch > 0 && err != nil {
+		return fmt.Errorf("best-validation snapshot: %w", err)
 	}
 	if len(c.Opt.M) != len(t.Opt.M) || c.Opt.Kind != t.Opt.Kind {
 		return fmt.Errorf("optimiser %s with %d groups, the configuration has %s with %d", c.Opt.Kind, len(c.Opt.M), t.Opt.Kind, len(t.Opt.M))

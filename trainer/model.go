@@ -212,6 +212,21 @@ func (m *Model) ClipWeights(c float64) {
 	}
 }
 
+// checkShapes reports whether w and theta have the shapes of the model's
+// parameters.
+func (m *Model) checkShapes(w, theta [][]float64) error {
+	if len(w) != len(m.W) || len(theta) != len(m.Theta) {
+		return fmt.Errorf("%d layers, the model has %d", len(w), len(m.W))
+	}
+	for l := range m.W {
+		if len(w[l]) != len(m.W[l]) || len(theta[l]) != len(m.Theta[l]) {
+			return fmt.Errorf("layer %d has %d weights and %d delay parameters, the model %d and %d",
+				l, len(w[l]), len(theta[l]), len(m.W[l]), len(m.Theta[l]))
+		}
+	}
+	return nil
+}
+
 // CheckFinite returns an error naming the first non-finite parameter.
 func (m *Model) CheckFinite() error {
 	for l, w := range m.W {

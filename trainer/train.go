@@ -89,14 +89,8 @@ func clone(s [][]float64) [][]float64 {
 // those of snapshot s (and restores them afterwards).
 func (t *Trainer) WithParams(s Snapshot, fn func() error) error {
 	m := t.Model
-	if len(s.W) != len(m.W) || len(s.Theta) != len(m.Theta) {
-		return fmt.Errorf("snapshot has %d layers, the model %d", len(s.W), len(m.W))
-	}
-	for l := range m.W {
-		if len(s.W[l]) != len(m.W[l]) || len(s.Theta[l]) != len(m.Theta[l]) {
-			return fmt.Errorf("snapshot layer %d has %d weights and %d delay parameters, the model %d and %d",
-				l, len(s.W[l]), len(s.Theta[l]), len(m.W[l]), len(m.Theta[l]))
-		}
+	if err := m.checkShapes(s.W, s.Theta); err != nil {
+		return fmt.Errorf("snapshot of epoch %d: %w", s.Epoch, err)
 	}
 	saveW, saveT := clone(m.W), clone(m.Theta)
 	for l := range m.W {
