@@ -3,7 +3,7 @@
 //
 // Usage:
 //
-//	delgrad train  [-config NAME|FILE] [-seed N] [-epochs N] [-out DIR] [-device cpu|gpu|auto] [-workers N] [-quiet] [-force]
+//	delgrad train  [-config NAME|FILE] [-seed N] [-epochs N] [-out DIR] [-init NETDIR] [-device cpu|gpu|auto] [-workers N] [-quiet] [-force]
 //	delgrad resume -run DIR [-epochs N] [-device cpu|gpu|auto] [-workers N] [-quiet]
 //	delgrad eval   [-run DIR | -net DIR] [-split NAME] [-dataset NAME | -data DIR | -samples F -labels F] [-workers N] [-eps]
 //	delgrad export -run DIR -out DIR

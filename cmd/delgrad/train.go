@@ -13,7 +13,9 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/delgrad-go/delgrad/batch"
 	"github.com/delgrad-go/delgrad/configs"
+	"github.com/delgrad-go/delgrad/internal/atomicfile"
 	"github.com/delgrad-go/delgrad/trainer"
 )
 
@@ -52,6 +54,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	workers := fl.Int("workers", 0, "CPU workers (0: one per core)")
 	quiet := fl.Bool("quiet", false, "print only the final result")
 	force := fl.Bool("force", false, "overwrite an existing run in -out")
+	initDir := fl.String("init", "", "start from this network (reference layout: an exported run or a reference network) instead of random parameters")
 	if err := fl.Parse(args); err != nil {
 		return usageError{err}
 	}
@@ -89,6 +92,30 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	r, err := trainer.NewRun(dir, cfg, data, eng, *force)
 	if err != nil {
 		return classify(fmt.Errorf("train: %w", err))
+	}
+	if *initDir != "" {
+		ref, err := batch.LoadReference(*initDir)
+		if err != nil {
+			return usageError{fmt.Errorf("train: -init: %w", err)}
+		}
+		theta := make([][]float64, len(ref.DelayTheta))
+		for l, d := range ref.DelayTheta {
+			if d != nil {
+				theta[l] = d.Float64s()
+			}
+		}
+		if err := r.Trainer.InitFrom(ref.Net, theta); err != nil {
+			return usageError{fmt.Errorf("train: -init %s: %w", *initDir, err)}
+		}
+		// An epoch-0 checkpoint holds the loaded parameters, so that a
+		// resume after an early crash starts from them; init.txt records
+		// where they came from.
+		if err := r.Trainer.SaveCheckpoint(filepath.Join(dir, trainer.CheckpointFile)); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+		if err := atomicfile.WriteFile(filepath.Join(dir, "init.txt"), []byte(*initDir+"\n"), 0o644); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
 	}
 	if !*quiet {
 		fmt.Fprintf(stdout, "training %s (seed %d, %d epochs, %d training samples) on %s into %s\n",

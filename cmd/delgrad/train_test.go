@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -57,6 +58,18 @@ func TestTrainResumeEvalExport(t *testing.T) {
 	out = runOK(t, "eval", "-net", exp)
 	if !strings.Contains(out, "test split (1000 samples)") {
 		t.Fatalf("eval -net of the export: %s", out)
+	}
+	// train -init starts from an exported network.
+	init := filepath.Join(t.TempDir(), "init")
+	runOK(t, "train", "-init", exp, "-epochs", "1", "-out", init, "-quiet")
+	if _, err := os.Stat(filepath.Join(init, "init.txt")); err != nil {
+		t.Fatalf("train -init left no init.txt: %v", err)
+	}
+	var o, e bytes.Buffer
+	err := run([]string{"train", "-init", t.TempDir(), "-out", filepath.Join(t.TempDir(), "x"), "-quiet"}, &o, &e)
+	var ue usageError
+	if err == nil || !errors.As(err, &ue) {
+		t.Fatalf("train -init with no network: %v, want a usage error", err)
 	}
 }
 
@@ -190,5 +203,24 @@ func TestTrainKeepsExistingRun(t *testing.T) {
 	after, _ = os.ReadFile(filepath.Join(dir, "checkpoint.bin"))
 	if bytes.Equal(before, after) {
 		t.Fatal("-force did not replace the run")
+	}
+}
+
+// TestTrainInitReference: one epoch from the reference's pretrained H30_WA
+// network stays near its 97.5%, far above one epoch from random weights.
+func TestTrainInitReference(t *testing.T) {
+	ref := filepath.Join("..", "..", "..", "shared", "reference", "yin_yang_H30_WA")
+	if _, err := os.Stat(ref); err != nil {
+		t.Skip("../shared/reference not present")
+	}
+	out := runOK(t, "train", "-init", ref, "-epochs", "1", "-out", filepath.Join(t.TempDir(), "r"), "-quiet")
+	i := strings.Index(out, "test accuracy ")
+	var acc float64
+	if i < 0 {
+		t.Fatalf("output: %s", out)
+	}
+	fmt.Sscanf(out[i+len("test accuracy "):], "%f", &acc)
+	if acc < 95 {
+		t.Fatalf("one epoch from the pretrained network: %.2f%% test accuracy, want >= 95%%\n%s", acc, out)
 	}
 }

@@ -1,0 +1,115 @@
+package trainer
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/delgrad-go/delgrad/batch"
+	"github.com/delgrad-go/delgrad/configs"
+)
+
+// TestFineTuneReference holds the training dynamics against the
+// reference's own numbers: the reference's pretrained networks, trained on
+// with their own configuration at the learning rate the reference reaches
+// by epoch 300, keep their published test accuracy (within 1.5 points: a
+// few epochs of Adam move a network around its optimum). A gradient or
+// update rule that differs from the reference's would walk them away.
+func TestFineTuneReference(t *testing.T) {
+	root := filepath.Join("..", "..", "shared", "reference")
+	if _, err := os.Stat(root); err != nil {
+		t.Skip("../shared/reference not present")
+	}
+	for _, name := range []string{"yin_yang_H30_WA", "yin_yang_H30_WS", "yin_yang_H5_WS"} {
+		t.Run(name, func(t *testing.T) {
+			ref, err := batch.LoadReference(filepath.Join(root, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := configs.Open(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := Parse(f)
+			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Training.Schedule.Type = "none"
+			scale := stepLR(1, Defaults().Training.Schedule, 299)
+			cfg.Training.LearningRate *= scale
+			for i := range cfg.Layers {
+				for _, p := range []**float64{&cfg.Layers[i].LearningRate, &cfg.Layers[i].Delay.LearningRate} {
+					if *p != nil {
+						v := **p * scale
+						*p = &v
+					}
+				}
+			}
+			data, err := LoadData(&cfg, ".")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr, err := NewTrainer(cfg, data, batch.NewCPU(2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			theta := make([][]float64, len(ref.DelayTheta))
+			for l, d := range ref.DelayTheta {
+				if d != nil {
+					theta[l] = d.Float64s()
+				}
+			}
+			if err := tr.InitFrom(ref.Net, theta); err != nil {
+				t.Fatal(err)
+			}
+			ev, err := tr.Evaluate(data.Test)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Accuracy != ref.ExpectedAccuracy {
+				t.Fatalf("loaded network: test accuracy %v, the reference reports %v", ev.Accuracy, ref.ExpectedAccuracy)
+			}
+			sum := 0.0
+			const epochs = 6
+			for e := 0; e < epochs; e++ {
+				if _, err := tr.RunEpoch(nil); err != nil {
+					t.Fatal(err)
+				}
+				ev, err := tr.Evaluate(data.Test)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sum += ev.Accuracy
+			}
+			mean := sum / epochs
+			t.Logf("%s: %.3f at the start, mean %.4f over %d epochs of training", name, ref.ExpectedAccuracy, mean, epochs)
+			if mean < ref.ExpectedAccuracy-0.015 {
+				t.Fatalf("training moved the pretrained network from %.3f to a mean of %.4f", ref.ExpectedAccuracy, mean)
+			}
+		})
+	}
+}
+
+// TestInitFromMismatch: a network of another shape is refused.
+func TestInitFromMismatch(t *testing.T) {
+	tr := newTiny(t, tinyConfig(5, "axonal"))
+	other := newTiny(t, tinyConfig(6, "axonal"))
+	if err := tr.InitFrom(other.Model.Net, nil); err == nil {
+		t.Fatal("a 4-6-3 network loaded into a 4-5-3 configuration")
+	}
+	same := newTiny(t, tinyConfig(5, "axonal"))
+	same.Model.W[0][0] = 0.123
+	same.Model.Sync()
+	if err := tr.InitFrom(same.Model.Net, nil); err != nil {
+		t.Fatal(err)
+	}
+	if tr.Model.W[0][0] != 0.123 {
+		t.Fatal("weights not copied")
+	}
+	for j, v := range tr.Model.Net.Layers[0].D() {
+		if d := same.Model.Net.Layers[0].D()[j]; v-d > 1e-12 || d-v > 1e-12 {
+			t.Fatalf("delay %d: %v after recovering theta from the delays, want %v", j, v, d)
+		}
+	}
+}
