@@ -26,7 +26,7 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 	workers := fl.Int("workers", 0, "CPU workers (0: one per core)")
 	eps := fl.Bool("eps", false, "add the reference's eps = 1e-6 to the closed forms")
 	if err := fl.Parse(args); err != nil {
-		return usageError{err}
+		return flagError(err)
 	}
 	if fl.NArg() > 0 {
 		return usageError{fmt.Errorf("eval: unexpected arguments %v", fl.Args())}

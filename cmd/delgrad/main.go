@@ -28,6 +28,7 @@ package main
 import (
 	"embed"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -41,6 +42,18 @@ import (
 //go:embed builtin
 var builtin embed.FS
 
+// errHelp reports that -h printed a command's usage: nothing to do, exit 0.
+var errHelp = errors.New("help printed")
+
+// flagError turns a flag parsing error into a usage error, and -h into
+// errHelp.
+func flagError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return errHelp
+	}
+	return usageError{err}
+}
+
 // usageError marks errors in the command line or its inputs (exit code 2).
 type usageError struct{ err error }
 
@@ -49,7 +62,7 @@ func (u usageError) Unwrap() error { return u.err }
 
 func main() {
 	err := run(os.Args[1:], os.Stdout, os.Stderr)
-	if err == nil {
+	if err == nil || errors.Is(err, errHelp) {
 		return
 	}
 	fmt.Fprintln(os.Stderr, "delgrad:", err)

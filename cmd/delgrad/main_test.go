@@ -45,3 +45,16 @@ func TestBadInvocations(t *testing.T) {
 		}
 	}
 }
+
+func TestHelpIsNotAnError(t *testing.T) {
+	for _, cmd := range []string{"train", "resume", "eval", "export"} {
+		var out, errb bytes.Buffer
+		err := run([]string{cmd, "-h"}, &out, &errb)
+		if !errors.Is(err, errHelp) {
+			t.Errorf("%s -h: %v, want errHelp (exit 0)", cmd, err)
+		}
+		if !strings.Contains(errb.String(), "Usage of "+cmd) {
+			t.Errorf("%s -h printed no usage: %q", cmd, errb.String())
+		}
+	}
+}

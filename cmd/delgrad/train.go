@@ -56,7 +56,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	force := fl.Bool("force", false, "overwrite an existing run in -out")
 	initDir := fl.String("init", "", "start from this network (reference layout: an exported run or a reference network) instead of random parameters")
 	if err := fl.Parse(args); err != nil {
-		return usageError{err}
+		return flagError(err)
 	}
 	if fl.NArg() > 0 {
 		return usageError{fmt.Errorf("train: unexpected arguments %v", fl.Args())}
@@ -133,7 +133,7 @@ func resumeCmd(args []string, stdout, stderr io.Writer) error {
 	workers := fl.Int("workers", 0, "CPU workers (0: one per core)")
 	quiet := fl.Bool("quiet", false, "print only the final result")
 	if err := fl.Parse(args); err != nil {
-		return usageError{err}
+		return flagError(err)
 	}
 	if *dir == "" || fl.NArg() > 0 {
 		return usageError{errors.New("resume: give the run directory: delgrad resume -run DIR")}
@@ -248,7 +248,7 @@ func exportCmd(args []string, stdout, stderr io.Writer) error {
 	dir := fl.String("run", "", "run directory (required)")
 	out := fl.String("out", "", "output directory (required)")
 	if err := fl.Parse(args); err != nil {
-		return usageError{err}
+		return flagError(err)
 	}
 	if *dir == "" || *out == "" || fl.NArg() > 0 {
 		return usageError{errors.New("export: give -run DIR and -out DIR")}
