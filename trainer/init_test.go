@@ -3,6 +3,7 @@ package trainer
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/delgrad-go/delgrad/batch"
@@ -98,9 +99,34 @@ func TestInitFromMismatch(t *testing.T) {
 	if err := tr.InitFrom(other.Model.Net, nil); err == nil {
 		t.Fatal("a 4-6-3 network loaded into a 4-5-3 configuration")
 	}
-	same := newTiny(t, tinyConfig(5, "axonal"))
+	c2 := tinyConfig(5, "axonal")
+	thr := 1.5
+	c2.Neuron.Threshold = &thr
+	if err := tr.InitFrom(newTiny(t, c2).Model.Net, nil); err == nil {
+		t.Fatal("a network with another threshold loaded")
+	}
+	c3 := tinyConfig(5, "axonal")
+	c3.Layers[1].BiasTimes = []float64{0.5}
+	c4 := tinyConfig(5, "axonal")
+	c4.Layers[1].BiasTimes = []float64{0.2}
+	if err := newTiny(t, c3).InitFrom(newTiny(t, c4).Model.Net, nil); err == nil {
+		t.Fatal("a network with other bias times loaded")
+	}
+	c := tinyConfig(5, "axonal")
+	c.Seed = 99 // other initial weights and delays
+	same := newTiny(t, c)
 	same.Model.W[0][0] = 0.123
 	same.Model.Sync()
+	if same.Model.Net.Layers[0].D()[0] == tr.Model.Net.Layers[0].D()[0] {
+		t.Fatal("both trainers start with the same delays: the copy is untested")
+	}
+	before := clone(tr.Model.W)
+	if err := tr.InitFrom(same.Model.Net, [][]float64{{1, 2}}); err == nil {
+		t.Fatal("a theta of the wrong length was accepted")
+	}
+	if !reflect.DeepEqual(before, tr.Model.W) {
+		t.Fatal("a failed InitFrom changed the weights")
+	}
 	if err := tr.InitFrom(same.Model.Net, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ const (
 	MetricsFile    = "metrics.csv"
 	CheckpointFile = "checkpoint.bin"
 	SummaryFile    = "summary.json"
+	InitFile       = "init.txt" // where -init parameters came from
 	NetworkDir     = "network"
 	BestNetworkDir = "network_best"
 	PlotsDir       = "plots"
@@ -38,6 +39,8 @@ type Run struct {
 	Dir string
 	// Trainer holds the run's state.
 	Trainer *Trainer
+
+	checkpointed int // epoch of the last checkpoint on disk, -1 for none
 }
 
 // InputError marks a failure caused by the configuration, the data or an
@@ -50,8 +53,11 @@ func (e InputError) Unwrap() error { return e.Err }
 
 // NewRun creates dir (which must not hold a run unless force is set, in
 // which case the old run's files are removed once the new run has been
-// built) and writes the resolved configuration into it.
-func NewRun(dir string, cfg Config, data Data, engine batch.Engine, force bool) (*Run, error) {
+// built) and writes the resolved configuration into it. init, when not
+// nil, may change the new trainer's initial parameters (see
+// Trainer.InitFrom) before anything is written; the run then starts with an
+// epoch-0 checkpoint that holds them.
+func NewRun(dir string, cfg Config, data Data, engine batch.Engine, force bool, init func(*Trainer) error) (*Run, error) {
 	exists := false
 	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); err == nil {
 		if !force {
@@ -63,8 +69,13 @@ func NewRun(dir string, cfg Config, data Data, engine batch.Engine, force bool) 
 	if err != nil {
 		return nil, InputError{err}
 	}
+	if init != nil {
+		if err := init(t); err != nil {
+			return nil, InputError{err}
+		}
+	}
 	if exists {
-		for _, f := range []string{ConfigFile, MetricsFile, CheckpointFile, SummaryFile, NetworkDir, BestNetworkDir, PlotsDir} {
+		for _, f := range []string{ConfigFile, MetricsFile, CheckpointFile, SummaryFile, NetworkDir, BestNetworkDir, PlotsDir, InitFile} {
 			if err := os.RemoveAll(filepath.Join(dir, f)); err != nil {
 				return nil, fmt.Errorf("remove old run: %w", err)
 			}
@@ -73,12 +84,30 @@ func NewRun(dir string, cfg Config, data Data, engine batch.Engine, force bool) 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("run directory: %w", err)
 	}
-	r := &Run{Dir: dir, Trainer: t}
+	r := &Run{Dir: dir, Trainer: t, checkpointed: -1}
 	if err := r.WriteConfig(); err != nil {
 		return nil, err
 	}
+	if init != nil {
+		if err := r.checkpoint(); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
 }
+
+// checkpoint saves the trainer's state and remembers its epoch.
+func (r *Run) checkpoint() error {
+	if err := r.Trainer.SaveCheckpoint(filepath.Join(r.Dir, CheckpointFile)); err != nil {
+		return err
+	}
+	r.checkpointed = r.Trainer.Epoch
+	return nil
+}
+
+// Checkpointed returns the epoch of the run's last checkpoint on disk, or
+// -1 if it has none.
+func (r *Run) Checkpointed() int { return r.checkpointed }
 
 // WriteConfig writes the trainer's configuration to the run's config.toml.
 func (r *Run) WriteConfig() error {
@@ -106,13 +135,15 @@ func OpenRunWith(dir string, cfg Config, data Data, engine batch.Engine) (*Run, 
 	if err != nil {
 		return nil, InputError{fmt.Errorf("open run: %w", err)}
 	}
+	r := &Run{Dir: dir, Trainer: t, checkpointed: -1}
 	ck := filepath.Join(dir, CheckpointFile)
 	if _, err := os.Stat(ck); err == nil {
 		if err := t.LoadCheckpoint(ck); err != nil {
 			return nil, InputError{fmt.Errorf("open run: %w", err)}
 		}
+		r.checkpointed = t.Epoch
 	}
-	return &Run{Dir: dir, Trainer: t}, nil
+	return r, nil
 }
 
 // Hooks receive progress from Run.Train; nil fields are skipped.
@@ -143,7 +174,7 @@ func (r *Run) Train(epochs int, h Hooks) error {
 			return err
 		}
 		if t.Epoch%every == 0 || t.Epoch == epochs {
-			if err := t.SaveCheckpoint(filepath.Join(r.Dir, CheckpointFile)); err != nil {
+			if err := r.checkpoint(); err != nil {
 				return err
 			}
 		}

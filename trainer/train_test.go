@@ -22,7 +22,7 @@ func TestResumeBitIdentical(t *testing.T) {
 	c.Training.NoiseStd = 0.1
 	c.Training.Epochs = 5
 	data := tinyData()
-	full, err := NewRun(t.TempDir(), c, data, batch.NewCPU(2), false)
+	full, err := NewRun(t.TempDir(), c, data, batch.NewCPU(2), false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func TestResumeBitIdentical(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	part, err := NewRun(dir, c, data, batch.NewCPU(3), false)
+	part, err := NewRun(dir, c, data, batch.NewCPU(3), false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -89,13 +89,14 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{fmt.Errorf("train: %w", err)}
 	}
-	r, err := trainer.NewRun(dir, cfg, data, eng, *force)
-	if err != nil {
-		return classify(fmt.Errorf("train: %w", err))
-	}
+	var init func(*trainer.Trainer) error
+	initPath := ""
 	if *initDir != "" {
 		ref, err := batch.LoadReference(*initDir)
 		if err != nil {
+			return usageError{fmt.Errorf("train: -init: %w", err)}
+		}
+		if initPath, err = filepath.Abs(*initDir); err != nil {
 			return usageError{fmt.Errorf("train: -init: %w", err)}
 		}
 		theta := make([][]float64, len(ref.DelayTheta))
@@ -104,16 +105,19 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 				theta[l] = d.Float64s()
 			}
 		}
-		if err := r.Trainer.InitFrom(ref.Net, theta); err != nil {
-			return usageError{fmt.Errorf("train: -init %s: %w", *initDir, err)}
+		init = func(t *trainer.Trainer) error {
+			if err := t.InitFrom(ref.Net, theta); err != nil {
+				return fmt.Errorf("-init %s: %w", *initDir, err)
+			}
+			return nil
 		}
-		// An epoch-0 checkpoint holds the loaded parameters, so that a
-		// resume after an early crash starts from them; init.txt records
-		// where they came from.
-		if err := r.Trainer.SaveCheckpoint(filepath.Join(dir, trainer.CheckpointFile)); err != nil {
-			return fmt.Errorf("train: %w", err)
-		}
-		if err := atomicfile.WriteFile(filepath.Join(dir, "init.txt"), []byte(*initDir+"\n"), 0o644); err != nil {
+	}
+	r, err := trainer.NewRun(dir, cfg, data, eng, *force, init)
+	if err != nil {
+		return classify(fmt.Errorf("train: %w", err))
+	}
+	if initPath != "" {
+		if err := atomicfile.WriteFile(filepath.Join(dir, trainer.InitFile), []byte(initPath+"\n"), 0o644); err != nil {
 			return fmt.Errorf("train: %w", err)
 		}
 	}
@@ -205,8 +209,8 @@ func trainRun(r *trainer.Run, epochs int, engName string, quiet bool, stdout, st
 	}
 	start := time.Now()
 	if err := r.Train(epochs, h); err != nil {
-		if ck := r.Trainer.Epoch; ck > 0 {
-			return fmt.Errorf("train: %w (the checkpoint in %s is intact; delgrad resume -run %s continues from it)", err, r.Dir, r.Dir)
+		if ck := r.Checkpointed(); ck >= 0 {
+			return fmt.Errorf("train: %w (the checkpoint of epoch %d in %s is intact; delgrad resume -run %s continues from it)", err, ck, r.Dir, r.Dir)
 		}
 		return fmt.Errorf("train: %w", err)
 	}
@@ -214,9 +218,12 @@ func trainRun(r *trainer.Run, epochs int, engName string, quiet bool, stdout, st
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	fmt.Fprintf(stdout, "%s: test accuracy %.2f%% after %d epochs; %.2f%% at epoch %d, the best validation epoch (%.2f%%); %s; results in %s\n",
-		s.Name, 100*s.TestAccuracy, s.Epochs, 100*s.BestValTestAccuracy, s.BestValEpoch, 100*s.BestValAcc,
-		time.Since(start).Round(10*time.Millisecond), r.Dir)
+	best := ""
+	if s.BestValEpoch > 0 {
+		best = fmt.Sprintf("; %.2f%% at epoch %d, the best validation epoch (%.2f%%)", 100*s.BestValTestAccuracy, s.BestValEpoch, 100*s.BestValAcc)
+	}
+	fmt.Fprintf(stdout, "%s: test accuracy %.2f%% after %d epochs%s; %s; results in %s\n",
+		s.Name, 100*s.TestAccuracy, s.Epochs, best, time.Since(start).Round(10*time.Millisecond), r.Dir)
 	return nil
 }
 

@@ -188,9 +188,11 @@ func TestTrainKeepsExistingRun(t *testing.T) {
 	if !bytes.Equal(before, after) {
 		t.Fatal("the refused run changed the existing checkpoint")
 	}
-	// -force with a config that cannot be built leaves the old run alone.
+	// -force with a config that parses but cannot be built (a sharing
+	// factor that does not divide the 4 inputs) leaves the old run alone,
+	// and so does -force with an -init network that does not fit.
 	bad := filepath.Join(t.TempDir(), "bad.toml")
-	os.WriteFile(bad, []byte("[[layers]]\nsize = 3\n[neuron]\ntau_mem = 3.0\n"), 0o644)
+	os.WriteFile(bad, []byte("[[layers]]\nsize = 3\n[layers.delay]\nkind = \"axonal\"\npresyn_sharing = 3\n"), 0o644)
 	err = run([]string{"train", "-config", bad, "-out", dir, "-quiet", "-force"}, &o, &e)
 	if err == nil || !errors.As(err, &ue) {
 		t.Fatalf("-force with a bad config: %v, want a usage error", err)
@@ -198,6 +200,19 @@ func TestTrainKeepsExistingRun(t *testing.T) {
 	after, _ = os.ReadFile(filepath.Join(dir, "checkpoint.bin"))
 	if !bytes.Equal(before, after) {
 		t.Fatal("-force with a bad config removed the existing run")
+	}
+	if err == nil || !strings.Contains(err.Error(), "presyn_sharing = 3") {
+		t.Fatalf("error %v does not name the sharing factor", err)
+	}
+	exp := filepath.Join(t.TempDir(), "net")
+	runOK(t, "export", "-run", dir, "-out", exp)
+	err = run([]string{"train", "-config", "yin_yang_H30_WS", "-init", exp, "-out", dir, "-quiet", "-force"}, &o, &e)
+	if err == nil || !errors.As(err, &ue) {
+		t.Fatalf("-force with a mismatched -init: %v, want a usage error", err)
+	}
+	after, _ = os.ReadFile(filepath.Join(dir, "checkpoint.bin"))
+	if !bytes.Equal(before, after) {
+		t.Fatal("-force with a mismatched -init removed the existing run")
 	}
 	runOK(t, "train", "-epochs", "1", "-seed", "9", "-out", dir, "-quiet", "-force")
 	after, _ = os.ReadFile(filepath.Join(dir, "checkpoint.bin"))
