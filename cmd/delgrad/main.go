@@ -10,21 +10,21 @@
 //	delgrad configs
 //
 // train runs a configuration (a file, or one of the built-in configs listed
-// by `delgrad configs`; default yin_yang_H30_WA, 300 epochs, under a minute on
-// two cores) and writes a run directory: the resolved config.toml,
-// metrics.csv, checkpoint.bin, summary.json, network/ and network_best/
-// (the final and, once an epoch has run, the best-validation network, in
-// the reference's layout)
-// and plots/. With -init the run starts from a network in the reference's
-// layout (an export or a reference network) instead of random parameters:
-// the configuration must match it (sizes, bias spikes, neuron parameters,
-// delay kinds; no shared delays), its path is kept in init.txt and an
-// epoch-0 checkpoint holds the loaded parameters. resume continues a run from its last checkpoint and
-// ends bit-identical to an uninterrupted run. eval evaluates a run or a
-// network in the reference's layout on a split; without flags it evaluates
-// the built-in pretrained Yin-Yang H30_WA network of the DelGrad paper on the
-// published test split. export writes a run's network in the reference's
-// layout.
+// by `delgrad configs`; default yin_yang_H30_WA, 300 epochs, under a minute
+// on two cores) and writes a run directory: the resolved config.toml,
+// metrics.csv, checkpoint.bin, summary.json, network/ and network_best/ (the
+// final and, once an epoch has run, the best-validation network, in the
+// reference's layout) and plots/. With -init the run starts from a network
+// in the reference's layout (an export or a reference network) instead of
+// random parameters: the configuration must match it (sizes, bias spikes,
+// neuron parameters, delay kinds; no shared delays), its path is kept in
+// init.txt and an epoch-0 checkpoint holds the loaded parameters.
+//
+// resume continues a run from its last checkpoint and ends bit-identical to
+// an uninterrupted run. eval evaluates a run or a network in the reference's
+// layout on a split; without flags it evaluates the built-in pretrained
+// Yin-Yang H30_WA network of the DelGrad paper on the published test split.
+// export writes a run's network in the reference's layout.
 //
 // Exit codes: 0 success, 1 failure while running, 2 bad command line or
 // bad input (config, data, existing run directory).
