@@ -195,59 +195,51 @@ func readNpyData(r *npyio.Reader, kind byte, esize, nelems int, arr *npyArray) e
 
 // readNpyInts reads integer data of any supported width as int64.
 func readNpyInts(r *npyio.Reader, kind byte, esize, nelems int) ([]int64, error) {
-	out := make([]int64, nelems)
-	var err error
 	switch {
 	case kind == 'i' && esize == 1:
-		v := make([]int8, nelems)
-		err = r.Read(&v)
-		for i, x := range v {
-			out[i] = int64(x)
-		}
+		return readIntsAs[int8](r, nelems)
 	case kind == 'i' && esize == 2:
-		v := make([]int16, nelems)
-		err = r.Read(&v)
-		for i, x := range v {
-			out[i] = int64(x)
-		}
+		return readIntsAs[int16](r, nelems)
 	case kind == 'i' && esize == 4:
-		v := make([]int32, nelems)
-		err = r.Read(&v)
-		for i, x := range v {
-			out[i] = int64(x)
-		}
+		return readIntsAs[int32](r, nelems)
 	case kind == 'i' && esize == 8:
-		err = r.Read(&out)
+		out := make([]int64, nelems)
+		if err := r.Read(&out); err != nil {
+			return nil, err
+		}
+		return out, nil
 	case kind == 'u' && esize == 1:
-		v := make([]uint8, nelems)
-		err = r.Read(&v)
-		for i, x := range v {
-			out[i] = int64(x)
-		}
+		return readIntsAs[uint8](r, nelems)
 	case kind == 'u' && esize == 2:
-		v := make([]uint16, nelems)
-		err = r.Read(&v)
-		for i, x := range v {
-			out[i] = int64(x)
-		}
+		return readIntsAs[uint16](r, nelems)
 	case kind == 'u' && esize == 4:
-		v := make([]uint32, nelems)
-		err = r.Read(&v)
-		for i, x := range v {
-			out[i] = int64(x)
-		}
+		return readIntsAs[uint32](r, nelems)
 	case kind == 'u' && esize == 8:
 		v := make([]uint64, nelems)
-		err = r.Read(&v)
+		if err := r.Read(&v); err != nil {
+			return nil, err
+		}
+		out := make([]int64, nelems)
 		for i, x := range v {
 			if x > math.MaxInt64 {
 				return nil, fmt.Errorf("value %d at index %d does not fit in int64", x, i)
 			}
 			out[i] = int64(x)
 		}
+		return out, nil
 	}
-	if err != nil {
+	return make([]int64, nelems), nil
+}
+
+// readIntsAs reads nelems integers of type T and widens them to int64.
+func readIntsAs[T int8 | int16 | int32 | uint8 | uint16 | uint32](r *npyio.Reader, nelems int) ([]int64, error) {
+	v := make([]T, nelems)
+	if err := r.Read(&v); err != nil {
 		return nil, err
+	}
+	out := make([]int64, nelems)
+	for i, x := range v {
+		out[i] = int64(x)
 	}
 	return out, nil
 }
