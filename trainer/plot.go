@@ -106,9 +106,9 @@ func (r *Run) plotYinYang(path string, ev Eval) error {
 	set := t.Data.Test
 	pts := make([]plots.Point, set.N)
 	for i := range pts {
-		// Undo the encoding t = 0.15 + 1.85 v for the first two features.
+		// The first two features are x and y.
 		row := set.Row(i)
-		pts[i] = plots.Point{X: (row[0] - 0.15) / 1.85, Y: (row[1] - 0.15) / 1.85, Label: set.Labels[i], Pred: ev.Pred[i]}
+		pts[i] = plots.Point{X: dataset.DecodeYinYang(row[0]), Y: dataset.DecodeYinYang(row[1]), Label: set.Labels[i], Pred: ev.Pred[i]}
 	}
 	return plots.ClassMap(path, fmt.Sprintf("%s: test accuracy %.2f%%", t.Cfg.Name, 100*ev.Accuracy), n, class, pts)
 }

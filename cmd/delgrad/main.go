@@ -42,6 +42,7 @@ import (
 
 	"codeberg.org/sbinet/npyio"
 	"github.com/delgrad-go/delgrad/batch"
+	"github.com/delgrad-go/delgrad/trainer/dataset"
 )
 
 //go:embed builtin
@@ -132,12 +133,10 @@ func loadYinYang(fsys fs.FS, dir, split string, inputs, classes int) ([]float64,
 		labels[i] = int(l)
 	}
 	v := x.Float64s()
-	t := make([]float64, len(v))
 	for i, vi := range v {
 		if vi != vi || vi < 0 || vi > 1 {
 			return nil, nil, fmt.Errorf("sample %d, feature %d is %g: want a value in [0, 1]", i/inputs, i%inputs, vi)
 		}
-		t[i] = 0.15 + vi*(2.0-0.15)
 	}
-	return t, labels, nil
+	return dataset.EncodeYinYang(v), labels, nil
 }

@@ -84,6 +84,12 @@ func EncodeYinYang(features []float64) []float64 {
 	return out
 }
 
+// DecodeYinYang maps a spike time back to its feature value v in [0, 1]
+// (the inverse of EncodeYinYang, up to rounding).
+func DecodeYinYang(t float64) float64 {
+	return (t - yyTEarly) / (yyTLate - yyTEarly)
+}
+
 // YinYang returns n encoded Yin-Yang samples drawn with the given seed
 // (Name "yin_yang", F 4, Classes 3).
 func YinYang(n int, seed uint32) *Set {
