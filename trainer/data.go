@@ -15,22 +15,10 @@ func LoadData(c *Config, baseDir string) (Data, error) {
 		err error
 	)
 	switch c.Data.Name {
-	case "yin_yang":
-		if d.Train, err = dataset.YinYangSplit("train"); err != nil {
-			return d, err
-		}
-		if d.Validation, err = dataset.YinYangSplit("validation"); err != nil {
-			return d, err
-		}
-		d.Test, err = dataset.YinYangSplit("test")
-		return d, err
-	case "mnist", "mnist16":
-		size := 28
-		if c.Data.Name == "mnist16" {
-			size = 16
-		}
+	case "yin_yang", "mnist", "mnist16":
 		dir := c.Data.Dir
-		if dir == "" {
+		if dir == "" && c.Data.Name != "yin_yang" {
+			// Resolve the MNIST directory once, not per split.
 			if dir, err = dataset.MNISTDir(); err != nil {
 				return d, err
 			}
@@ -39,7 +27,7 @@ func LoadData(c *Config, baseDir string) (Data, error) {
 			name string
 			dst  **dataset.Set
 		}{{"train", &d.Train}, {"validation", &d.Validation}, {"test", &d.Test}} {
-			if *s.dst, err = dataset.MNIST(dir, s.name, size); err != nil {
+			if *s.dst, err = LoadSplit(c.Data.Name, dir, s.name); err != nil {
 				return d, err
 			}
 		}
@@ -78,4 +66,27 @@ func LoadData(c *Config, baseDir string) (Data, error) {
 		return d, nil
 	}
 	return d, fmt.Errorf("data: unknown dataset %q", c.Data.Name)
+}
+
+// LoadSplit returns one split (train, validation or test) of a built-in
+// dataset: yin_yang, mnist (28x28) or mnist16 (the reference's 16x16). dir
+// is the MNIST directory; empty means dataset.MNISTDir.
+func LoadSplit(name, dir, split string) (*dataset.Set, error) {
+	switch name {
+	case "yin_yang":
+		return dataset.YinYangSplit(split)
+	case "mnist", "mnist16":
+		if dir == "" {
+			var err error
+			if dir, err = dataset.MNISTDir(); err != nil {
+				return nil, err
+			}
+		}
+		size := 28
+		if name == "mnist16" {
+			size = 16
+		}
+		return dataset.MNIST(dir, split, size)
+	}
+	return nil, fmt.Errorf("dataset %q: must be yin_yang, mnist16 or mnist", name)
 }

@@ -89,7 +89,7 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 				set = &dataset.Set{Name: *split, Times: times, Labels: lab, N: len(lab), F: net.Inputs, Classes: net.Outputs()}
 			}
 		default:
-			set, err = loadNamed(*dsName, *split)
+			set, err = trainer.LoadSplit(*dsName, "", *split)
 		}
 		if err != nil {
 			return usageError{fmt.Errorf("eval: data: %w", err)}
@@ -130,23 +130,4 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\nforward pass: %v, %.0f samples/s\n", el.Round(time.Microsecond), float64(n)/el.Seconds())
 	return nil
-}
-
-// loadNamed returns a split of a built-in dataset.
-func loadNamed(name, split string) (*dataset.Set, error) {
-	switch name {
-	case "yin_yang":
-		return dataset.YinYangSplit(split)
-	case "mnist", "mnist16":
-		dir, err := dataset.MNISTDir()
-		if err != nil {
-			return nil, err
-		}
-		size := 28
-		if name == "mnist16" {
-			size = 16
-		}
-		return dataset.MNIST(dir, split, size)
-	}
-	return nil, fmt.Errorf("-dataset %q: must be yin_yang, mnist16 or mnist", name)
 }
