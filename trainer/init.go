@@ -85,6 +85,19 @@ func (t *Trainer) InitFrom(net *batch.Network, theta [][]float64) error {
 	return nil
 }
 
+// InitFromReference is InitFrom with a network imported by
+// batch.LoadReference, using its delay parameters (theta) where it has them.
+func (t *Trainer) InitFromReference(ref *batch.Reference) error {
+	theta := make([][]float64, len(ref.DelayTheta))
+	for l, d := range ref.DelayTheta {
+		if d != nil {
+			theta[l] = d.Float64s()
+		}
+	}
+	return t.InitFrom(ref.Net, theta)
+}
+
+// checkFiniteSlice returns an error naming the first NaN or infinite value.
 func checkFiniteSlice(v []float64) error {
 	for j, x := range v {
 		if math.IsNaN(x) || math.IsInf(x, 0) {

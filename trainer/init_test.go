@@ -55,13 +55,7 @@ func TestFineTuneReference(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			theta := make([][]float64, len(ref.DelayTheta))
-			for l, d := range ref.DelayTheta {
-				if d != nil {
-					theta[l] = d.Float64s()
-				}
-			}
-			if err := tr.InitFrom(ref.Net, theta); err != nil {
+			if err := tr.InitFromReference(ref); err != nil {
 				t.Fatal(err)
 			}
 			ev, err := tr.Evaluate(data.Test)

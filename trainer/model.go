@@ -230,15 +230,11 @@ func (m *Model) checkShapes(w, theta [][]float64) error {
 // CheckFinite returns an error naming the first non-finite parameter.
 func (m *Model) CheckFinite() error {
 	for l, w := range m.W {
-		for j, v := range w {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return fmt.Errorf("layer %d weight %d is %v", l, j, v)
-			}
+		if err := checkFiniteSlice(w); err != nil {
+			return fmt.Errorf("layer %d weights: %w", l, err)
 		}
-		for j, v := range m.Theta[l] {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return fmt.Errorf("layer %d delay parameter %d is %v", l, j, v)
-			}
+		if err := checkFiniteSlice(m.Theta[l]); err != nil {
+			return fmt.Errorf("layer %d delay parameters: %w", l, err)
 		}
 	}
 	return nil

@@ -99,14 +99,8 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 		if initPath, err = filepath.Abs(*initDir); err != nil {
 			return usageError{fmt.Errorf("train: -init: %w", err)}
 		}
-		theta := make([][]float64, len(ref.DelayTheta))
-		for l, d := range ref.DelayTheta {
-			if d != nil {
-				theta[l] = d.Float64s()
-			}
-		}
 		init = func(t *trainer.Trainer) error {
-			if err := t.InitFrom(ref.Net, theta); err != nil {
+			if err := t.InitFromReference(ref); err != nil {
 				return fmt.Errorf("-init %s: %w", *initDir, err)
 			}
 			return nil
