@@ -2,6 +2,7 @@ package trainer
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/gob"
 	"errors"
 	"fmt"
@@ -46,9 +47,8 @@ func (t *Trainer) SaveCheckpoint(path string) error {
 	if err := gob.NewEncoder(&buf).Encode(&c); err != nil {
 		return fmt.Errorf("checkpoint: encode: %w", err)
 	}
-	sum := crc32.ChecksumIEEE(buf.Bytes())
-	buf.Write([]byte{byte(sum >> 24), byte(sum >> 16), byte(sum >> 8), byte(sum)})
-	if err := atomicfile.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	raw := binary.BigEndian.AppendUint32(buf.Bytes(), crc32.ChecksumIEEE(buf.Bytes()))
+	if err := atomicfile.WriteFile(path, raw, 0o644); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	return nil
@@ -82,8 +82,7 @@ func decodeCheckpoint(raw []byte) (*checkpoint, error) {
 		return nil, fmt.Errorf("checkpoint version %d, this program reads versions 1 and %d", raw[n], checkpointVersion)
 	}
 	body, tail := raw[:len(raw)-4], raw[len(raw)-4:]
-	want := uint32(tail[0])<<24 | uint32(tail[1])<<16 | uint32(tail[2])<<8 | uint32(tail[3])
-	if crc32.ChecksumIEEE(body) != want {
+	if crc32.ChecksumIEEE(body) != binary.BigEndian.Uint32(tail) {
 		return nil, errors.New("checksum mismatch: the file is damaged")
 	}
 	var c checkpoint

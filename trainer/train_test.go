@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"encoding/binary"
 	"hash/crc32"
 	"math"
 	"os"
@@ -219,8 +220,7 @@ func TestCheckpointVersion1(t *testing.T) {
 	raw, _ := os.ReadFile(path)
 	raw[len(checkpointMagic)] = 1
 	body := raw[:len(raw)-4]
-	sum := crc32.ChecksumIEEE(body)
-	copy(raw[len(raw)-4:], []byte{byte(sum >> 24), byte(sum >> 16), byte(sum >> 8), byte(sum)})
+	binary.BigEndian.PutUint32(raw[len(raw)-4:], crc32.ChecksumIEEE(body))
 	os.WriteFile(path, raw, 0o644)
 	re := newTiny(t, tinyConfig(4, "axonal"))
 	if err := re.LoadCheckpoint(path); err != nil {
