@@ -121,6 +121,7 @@ func NewTrainer(cfg Config, data Data, engine batch.Engine) (*Trainer, error) {
 	if data.Train == nil || data.Validation == nil || data.Test == nil {
 		return nil, errors.New("trainer: a training, validation and test split are needed")
 	}
+	out := cfg.Layers[len(cfg.Layers)-1].Size
 	for _, s := range []*dataset.Set{data.Train, data.Validation, data.Test} {
 		if s.N < 1 {
 			return nil, fmt.Errorf("trainer: split %q is empty", s.Name)
@@ -128,9 +129,6 @@ func NewTrainer(cfg Config, data Data, engine batch.Engine) (*Trainer, error) {
 		if s.F != data.Train.F {
 			return nil, fmt.Errorf("trainer: split %q has %d features, the training split %d", s.Name, s.F, data.Train.F)
 		}
-	}
-	out := cfg.Layers[len(cfg.Layers)-1].Size
-	for _, s := range []*dataset.Set{data.Train, data.Validation, data.Test} {
 		if s.Classes > out {
 			return nil, fmt.Errorf("trainer: split %q has %d classes but the output layer has %d neurons: set the last [[layers]] size to at least %d", s.Name, s.Classes, out, s.Classes)
 		}
@@ -146,33 +144,28 @@ func NewTrainer(cfg Config, data Data, engine batch.Engine) (*Trainer, error) {
 	t.rng = rand.New(t.pcg)
 	nc := cfg.neuron(len(cfg.Layers) - 1)
 	t.loss = newLoss(cfg.Training.Loss, *nc.TauSyn)
+	// Optimiser groups: every layer's weights, then every layer's delays.
 	var sizes []int
-	for l := range cfg.Layers {
-		lr := cfg.Training.LearningRate
-		if cfg.Layers[l].LearningRate != nil {
-			lr = *cfg.Layers[l].LearningRate
+	addGroup := func(name string, p, g []float64, lr *float64) {
+		t.params = append(t.params, p)
+		t.grads = append(t.grads, g)
+		t.groupNames = append(t.groupNames, name)
+		rate := cfg.Training.LearningRate
+		if lr != nil {
+			rate = *lr
 		}
-		t.params = append(t.params, m.W[l])
-		t.groupNames = append(t.groupNames, fmt.Sprintf("w%d", l))
-		t.baseLR = append(t.baseLR, lr)
-		t.gw = append(t.gw, make([]float64, len(m.W[l])))
-		t.grads = append(t.grads, t.gw[l])
-		sizes = append(sizes, len(m.W[l]))
-		t.gt = append(t.gt, make([]float64, len(m.Theta[l])))
+		t.baseLR = append(t.baseLR, rate)
+		sizes = append(sizes, len(p))
 	}
 	for l := range cfg.Layers {
-		if m.Theta[l] == nil {
-			continue
+		t.gw = append(t.gw, make([]float64, len(m.W[l])))
+		t.gt = append(t.gt, make([]float64, len(m.Theta[l])))
+		addGroup(fmt.Sprintf("w%d", l), m.W[l], t.gw[l], cfg.Layers[l].LearningRate)
+	}
+	for l := range cfg.Layers {
+		if m.Theta[l] != nil {
+			addGroup(fmt.Sprintf("d%d", l), m.Theta[l], t.gt[l], cfg.Layers[l].Delay.LearningRate)
 		}
-		lr := cfg.Training.LearningRate
-		if cfg.Layers[l].Delay.LearningRate != nil {
-			lr = *cfg.Layers[l].Delay.LearningRate
-		}
-		t.params = append(t.params, m.Theta[l])
-		t.groupNames = append(t.groupNames, fmt.Sprintf("d%d", l))
-		t.baseLR = append(t.baseLR, lr)
-		t.grads = append(t.grads, t.gt[l])
-		sizes = append(sizes, len(m.Theta[l]))
 	}
 	t.Opt = newOptimizer(&cfg.Training, sizes)
 	t.g = batch.NewGradients(m.Net, 1)
