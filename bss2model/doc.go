@@ -1,5 +1,19 @@
-// Package bss2model will hold the batched BrainScaleS-2 mismatch model for
-// hardware-aware training and Monte-Carlo evaluation over many chips.
+// Package bss2model is a batched model of BrainScaleS-2 (BSS-2) chips for
+// hardware-aware training and Monte-Carlo evaluation of DelGrad networks.
 //
-// Not implemented yet: see the project's BrainScaleS-2 issue.
+// A Chip is one draw of the fixed-pattern terms (threshold offset, membrane
+// and synaptic time constants per neuron, a gain per synapse). A Substrate
+// runs a network on a chip: it realises the weights as 6-bit hardware values
+// and the delays as delay-neuron register settings, adds the trial-to-trial
+// terms (threshold noise per batch, delay and spike-time jitter, lost spikes),
+// computes the perturbed neurons' first-spike times exactly and quantises
+// them to the FPGA clock. The observed times fill a batch.Trace, so the
+// ideal DelGrad backward pass of any batch.Engine can train on them, as
+// training against a real chip does.
+//
+// Evaluate runs one network on many chips in batched calls and reports the
+// accuracy per chip.
+//
+// Each term of Params says whether its default is taken from the reference
+// implementation of the DelGrad paper or is an assumption of this model.
 package bss2model

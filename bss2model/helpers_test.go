@@ -1,0 +1,108 @@
+package bss2model
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/delgrad-go/delgrad/batch"
+	"gorgonia.org/tensor"
+)
+
+// randNet draws a network (sizes: inputs, hidden..., outputs) whose
+// neurons mostly spike for inputs in [0.15, 2].
+func randNet(rng *rand.Rand, tauMem float64, kind batch.DelayKind, bias, mux int, sizes ...int) *batch.Network {
+	nrn := batch.Neuron{TauSyn: 1, TauMem: tauMem, Threshold: 1}
+	net := &batch.Network{Inputs: sizes[0], Multiplex: mux}
+	in := sizes[0] * max(mux, 1)
+	for _, out := range sizes[1:] {
+		l := batch.NewLayer(in, out, bias, nrn, kind)
+		scale := 3.0 / math.Sqrt(float64(in))
+		if tauMem == 1 {
+			scale *= 1.5
+		}
+		for i := range l.W() {
+			l.W()[i] = scale * (0.8 + rng.NormFloat64())
+		}
+		for i := range l.BiasTimes {
+			l.BiasTimes[i] = 0.3 * float64(i+1)
+		}
+		for i := range l.D() {
+			l.D()[i] = 0.5 * rng.Float64()
+		}
+		net.Layers = append(net.Layers, l)
+		in = out
+	}
+	return net
+}
+
+func randInput(rng *rand.Rand, b, n int) *tensor.Dense {
+	x := batch.NewTimes(b, n)
+	for i := range x.Float64s() {
+		if rng.Float64() >= 0.05 {
+			x.Float64s()[i] = 0.15 + 1.85*rng.Float64()
+		}
+	}
+	return x
+}
+
+// cloneNet returns a deep copy of net.
+func cloneNet(net *batch.Network) *batch.Network {
+	c := *net
+	c.Layers = make([]batch.Layer, len(net.Layers))
+	for l, lay := range net.Layers {
+		c.Layers[l] = lay
+		c.Layers[l].Weights = lay.Weights.Clone().(*tensor.Dense)
+		if lay.Delays != nil {
+			c.Layers[l].Delays = lay.Delays.Clone().(*tensor.Dense)
+		}
+		c.Layers[l].BiasTimes = append([]float64(nil), lay.BiasTimes...)
+	}
+	return &c
+}
+
+func engineTrace(t *testing.T, net *batch.Network, x *tensor.Dense) *batch.Trace {
+	t.Helper()
+	var tr batch.Trace
+	if err := batch.NewCPU(1).Forward(net, x, &tr); err != nil {
+		t.Fatal(err)
+	}
+	return &tr
+}
+
+func chipTrace(t *testing.T, p Params, net *batch.Network, chip *Chip, x *tensor.Dense, rng *rand.Rand) *batch.Trace {
+	t.Helper()
+	sub, err := NewSubstrate(p, batch.NewCPU(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if chip == nil {
+		chip = NewChip(&sub.P, net, rng)
+	}
+	var tr batch.Trace
+	if err := sub.Forward(net, chip, x, &tr, rng); err != nil {
+		t.Fatal(err)
+	}
+	return &tr
+}
+
+// sameTimes fails unless a and b agree to rel (relative, absolute below 1),
+// with +Inf only where the other is +Inf; it returns the largest difference.
+func sameTimes(t *testing.T, what string, a, b []float64, rel float64) float64 {
+	t.Helper()
+	worst := 0.0
+	for i := range a {
+		if math.IsInf(a[i], 1) != math.IsInf(b[i], 1) {
+			t.Fatalf("%s: element %d: %g vs %g (one neuron silent)", what, i, a[i], b[i])
+		}
+		if math.IsInf(a[i], 1) {
+			continue
+		}
+		d := math.Abs(a[i]-b[i]) / math.Max(1, math.Abs(b[i]))
+		worst = max(worst, d)
+		if d > rel {
+			t.Fatalf("%s: element %d: %.15g vs %.15g (difference %.3g > %.1g)", what, i, a[i], b[i], d, rel)
+		}
+	}
+	return worst
+}
