@@ -133,6 +133,16 @@ func (mo *model) firstSpike(p *prefix, w []float64) float64 {
 			if ref+r+1 < lo || ref+r > hi {
 				continue
 			}
+			// Before its peak at ref+r+1 the potential only rises: where the
+			// next input comes first and the potential is still below
+			// threshold there, the spike lies beyond this window. This needs
+			// no exponential (e^{hi-ref} is e1[m+1]) and skips most
+			// prefixes; the margin leaves every near-tie to the Lambert W
+			// test below, so the accepted spikes are unchanged.
+			if m+1 < n && p.shift[m+1] == 0 && ref+r+1 > hi &&
+				a1*(hi-ref)-b < mo.c*p.e1[m+1]*(1-1e-9) {
+				continue
+			}
 			z := -mo.c / a1 * math.Exp(r)
 			if !(z >= -invE) {
 				continue

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"github.com/delgrad-go/delgrad/bss2model"
 )
 
 // Config describes one training run. It is read from TOML; every key is
@@ -30,6 +31,11 @@ type Config struct {
 	Layers []LayerConfig `toml:"layers"`
 	// Training holds the optimisation settings.
 	Training TrainingConfig `toml:"training"`
+	// BSS2, when the file has a [bss2] section, trains hardware-aware: every
+	// training forward pass runs on a simulated BrainScaleS-2 chip (package
+	// bss2model) and the ideal backward pass uses the observed spike times.
+	// Keys the section leaves out take bss2model.Defaults.
+	BSS2 *bss2model.Params `toml:"bss2,omitempty"`
 }
 
 // DataConfig selects the dataset.
@@ -226,9 +232,14 @@ func Parse(r io.Reader) (Config, error) {
 	for range probe.Layers {
 		c.Layers = append(c.Layers, defaultLayer())
 	}
+	bss := bss2model.Defaults()
+	c.BSS2 = &bss
 	md, err := toml.Decode(string(raw), &c)
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %w", tomlErr(err))
+	}
+	if !md.IsDefined("bss2") {
+		c.BSS2 = nil
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		keys := make([]string, len(und))
@@ -357,6 +368,14 @@ func (c *Config) Validate() error {
 		}
 		if *n.Threshold <= *n.Leak {
 			return fmt.Errorf("config: %s: threshold %v must be above leak %v (set neuron.threshold)", key, *n.Threshold, *n.Leak)
+		}
+		if c.BSS2 != nil && c.Layers[i].Delay.Kind == "synaptic" {
+			return fmt.Errorf("config: %s.delay.kind = \"synaptic\": BrainScaleS-2 ([bss2]) realises delays with one delay neuron per spike source: use axonal or dendritic", key)
+		}
+	}
+	if c.BSS2 != nil {
+		if err := c.BSS2.Validate(); err != nil {
+			return fmt.Errorf("config: %w", err)
 		}
 	}
 	return c.Training.validate()

@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"github.com/delgrad-go/delgrad/bss2model"
 	"strings"
 	"testing"
 
@@ -82,6 +83,36 @@ func TestParseRoundTrip(t *testing.T) {
 	}
 }
 
+// A [bss2] section switches hardware-aware training on; the keys it
+// leaves out keep bss2model's defaults.
+func TestParseBSS2(t *testing.T) {
+	const layer = "[[layers]]\nsize = 3\n"
+	c, err := Parse(strings.NewReader(layer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BSS2 != nil {
+		t.Fatal("no [bss2] section, but a chip model")
+	}
+	c, err = Parse(strings.NewReader(layer + "[bss2]\nthreshold_noise = 0.1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := bss2model.Defaults()
+	want.ThresholdNoise = 0.1
+	if c.BSS2 == nil || *c.BSS2 != want {
+		t.Fatalf("[bss2] parsed as %+v, want %+v", c.BSS2, want)
+	}
+	var sb strings.Builder
+	if err := c.Encode(&sb); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := Parse(strings.NewReader(sb.String()))
+	if err != nil || c2.BSS2 == nil || *c2.BSS2 != want {
+		t.Fatalf("[bss2] lost in the encoded config (%v):\n%s", err, sb.String())
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	const layer = "[[layers]]\nsize = 3\n"
 	cases := []struct {
@@ -109,6 +140,10 @@ func TestParseErrors(t *testing.T) {
 		{"tau ratio", layer + "[neuron]\ntau_mem = 3.0\n", "set neuron.tau_mem"},
 		{"layer tau ratio", "[[layers]]\nsize = 3\n[layers.neuron]\ntau_mem = 1.5\n", "layers[0]: tau_mem / tau_syn = 1.5"},
 		{"threshold below leak", layer + "[neuron]\nleak = 2.0\n", "threshold 1 must be above leak 2"},
+		{"bss2 unknown key", layer + "[bss2]\nthreshold_nosie = 0.1\n", "unknown key bss2.threshold_nosie"},
+		{"bss2 negative noise", layer + "[bss2]\nthreshold_noise = -0.1\n", "bss2.threshold_noise = -0.1"},
+		{"bss2 train chip", layer + "[bss2]\ntrain_chip = \"each\"\n", "bss2.train_chip"},
+		{"bss2 synaptic", "[[layers]]\nsize = 3\n[layers.delay]\nkind = \"synaptic\"\n[bss2]\n", "use axonal or dendritic"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/delgrad-go/delgrad/batch"
 	"github.com/delgrad-go/delgrad/trainer/dataset"
 	"github.com/delgrad-go/delgrad/trainer/plots"
 )
@@ -93,8 +92,7 @@ func (r *Run) plotYinYang(path string, ev Eval) error {
 		}
 	}
 	grid := &dataset.Set{Name: "grid", Times: dataset.EncodeYinYang(feat), Labels: make([]int, n*n), N: n * n, F: 4, Classes: 3}
-	var tr batch.Trace
-	gev, err := evaluate(t.Engine, t.Model.Net, t.loss, grid, 1000, &tr)
+	gev, err := t.Evaluate(grid)
 	if err != nil {
 		return fmt.Errorf("plots: class map: %w", err)
 	}

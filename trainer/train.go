@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/delgrad-go/delgrad/batch"
+	"github.com/delgrad-go/delgrad/bss2model"
 	"github.com/delgrad-go/delgrad/trainer/dataset"
+	"gorgonia.org/tensor"
 )
 
 // EpochMetrics is one row of metrics.csv.
@@ -58,6 +60,12 @@ type Trainer struct {
 	pcg  *rand.PCG
 	rng  *rand.Rand
 	loss Loss
+
+	// sub runs the forward passes on a simulated chip when the config has
+	// a [bss2] section; chip is the run's own chip (training with
+	// train_chip = "fixed", and every evaluation).
+	sub  *bss2model.Substrate
+	chip *bss2model.Chip
 
 	params, grads [][]float64 // optimiser groups: per layer weights then delays
 	groupNames    []string
@@ -169,6 +177,12 @@ func NewTrainer(cfg Config, data Data, engine batch.Engine) (*Trainer, error) {
 	}
 	t.Opt = newOptimizer(&cfg.Training, sizes)
 	t.g = batch.NewGradients(m.Net, 1)
+	if cfg.BSS2 != nil {
+		if t.sub, err = bss2model.NewSubstrate(*cfg.BSS2, engine); err != nil {
+			return nil, fmt.Errorf("trainer: %w", err)
+		}
+		t.chip = bss2model.NewChip(cfg.BSS2, m.Net, rand.New(rand.NewPCG(cfg.Seed, 0x63686970))) // "chip"
+	}
 	return t, nil
 }
 
@@ -306,7 +320,14 @@ func (t *Trainer) forward(in []float64, b int) error {
 	if err != nil {
 		return err
 	}
-	return t.Engine.Forward(net, x, &t.tr)
+	if t.sub == nil {
+		return t.Engine.Forward(net, x, &t.tr)
+	}
+	chip := t.chip
+	if t.sub.P.TrainChip == "resample" {
+		chip = bss2model.NewChip(&t.sub.P, net, t.rng)
+	}
+	return t.sub.Forward(net, chip, x, &t.tr, t.rng)
 }
 
 // backward computes the batch-mean loss of the last forward pass and the
@@ -404,13 +425,26 @@ type Eval struct {
 }
 
 // Evaluate runs the network on a whole split in batches of
-// eval_batch_size, without noise.
+// eval_batch_size, without input noise. A hardware-aware run is evaluated
+// on its own chip, with trial-to-trial noise drawn from a generator seeded
+// afresh for every call, so that evaluating changes no training state and
+// gives the same figures every time.
 func (t *Trainer) Evaluate(set *dataset.Set) (Eval, error) {
 	t.Model.Sync()
-	return evaluate(t.Engine, t.Model.Net, t.loss, set, t.Cfg.Training.EvalBatchSize, &t.tr)
+	fwd := t.Engine.Forward
+	if t.sub != nil {
+		rng := rand.New(rand.NewPCG(t.Cfg.Seed, 0x6576616c)) // "eval"
+		fwd = func(net *batch.Network, x *tensor.Dense, tr *batch.Trace) error {
+			return t.sub.Forward(net, t.chip, x, tr, rng)
+		}
+	}
+	return evaluate(fwd, t.Model.Net, t.loss, set, t.Cfg.Training.EvalBatchSize, &t.tr)
 }
 
-func evaluate(eng batch.Engine, net *batch.Network, loss Loss, set *dataset.Set, bs int, tr *batch.Trace) (Eval, error) {
+// forwardFunc is the signature of batch.Engine's Forward.
+type forwardFunc func(net *batch.Network, x *tensor.Dense, tr *batch.Trace) error
+
+func evaluate(forward forwardFunc, net *batch.Network, loss Loss, set *dataset.Set, bs int, tr *batch.Trace) (Eval, error) {
 	K := net.Outputs()
 	ev := Eval{Outputs: make([]float64, set.N*K), Pred: make([]int, set.N)}
 	grad := make([]float64, K)
@@ -421,7 +455,7 @@ func evaluate(eng batch.Engine, net *batch.Network, loss Loss, set *dataset.Set,
 		if err != nil {
 			return ev, err
 		}
-		if err := eng.Forward(net, x, tr); err != nil {
+		if err := forward(net, x, tr); err != nil {
 			return ev, err
 		}
 		out := tr.Output()

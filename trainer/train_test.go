@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/delgrad-go/delgrad/batch"
+	"github.com/delgrad-go/delgrad/bss2model"
 )
 
 // TestResumeBitIdentical: a run stopped after epoch 2 and resumed from its
@@ -19,9 +20,21 @@ import (
 // optimiser state and the loss/accuracy history), with input noise and
 // weight bumping in play.
 func TestResumeBitIdentical(t *testing.T) {
-	c := tinyConfig(8, "synaptic")
-	c.Training.NoiseStd = 0.1
-	c.Training.Epochs = 5
+	noisy := tinyConfig(8, "synaptic")
+	noisy.Training.NoiseStd = 0.1
+	noisy.Training.Epochs = 5
+	// Hardware-aware: a new chip and new trial noise for every batch.
+	hw := tinyConfig(8, "axonal")
+	p := bss2model.Defaults()
+	p.SpikeJitter, p.TauSynStd = 0.01, 0.02
+	hw.BSS2 = &p
+	hw.Training.Epochs = 5
+	for name, c := range map[string]Config{"noise": noisy, "bss2": hw} {
+		t.Run(name, func(t *testing.T) { testResume(t, c) })
+	}
+}
+
+func testResume(t *testing.T, c Config) {
 	data := tinyData()
 	full, err := NewRun(t.TempDir(), c, data, batch.NewCPU(2), false, nil)
 	if err != nil {

@@ -50,15 +50,8 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 			return classify(fmt.Errorf("eval: %w", err))
 		}
 		t := r.Trainer
-		switch *split {
-		case "train":
-			set = t.Data.Train
-		case "validation":
-			set = t.Data.Validation
-		case "test":
-			set = t.Data.Test
-		default:
-			return usageError{fmt.Errorf("eval: -split %q: must be train, validation or test", *split)}
+		if set, err = splitOf(t, *split); err != nil {
+			return usageError{fmt.Errorf("eval: %w", err)}
 		}
 		t.Model.Sync()
 		net, name = t.Model.Net, fmt.Sprintf("%s (epoch %d)", *runDir, t.Epoch)
@@ -130,4 +123,17 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\nforward pass: %v, %.0f samples/s\n", el.Round(time.Microsecond), float64(n)/el.Seconds())
 	return nil
+}
+
+// splitOf returns a trainer's split by name.
+func splitOf(t *trainer.Trainer, name string) (*dataset.Set, error) {
+	switch name {
+	case "train":
+		return t.Data.Train, nil
+	case "validation":
+		return t.Data.Validation, nil
+	case "test":
+		return t.Data.Test, nil
+	}
+	return nil, fmt.Errorf("-split %q: must be train, validation or test", name)
 }

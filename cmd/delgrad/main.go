@@ -7,6 +7,7 @@
 //	delgrad resume -run DIR [-epochs N] [-device cpu|gpu|auto] [-workers N] [-quiet]
 //	delgrad eval   [-run DIR | -net DIR] [-split NAME] [-dataset NAME | -data DIR | -samples F -labels F] [-workers N] [-eps]
 //	delgrad export -run DIR -out DIR
+//	delgrad robustness -run DIR [-compare DIR] [-chips N] [-seed N] [-split NAME] [-out DIR] [-workers N] [-quiet]
 //	delgrad configs
 //
 // train runs a configuration (a file, or one of the built-in configs listed
@@ -25,6 +26,14 @@
 // layout on a split; without flags it evaluates the built-in pretrained
 // Yin-Yang H30_WA network of the DelGrad paper on the published test split.
 // export writes a run's network in the reference's layout.
+//
+// robustness evaluates a run on many simulated BrainScaleS-2 chips (package
+// bss2model; the chip model of the run's [bss2] section, else of the
+// -compare run's, else the defaults) and writes robustness/chips.csv
+// (accuracy per chip), summary.json (mean, standard deviation, 5th
+// percentile, ...) and accuracy.png (the histogram); -compare evaluates a
+// second run, for instance the same network trained with `train -ideal`, on
+// the same chips. train -ideal drops a config's [bss2] section.
 //
 // Exit codes: 0 success, 1 failure while running, 2 bad command line or
 // bad input (config, data, existing run directory).
@@ -80,7 +89,7 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
-	const cmds = "train, resume, eval, export, configs"
+	const cmds = "train, resume, eval, export, robustness, configs"
 	if len(args) == 0 {
 		return usageError{fmt.Errorf("missing command; commands: %s (try: delgrad train)", cmds)}
 	}
@@ -93,6 +102,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return evalCmd(args[1:], stdout, stderr)
 	case "export":
 		return exportCmd(args[1:], stdout, stderr)
+	case "robustness":
+		return robustnessCmd(args[1:], stdout, stderr)
 	case "configs":
 		return configsCmd(stdout)
 	case "-h", "-help", "--help", "help":

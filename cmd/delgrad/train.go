@@ -55,6 +55,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	quiet := fl.Bool("quiet", false, "print only the final result")
 	force := fl.Bool("force", false, "overwrite an existing run in -out")
 	initDir := fl.String("init", "", "start from this network (reference layout: an exported run or a reference network) instead of random parameters")
+	ideal := fl.Bool("ideal", false, "train without the config's [bss2] chip model (on the ideal engine), to compare with hardware-aware training")
 	if err := fl.Parse(args); err != nil {
 		return flagError(err)
 	}
@@ -76,6 +77,13 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	if *epochs > 0 {
 		cfg.Training.Epochs = *epochs
+	}
+	if *ideal {
+		if cfg.BSS2 == nil {
+			return usageError{fmt.Errorf("train: -ideal: config %s has no [bss2] section: it trains on the ideal engine already", cfg.Name)}
+		}
+		cfg.BSS2 = nil
+		cfg.Name += "_ideal"
 	}
 	eng, engName, err := newEngine(*device, *workers)
 	if err != nil {

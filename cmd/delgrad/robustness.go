@@ -1,0 +1,234 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/delgrad-go/delgrad/batch"
+	"github.com/delgrad-go/delgrad/bss2model"
+	"github.com/delgrad-go/delgrad/internal/atomicfile"
+	"github.com/delgrad-go/delgrad/trainer"
+	"github.com/delgrad-go/delgrad/trainer/plots"
+)
+
+// robustnessRun is one run's entry in robustness/summary.json.
+type robustnessRun struct {
+	Run   string `json:"run"`
+	Name  string `json:"name"`
+	Epoch int    `json:"epoch"`
+	// HardwareAware says whether the run trained with a [bss2] chip model.
+	HardwareAware bool `json:"hardware_aware"`
+	// IdealAccuracy is the accuracy on the ideal engine (no chip).
+	IdealAccuracy float64           `json:"ideal_accuracy"`
+	Chips         bss2model.Summary `json:"chip_accuracy"`
+	// SilentFraction is the mean over chips of the fraction of samples
+	// without any output spike.
+	SilentFraction float64 `json:"silent_fraction"`
+	// HardwareSecondsPerSample is the mean time to the decision (the
+	// predicted neuron's spike) on the chip, in seconds of hardware time;
+	// BiologicalSecondsPerSample is the same in emulated biological time.
+	HardwareSecondsPerSample   float64 `json:"hardware_seconds_per_sample"`
+	BiologicalSecondsPerSample float64 `json:"biological_seconds_per_sample"`
+	// Seconds is the wall time of the evaluation; SamplesPerSec counts
+	// chips x samples.
+	Seconds       float64 `json:"seconds"`
+	SamplesPerSec float64 `json:"samples_per_second"`
+}
+
+type robustnessSummary struct {
+	Command string           `json:"command"`
+	Split   string           `json:"split"`
+	Samples int              `json:"samples"`
+	Chips   int              `json:"chips"`
+	Seed    uint64           `json:"seed"`
+	Model   string           `json:"chip_model_from"`
+	Params  bss2model.Params `json:"chip_model"`
+	Runs    []robustnessRun  `json:"runs"`
+}
+
+func robustnessCmd(args []string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("robustness", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	runDir := fl.String("run", "", "run directory to evaluate (required)")
+	cmpDir := fl.String("compare", "", "a second run evaluated on the same chips (e.g. the same network trained with -ideal)")
+	chips := fl.Int("chips", 1000, "number of simulated chips")
+	seed := fl.Uint64("seed", 12345, "seed of the chips (training never draws from these streams: the chips are held out)")
+	split := fl.String("split", "test", "split: train, validation or test")
+	out := fl.String("out", "", "output directory (default: RUN/robustness)")
+	workers := fl.Int("workers", 0, "chips evaluated in parallel (0: one per core)")
+	quiet := fl.Bool("quiet", false, "print only the results")
+	if err := fl.Parse(args); err != nil {
+		return flagError(err)
+	}
+	if *runDir == "" || fl.NArg() > 0 {
+		return usageError{errors.New("robustness: give a run directory: delgrad robustness -run DIR [-compare DIR]")}
+	}
+	if *chips < 1 {
+		return usageError{fmt.Errorf("robustness: -chips %d: must be >= 1", *chips)}
+	}
+	eng, _, err := newEngine("cpu", *workers)
+	if err != nil {
+		return err
+	}
+	dirs := []string{*runDir}
+	if *cmpDir != "" {
+		dirs = append(dirs, *cmpDir)
+	}
+	runs := make([]*trainer.Run, len(dirs))
+	for i, d := range dirs {
+		if runs[i], err = trainer.OpenRun(d, eng); err != nil {
+			return classify(fmt.Errorf("robustness: %w", err))
+		}
+	}
+	// One chip model for all runs: the first run's [bss2], else the
+	// second's, else the defaults.
+	params, from := bss2model.Defaults(), "bss2model defaults"
+	for i := len(runs) - 1; i >= 0; i-- {
+		if p := runs[i].Trainer.Cfg.BSS2; p != nil {
+			params, from = *p, dirs[i]+"/config.toml [bss2]"
+		}
+	}
+	nw := *workers
+	if nw <= 0 {
+		nw = runtime.GOMAXPROCS(0)
+	}
+	sum := robustnessSummary{Command: "delgrad robustness " + strings.Join(args, " "), Split: *split,
+		Chips: *chips, Seed: *seed, Model: from, Params: params}
+	var rows [][]string
+	var hist []plots.Series
+	for i, r := range runs {
+		t := r.Trainer
+		set, err := splitOf(t, *split)
+		if err != nil {
+			return usageError{fmt.Errorf("robustness: %w", err)}
+		}
+		sum.Samples = set.N
+		t.Model.Sync()
+		net := t.Model.Net
+		x, err := batch.TimesFrom(set.N, set.F, set.Times)
+		if err != nil {
+			return fmt.Errorf("robustness: %w", err)
+		}
+		var tr batch.Trace
+		if err := eng.Forward(net, x, &tr); err != nil {
+			return fmt.Errorf("robustness: %s: %w", dirs[i], err)
+		}
+		idealAcc := accuracy(batch.Predict(tr.Output()), set.Labels)
+		var bar *progressbar.ProgressBar
+		if !*quiet && isTerminal(stderr) {
+			bar = progressbar.NewOptions(*chips, progressbar.OptionSetWriter(stderr),
+				progressbar.OptionSetDescription(fmt.Sprintf("%s: chips", t.Cfg.Name)),
+				progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(),
+				progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionSetWidth(30))
+		}
+		opt := bss2model.EvalOptions{Chips: *chips, Seed: *seed, Workers: nw}
+		if bar != nil {
+			opt.Progress = func(done, total int) { _ = bar.Set(done) }
+		}
+		start := time.Now()
+		res, err := bss2model.Evaluate(net, params, x, set.Labels, opt)
+		if err != nil {
+			return classify(fmt.Errorf("robustness: %s: %w", dirs[i], err))
+		}
+		el := time.Since(start).Seconds()
+		if bar != nil {
+			_ = bar.Finish()
+		}
+		rr := robustnessRun{Run: dirs[i], Name: t.Cfg.Name, Epoch: t.Epoch, HardwareAware: t.Cfg.BSS2 != nil,
+			IdealAccuracy: idealAcc, Chips: bss2model.Summarize(res), Seconds: el,
+			SamplesPerSec: float64(*chips*set.N) / el}
+		tsum, tn := 0.0, 0
+		acc := make([]float64, len(res))
+		for j, c := range res {
+			rr.SilentFraction += c.Silent / float64(len(res))
+			if !math.IsNaN(c.MeanLabelTime) {
+				tsum += c.MeanLabelTime
+				tn++
+			}
+			acc[j] = 100 * c.Accuracy
+			rows = append(rows, []string{t.Cfg.Name, strconv.Itoa(c.Chip), fmtF(c.Accuracy), fmtF(c.Silent), fmtF(c.MeanLabelTime)})
+		}
+		if tn > 0 {
+			tau0 := net.Layers[0].Neuron.TauSyn
+			rr.HardwareSecondsPerSample = params.HardwareSeconds(tsum/float64(tn), tau0)
+			rr.BiologicalSecondsPerSample = params.BiologicalSeconds(tsum/float64(tn), tau0)
+		}
+		sum.Runs = append(sum.Runs, rr)
+		hist = append(hist, plots.Series{Name: t.Cfg.Name, Y: acc})
+	}
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join(*runDir, "robustness")
+	}
+	if err := writeRobustness(dir, sum, rows, hist); err != nil {
+		return fmt.Errorf("robustness: %w", err)
+	}
+	fmt.Fprintf(stdout, "%d chips (seed %d, model from %s), %s split, %d samples:\n", *chips, *seed, from, *split, sum.Samples)
+	fmt.Fprintf(stdout, "%-28s %8s %8s %8s %8s %8s %8s %9s\n", "run", "ideal%", "mean%", "std", "p5%", "min%", "max%", "samples/s")
+	for _, r := range sum.Runs {
+		c := r.Chips
+		fmt.Fprintf(stdout, "%-28s %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %9.0f\n", r.Name, 100*r.IdealAccuracy,
+			100*c.Mean, 100*c.Std, 100*c.P5, 100*c.Min, 100*c.Max, r.SamplesPerSec)
+	}
+	fmt.Fprintf(stdout, "results in %s\n", dir)
+	return nil
+}
+
+func accuracy(pred, labels []int) float64 {
+	c := 0
+	for i, p := range pred {
+		if p == labels[i] {
+			c++
+		}
+	}
+	return float64(c) / float64(len(labels))
+}
+
+func fmtF(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+// writeRobustness writes chips.csv, summary.json and accuracy.png into dir,
+// each atomically.
+func writeRobustness(dir string, sum robustnessSummary, rows [][]string, hist []plots.Series) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	err := atomicfile.Write(filepath.Join(dir, "chips.csv"), 0o644, func(w io.Writer) error {
+		cw := csv.NewWriter(w)
+		if err := cw.Write([]string{"run", "chip", "accuracy", "silent_fraction", "mean_label_time"}); err != nil {
+			return err
+		}
+		if err := cw.WriteAll(rows); err != nil {
+			return err
+		}
+		return cw.Error()
+	})
+	if err != nil {
+		return fmt.Errorf("chips.csv: %w", err)
+	}
+	err = atomicfile.Write(filepath.Join(dir, "summary.json"), 0o644, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(sum)
+	})
+	if err != nil {
+		return fmt.Errorf("summary.json: %w", err)
+	}
+	title := fmt.Sprintf("accuracy on %d simulated BrainScaleS-2 chips (%s split)", sum.Chips, sum.Split)
+	if err := plots.Histograms(filepath.Join(dir, "accuracy.png"), title, "test accuracy [%]", 40, hist...); err != nil {
+		return fmt.Errorf("accuracy.png: %w", err)
+	}
+	return nil
+}
