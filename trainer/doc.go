@@ -10,4 +10,10 @@
 //
 // Engines (package batch's CPU engine, or a GPU engine) are passed in; the
 // trainer never depends on which one runs.
+//
+// A config with a [bss2] section trains hardware-aware: each training
+// forward pass runs on a simulated BrainScaleS-2 chip (package bss2model),
+// and the ideal backward pass of the engine takes the observed spike times,
+// as training with a chip in the loop does. Validation and test run on the
+// run's own chip.
 package trainer

@@ -248,3 +248,35 @@ func TestCheckpointVersion1(t *testing.T) {
 		t.Fatal("an unknown checkpoint version loaded")
 	}
 }
+
+// With every chip term off, hardware-aware training is training on the
+// engine: the same parameters and metrics, bit for bit.
+func TestIdealChipIsEngine(t *testing.T) {
+	for _, kind := range []string{"none", "axonal", "dendritic"} {
+		t.Run(kind, func(t *testing.T) {
+			c := tinyConfig(8, kind)
+			c.Training.Epochs = 3
+			plain := newTiny(t, c)
+			p := bss2model.Ideal()
+			c.BSS2 = &p
+			chip := newTiny(t, c)
+			for e := 0; e < 3; e++ {
+				ma, err := plain.RunEpoch(nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				mb, err := chip.RunEpoch(nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				same := ma.TrainLoss == mb.TrainLoss || (math.IsNaN(ma.TrainLoss) && math.IsNaN(mb.TrainLoss))
+				if !same || ma.Bumps != mb.Bumps || ma.TrainAcc != mb.TrainAcc || ma.ValAcc != mb.ValAcc || ma.ValLoss != mb.ValLoss {
+					t.Fatalf("epoch %d: %+v on the engine, %+v on the ideal chip", e+1, ma, mb)
+				}
+			}
+			if !reflect.DeepEqual(plain.Model.W, chip.Model.W) || !reflect.DeepEqual(plain.Model.Theta, chip.Model.Theta) {
+				t.Fatal("parameters differ")
+			}
+		})
+	}
+}

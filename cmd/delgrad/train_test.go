@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -237,5 +238,76 @@ func TestTrainInitReference(t *testing.T) {
 	fmt.Sscanf(out[i+len("test accuracy "):], "%f", &acc)
 	if acc < 95 {
 		t.Fatalf("one epoch from the pretrained network: %.2f%% test accuracy, want >= 95%%\n%s", acc, out)
+	}
+}
+
+// Hardware-aware training, its ideal twin (-ideal) and the robustness
+// report over simulated chips, end to end on a short run.
+func TestHardwareAwareRobustness(t *testing.T) {
+	hw := filepath.Join(t.TempDir(), "hw")
+	out := runOK(t, "train", "-config", "yin_yang_hwaware_WA", "-epochs", "2", "-out", hw, "-quiet")
+	if !strings.Contains(out, "test accuracy") {
+		t.Fatalf("train: %s", out)
+	}
+	ideal := filepath.Join(t.TempDir(), "ideal")
+	runOK(t, "train", "-config", "yin_yang_hwaware_WA", "-ideal", "-epochs", "2", "-out", ideal, "-quiet")
+	cfg, err := os.ReadFile(filepath.Join(ideal, "config.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(cfg), "[bss2]") || !strings.Contains(string(cfg), "yin_yang_hwaware_WA_ideal") {
+		t.Fatalf("-ideal run's config keeps [bss2] or the old name:\n%s", cfg)
+	}
+	res := filepath.Join(t.TempDir(), "rob")
+	out = runOK(t, "robustness", "-run", hw, "-compare", ideal, "-chips", "20", "-out", res, "-quiet")
+	if !strings.Contains(out, "yin_yang_hwaware_WA ") || !strings.Contains(out, "yin_yang_hwaware_WA_ideal") ||
+		!strings.Contains(out, "20 chips") {
+		t.Fatalf("robustness output:\n%s", out)
+	}
+	csvData, err := os.ReadFile(filepath.Join(res, "chips.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(csvData), "\n"); n != 41 {
+		t.Fatalf("chips.csv has %d lines, want a header and 2 x 20 chips", n)
+	}
+	var sum robustnessSummary
+	raw, err := os.ReadFile(filepath.Join(res, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Runs) != 2 || !sum.Runs[0].HardwareAware || sum.Runs[1].HardwareAware || sum.Runs[0].Chips.Chips != 20 {
+		t.Fatalf("summary.json: %+v", sum)
+	}
+	for _, r := range sum.Runs {
+		if c := r.Chips; !(c.Min <= c.P5 && c.P5 <= c.Median && c.Median <= c.Max && c.Mean > 0.3) {
+			t.Fatalf("%s: implausible chip accuracies %+v", r.Name, c)
+		}
+	}
+	if st, err := os.Stat(filepath.Join(res, "accuracy.png")); err != nil || st.Size() == 0 {
+		t.Fatalf("no histogram: %v", err)
+	}
+	// The same chips give the same figures.
+	res2 := filepath.Join(t.TempDir(), "rob2")
+	runOK(t, "robustness", "-run", hw, "-compare", ideal, "-chips", "20", "-out", res2, "-quiet", "-workers", "1")
+	csv2, _ := os.ReadFile(filepath.Join(res2, "chips.csv"))
+	if !bytes.Equal(csvData, csv2) {
+		t.Fatal("robustness with the same seed and another worker count gave other chips")
+	}
+	for _, args := range [][]string{
+		{"robustness"},
+		{"robustness", "-run", hw, "-chips", "0"},
+		{"robustness", "-run", filepath.Join(t.TempDir(), "none")},
+		{"train", "-config", "yin_yang_H30_WA", "-ideal", "-epochs", "1", "-out", filepath.Join(t.TempDir(), "x")},
+	} {
+		var o, e bytes.Buffer
+		err := run(args, &o, &e)
+		var ue usageError
+		if err == nil || !errors.As(err, &ue) {
+			t.Errorf("delgrad %s: %v, want a usage error", strings.Join(args, " "), err)
+		}
 	}
 }
