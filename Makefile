@@ -19,9 +19,9 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
-# Engine and training-epoch benchmarks (samples/s per case) on this machine's CPU.
+# Engine, training-epoch and chip-evaluation benchmarks (samples/s per case) on this machine's CPU.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./batch ./trainer
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./batch ./trainer ./bss2model
 
 # A short fuzzing run of the forward and backward pass.
 fuzz:

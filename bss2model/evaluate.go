@@ -138,9 +138,15 @@ func (s *Substrate) evalChip(net *batch.Network, input *tensor.Dense, labels []i
 
 // Summary describes the distribution of accuracies over chips.
 type Summary struct {
-	Chips                int
-	Mean, Std            float64 // Std: sample standard deviation (n-1)
-	Min, P5, Median, Max float64 // P5: 5th percentile, linear interpolation
+	Chips int     `json:"chips"`
+	Mean  float64 `json:"mean"`
+	// Std is the sample standard deviation (n-1).
+	Std float64 `json:"std"`
+	Min float64 `json:"min"`
+	// P5 is the 5th percentile (linear interpolation, numpy's default).
+	P5     float64 `json:"p5"`
+	Median float64 `json:"median"`
+	Max    float64 `json:"max"`
 }
 
 // Summarize returns the distribution of the accuracies in res.

@@ -14,62 +14,62 @@ type Params struct {
 	// WeightScale is the number of hardware weight units per 1.0 of model
 	// weight: weights are rounded to multiples of 1/WeightScale (reference:
 	// 30). Zero keeps weights continuous.
-	WeightScale float64 `toml:"weight_scale"`
+	WeightScale float64 `toml:"weight_scale" json:"weight_scale"`
 	// WeightMax is the largest weight magnitude in hardware units, 6 bits
 	// with the sign given by the synapse row (reference: 63, so |w| <= 2.1).
-	WeightMax int `toml:"weight_max"`
+	WeightMax int `toml:"weight_max" json:"weight_max"`
 	// ThresholdOffsetMean and ThresholdOffsetStd set the fixed-pattern
 	// threshold offset drawn per neuron and chip (reference: 0.13, 0.08).
-	ThresholdOffsetMean float64 `toml:"threshold_offset_mean"`
-	ThresholdOffsetStd  float64 `toml:"threshold_offset_std"`
+	ThresholdOffsetMean float64 `toml:"threshold_offset_mean" json:"threshold_offset_mean"`
+	ThresholdOffsetStd  float64 `toml:"threshold_offset_std" json:"threshold_offset_std"`
 	// ThresholdNoise is the standard deviation of the trial-to-trial
 	// threshold term, drawn per neuron for every batch (reference: 0.04).
-	ThresholdNoise float64 `toml:"threshold_noise"`
+	ThresholdNoise float64 `toml:"threshold_noise" json:"threshold_noise"`
 	// DelayJitter is the standard deviation of the trial-to-trial jitter of
 	// every realised delay, per sample (reference: 0.01).
-	DelayJitter float64 `toml:"delay_jitter"`
+	DelayJitter float64 `toml:"delay_jitter" json:"delay_jitter"`
 	// TauSynUS is tau_syn on the chip in microseconds of hardware time
 	// (reference: 6); it converts delays to register settings and the clock
 	// to model time.
-	TauSynUS float64 `toml:"tau_syn_us"`
+	TauSynUS float64 `toml:"tau_syn_us" json:"tau_syn_us"`
 	// DelayOffsetUS, DelayRegisterPerUS, DelayRegisterMin and
 	// DelayRegisterMax describe a delay neuron: a delay of D microseconds is
 	// the refractory setting round((D - DelayOffsetUS) * DelayRegisterPerUS)
 	// clipped to [DelayRegisterMin, DelayRegisterMax] (reference: 2, 8, 50,
 	// 250). DelayRegisterPerUS = 0 keeps delays continuous and unclipped.
-	DelayOffsetUS      float64 `toml:"delay_offset_us"`
-	DelayRegisterPerUS float64 `toml:"delay_register_per_us"`
-	DelayRegisterMin   int     `toml:"delay_register_min"`
-	DelayRegisterMax   int     `toml:"delay_register_max"`
+	DelayOffsetUS      float64 `toml:"delay_offset_us" json:"delay_offset_us"`
+	DelayRegisterPerUS float64 `toml:"delay_register_per_us" json:"delay_register_per_us"`
+	DelayRegisterMin   int     `toml:"delay_register_min" json:"delay_register_min"`
+	DelayRegisterMax   int     `toml:"delay_register_max" json:"delay_register_max"`
 	// Acceleration is how much faster than biological time the chip runs
 	// (reference: 1000); it only converts times for reports.
-	Acceleration float64 `toml:"acceleration"`
+	Acceleration float64 `toml:"acceleration" json:"acceleration"`
 
 	// TauMemStd and TauSynStd are the relative standard deviations of the
 	// fixed-pattern membrane and synaptic time constants per neuron
 	// (assumption: 0, as calibration brings them close to their targets).
 	// Non-zero values send every neuron through the root finder.
-	TauMemStd float64 `toml:"tau_mem_std"`
-	TauSynStd float64 `toml:"tau_syn_std"`
+	TauMemStd float64 `toml:"tau_mem_std" json:"tau_mem_std"`
+	TauSynStd float64 `toml:"tau_syn_std" json:"tau_syn_std"`
 	// GainStd is the relative standard deviation of the fixed-pattern gain
 	// of every synapse (assumption: 0.02).
-	GainStd float64 `toml:"gain_std"`
+	GainStd float64 `toml:"gain_std" json:"gain_std"`
 	// ClockMHz is the FPGA clock in MHz of hardware time: every input and
 	// observed spike time is rounded to its period (assumption: 125 MHz,
 	// 1/750 tau_syn at tau_syn = 6 us). Zero keeps times continuous.
-	ClockMHz float64 `toml:"clock_mhz"`
+	ClockMHz float64 `toml:"clock_mhz" json:"clock_mhz"`
 	// SpikeJitter is the standard deviation of the trial-to-trial jitter of
 	// every observed spike time (assumption: 0).
-	SpikeJitter float64 `toml:"spike_jitter"`
+	SpikeJitter float64 `toml:"spike_jitter" json:"spike_jitter"`
 	// SpikeLoss is the probability that a spike is lost on its way to the
 	// next layer or the readout (assumption: 0).
-	SpikeLoss float64 `toml:"spike_loss"`
+	SpikeLoss float64 `toml:"spike_loss" json:"spike_loss"`
 
 	// TrainChip says which chip hardware-aware training runs on:
 	// "resample" draws a new chip for every batch (the default, our choice:
 	// the network learns to work on any chip), "fixed" trains on one chip
 	// drawn from the run's seed, as training against one real chip does.
-	TrainChip string `toml:"train_chip"`
+	TrainChip string `toml:"train_chip" json:"train_chip"`
 }
 
 // TrainChips lists the values of Params.TrainChip.

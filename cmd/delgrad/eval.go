@@ -55,6 +55,9 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		t.Model.Sync()
 		net, name = t.Model.Net, fmt.Sprintf("%s (epoch %d)", *runDir, t.Epoch)
+		if t.Cfg.BSS2 != nil {
+			name += ", trained on simulated chips, here on the ideal engine (delgrad robustness runs it on chips)"
+		}
 	} else {
 		var ref *batch.Reference
 		name = *netDir
