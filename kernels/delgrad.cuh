@@ -1,0 +1,356 @@
+/*
+ * delgrad.cuh: the per-thread math of the DelGrad engine, written once for
+ * the CUDA kernels (delgrad.cu) and for the host (compiled by gcc through
+ * cgo in package kernels/hostmath and tested there against the Go engine of
+ * package batch, whose algorithm it mirrors line by line: see
+ * batch/neuron.go and batch/cpu.go).
+ *
+ * Layouts (all row-major, float64):
+ *   in    B x In       spike times of the layer's inputs (+Inf: no spike)
+ *   out   B x Out      spike times of the layer's neurons
+ *   w     Rows x Out   weights, input-major (Rows = In + nBias)
+ *   d     In | Out | In x Out   axonal | dendritic | synaptic delays
+ * Times inside the functions are "scaled": divided by tau_s.
+ */
+#ifndef DELGRAD_CUH
+#define DELGRAD_CUH
+
+#ifdef __CUDACC__
+#define DG_HD __host__ __device__ static inline
+#define DG_INF (__longlong_as_double(0x7ff0000000000000LL))
+#else
+#include <math.h>
+#define DG_HD static inline
+#define DG_INF (INFINITY)
+#endif
+
+enum { DG_NODELAY = 0, DG_AXONAL = 1, DG_DENDRITIC = 2, DG_SYNAPTIC = 3 };
+enum { DG_EQUALTAU = 1, DG_DOUBLETAU = 2 };
+
+#define DG_INV_E 0.36787944117144233
+#define DG_REBASE_SPAN 512.0
+#define DG_WIDE_SPAN 600.0
+
+/* One layer's constants, shared by every thread. */
+typedef struct {
+    int in, out, rows, nbias, delay, regime;
+    double tau;        /* tau_s */
+    double c;          /* g_leak (theta - E_l) */
+    double eps;        /* the reference's regulariser, or 0 */
+    double maxdwnorm;  /* 0: off */
+} dg_layer;
+
+DG_HD int dg_isinf(double x) { return x == DG_INF || x == -DG_INF; }
+DG_HD int dg_isnan(double x) { return x != x; }
+DG_HD int dg_finite(double x) { return !dg_isnan(x) && !dg_isinf(x); }
+DG_HD double dg_max(double a, double b) { return a > b ? a : b; }
+DG_HD double dg_min(double a, double b) { return a < b ? a : b; }
+
+/* Principal branch of the Lambert W function (batch.LambertW0). */
+DG_HD double dg_lambertw0(double x) {
+    if (dg_isnan(x) || x < -DG_INV_E) return 0.0 / 0.0;
+    if (x == -DG_INV_E) return -1;
+    if (x == 0) return x;
+    if (x == DG_INF) return x;
+    if (fabs(x) < 1e-9) return x - x * x;
+    double w;
+    if (x < -0.32) {
+        double p = sqrt(dg_max(0, 2 * (2.718281828459045 * x + 1)));
+        w = -1 + p * (1 + p * (-1.0 / 3 + p * (11.0 / 72 + p * (-43.0 / 540 + p * (769.0 / 17280 - p * 221.0 / 8505)))));
+    } else if (x < 3) {
+        w = x * (1 + 4.0 / 3 * x) / (1 + 7.0 / 3 * x + 5.0 / 6 * x * x);
+    } else {
+        double l1 = log(x), l2 = log(l1);
+        w = l1 - l2 + l2 / l1;
+    }
+    double prev = DG_INF;
+    for (int i = 0; i < 32; i++) {
+        double ew = exp(w);
+        double f = w * ew - x;
+        double wp1 = w + 1;
+        if (wp1 == 0 || f == 0) break;
+        double dw = f / (ew * wp1 - (w + 2) * f / (2 * wp1));
+        if (dg_isnan(dw) || dg_isinf(dw) || fabs(dw) >= prev) break;
+        prev = fabs(dw);
+        w -= dw;
+        if (fabs(dw) <= 1e-16 * fabs(w)) break;
+    }
+    if (w < -1) w = -1;
+    return w;
+}
+
+/*
+ * Forward, phase 1 (one thread per sample, or per (sample, neuron) for
+ * synaptic delays; k is ignored otherwise): the finite effective inputs of
+ * the neurons, sorted by (time, index), with the exponentials of the closed
+ * forms relative to a reference time that rebases past DG_REBASE_SPAN.
+ * Scratch arrays hold Rows entries; returns the number n of entries.
+ */
+DG_HD int dg_prepare(const dg_layer *L, const double *in_s, const double *d, const double *bias, int k,
+                     double *su, int *sidx, double *e1, double *te1, double *e2, double *ref, double *shift) {
+    double inv = 1 / L->tau;
+    int n = 0;
+    for (int i = 0; i < L->in; i++) {
+        double t = in_s[i];
+        if (L->delay == DG_AXONAL) t += d[i];
+        double u;
+        if (L->delay == DG_SYNAPTIC) {
+            u = (t + d[i * L->out + k]) * inv;
+        } else {
+            u = t * inv;
+        }
+        if (u < DG_INF) { su[n] = u; sidx[n] = i; n++; }
+    }
+    for (int j = 0; j < L->nbias; j++) { su[n] = bias[j] * inv; sidx[n] = L->in + j; n++; }
+    /* Insertion sort by (u, idx): stable, so equal times keep index order. */
+    for (int m = 1; m < n; m++) {
+        double u = su[m]; int ix = sidx[m]; int q = m - 1;
+        while (q >= 0 && (su[q] > u || (su[q] == u && sidx[q] > ix))) {
+            su[q + 1] = su[q]; sidx[q + 1] = sidx[q]; q--;
+        }
+        su[q + 1] = u; sidx[q + 1] = ix;
+    }
+    if (n == 0) return 0;
+    double r = su[0];
+    for (int m = 0; m < n; m++) {
+        shift[m] = 0;
+        if (su[m] - r > DG_REBASE_SPAN) { shift[m] = su[m] - r; r = su[m]; }
+        double dd = su[m] - r;
+        double e = exp(dd);
+        e1[m] = e; te1[m] = dd * e; e2[m] = exp(dd / 2); ref[m] = r;
+    }
+    return n;
+}
+
+/*
+ * Forward, phase 2 (one thread per (sample, neuron)): the first spike of
+ * neuron k from the prepared inputs (batch's model.firstSpike), in
+ * unscaled time, dendritic delay included; +Inf when it stays silent.
+ * w is the layer's Rows x Out weight matrix.
+ */
+DG_HD double dg_first_spike(const dg_layer *L, int n, const double *su, const int *sidx, const double *e1,
+                            const double *te1, const double *e2, const double *ref, const double *shift,
+                            const double *w, const double *d, int k) {
+    double t = DG_INF;
+    if (n > 0) {
+        double a1 = 0, b = 0, a2 = 0;
+        if (L->eps != 0) {
+            double r0 = ref[0];
+            double e = L->eps * exp(-r0);
+            a1 = e; b = e * (1 - r0); a2 = L->eps * exp(-r0 / 2);
+        }
+        for (int m = 0; m < n; m++) {
+            double sh = shift[m];
+            if (sh != 0) {
+                double f = exp(-sh);
+                b = f * (b - sh * a1);
+                a1 *= f;
+                a2 *= exp(-sh / 2);
+            }
+            double wm = w[sidx[m] * L->out + k];
+            a1 += wm * e1[m];
+            double lo = su[m], hi = m + 1 < n ? su[m + 1] : DG_INF;
+            if (L->regime == DG_EQUALTAU) {
+                b += wm * te1[m];
+                if (!(a1 > 0)) continue;
+                double r = b / a1, rf = ref[m];
+                if (rf + r + 1 < lo || rf + r > hi) continue;
+                if (m + 1 < n && shift[m + 1] == 0 && rf + r + 1 > hi &&
+                    a1 * (hi - rf) - b < L->c * e1[m + 1] * (1 - 1e-9))
+                    continue;
+                double z = -L->c / a1 * exp(r);
+                if (!(z >= -DG_INV_E)) continue;
+                double u = rf + r - dg_lambertw0(z);
+                if (u >= lo && u <= hi) { t = u; break; }
+                continue;
+            }
+            a2 += wm * e2[m];
+            if (!(a1 > 0)) continue;
+            double disc = a2 * a2 - 4 * a1 * L->c;
+            if (!(disc >= 0)) continue;
+            double arg = 2 * a1 / (a2 + sqrt(disc));
+            if (!(arg > 0)) continue;
+            double u = ref[m] + 2 * log(arg);
+            if (u >= lo && u <= hi) { t = u; break; }
+        }
+    }
+    t = L->tau * t;
+    if (L->delay == DG_DENDRITIC) t += d[k];
+    return t;
+}
+
+/*
+ * Backward, phase 0 (one thread per sample): the scaled effective times u
+ * of every row (bias rows included; synaptic delays are added per neuron
+ * later), the sample's reference time (its earliest input), whether the
+ * sample is "wide" (exponentials then go against each neuron's own output
+ * time) and, if not, the exponentials e^{u-ref} and e^{(u-ref)/2}.
+ * dspan is max |d|/tau over synaptic delays (0 otherwise).
+ */
+DG_HD void dg_back_prepare(const dg_layer *L, const double *in_s, const double *d, const double *bias, double dspan,
+                           double *u, double *e1, double *e2, double *ref, int *wide) {
+    double inv = 1 / L->tau;
+    double umin = DG_INF, umax = -DG_INF;
+    for (int i = 0; i < L->rows; i++) {
+        double t;
+        if (i < L->in) {
+            t = in_s[i];
+            if (L->delay == DG_AXONAL) t += d[i];
+        } else {
+            t = bias[i - L->in];
+        }
+        u[i] = t * inv;
+        if (u[i] < DG_INF) { umin = dg_min(umin, u[i]); umax = dg_max(umax, u[i]); }
+    }
+    *ref = umin;
+    *wide = umax - umin + dspan > DG_WIDE_SPAN;
+    if (!*wide) {
+        for (int i = 0; i < L->rows; i++) { e1[i] = exp(u[i] - umin); e2[i] = exp((u[i] - umin) / 2); }
+    }
+}
+
+/* The exponentials of row i for neuron k (batch's layerBuf.exps); ed1,
+ * ed2 hold e^{d/tau}, e^{d/(2 tau)} of the synaptic delays. */
+DG_HD void dg_exps(const dg_layer *L, int wide, int i, int k, double ui, double rf, const double *e1, const double *e2,
+                   const double *ed1, const double *ed2, double *x1, double *x2) {
+    int syn = L->delay == DG_SYNAPTIC && i < L->in;
+    if (wide) { *x1 = exp(ui - rf); *x2 = exp((ui - rf) / 2); return; }
+    if (syn) { *x1 = e1[i] * ed1[i * L->out + k]; *x2 = e2[i] * ed2[i * L->out + k]; return; }
+    *x1 = e1[i]; *x2 = e2[i];
+}
+
+/* d t_out / d w (tau_s units) and d t_out / d t_i of one causal input (batch's model.grads). */
+DG_HD void dg_grads(const dg_layer *L, double k1, double k2, double w, double ui, double x1, double x2, double us,
+                    double *dw, double *dt) {
+    if (L->regime == DG_EQUALTAU) {
+        *dw = k1 * x1 * (us - ui);
+        *dt = k1 * (w * x1) * (us - ui - 1);
+        return;
+    }
+    *dw = 2 * (k1 * x1 - k2 * x2);
+    *dt = 2 * k1 * (w * x1) - k2 * (w * x2);
+}
+
+/* Per-(sample, neuron) backward state. */
+typedef struct {
+    double k1, k2, dk, us, rf, dend;
+    int act, clip;
+} dg_nstate;
+
+/*
+ * Backward, phase 1 (one thread per (sample, neuron)): the gradient factors
+ * of neuron k for one sample from its observed output time and the error
+ * delta_k (batch's backwardLayer, phase 1, less the propagated error).
+ * u, e1, e2 are the sample's rows from dg_back_prepare.
+ */
+DG_HD dg_nstate dg_back_neuron(const dg_layer *L, const double *u, const double *e1, const double *e2, double ref,
+                               int wide, const double *ed1, const double *ed2, const double *w, const double *d,
+                               double tout, double dk, int k) {
+    dg_nstate st = {0, 0, 0, 0, 0, 0, 0, 0};
+    double inv = 1 / L->tau;
+    if (L->delay == DG_DENDRITIC) tout -= d[k];
+    double us = tout * inv;
+    if (dk == 0 || dg_isnan(us) || dg_isinf(us)) return st;
+    st.dend = dk;
+    double rf = wide ? us : ref;
+    double a1 = 0, bb = 0, a2 = 0;
+    if (L->eps != 0) {
+        double e = L->eps * exp(-rf);
+        a1 = e; bb = e * (1 - rf); a2 = L->eps * exp(-rf / 2);
+    }
+    int syn = L->delay == DG_SYNAPTIC;
+    for (int i = 0; i < L->rows; i++) {
+        double ui = u[i];
+        if (syn && i < L->in) ui += d[i * L->out + k] * inv;
+        if (!(ui <= us)) continue;
+        double x1, x2;
+        dg_exps(L, wide, i, k, ui, rf, e1, e2, ed1, ed2, &x1, &x2);
+        double wi = w[i * L->out + k];
+        a1 += wi * x1;
+        bb += wi * (ui - rf) * x1;
+        a2 += wi * x2;
+    }
+    double k1, k2 = 0;
+    if (L->regime == DG_EQUALTAU) {
+        double r = bb / a1;
+        double z = -L->c / a1 * exp(r);
+        double wl = dg_lambertw0(z);
+        k1 = -1 / (a1 * (1 + wl));
+    } else {
+        double s = sqrt(a2 * a2 - 4 * a1 * L->c);
+        k1 = (1 + L->c / s * exp((us - rf) / 2)) / a1;
+        k2 = 1 / s;
+    }
+    if (!dg_finite(k1) || !dg_finite(k2)) return st;
+    double maxdw = 0, check = 0;
+    for (int i = 0; i < L->rows; i++) {
+        double ui = u[i];
+        if (syn && i < L->in) ui += d[i * L->out + k] * inv;
+        if (ui <= us) {
+            double x1, x2, dw, dt;
+            dg_exps(L, wide, i, k, ui, rf, e1, e2, ed1, ed2, &x1, &x2);
+            dg_grads(L, k1, k2, w[i * L->out + k], ui, x1, x2, us, &dw, &dt);
+            maxdw = dg_max(maxdw, fabs(dw * L->tau * dk));
+            dt *= dk;
+            check += dw * 0 + dt * 0;
+        }
+    }
+    if (check != 0 || dg_isinf(maxdw) || dg_isnan(maxdw)) return st;
+    st.act = 1;
+    st.clip = L->maxdwnorm > 0 && maxdw > L->maxdwnorm;
+    st.k1 = k1; st.k2 = k2; st.dk = dk; st.us = us; st.rf = rf;
+    return st;
+}
+
+/*
+ * Backward, phase 2 (one thread per (sample, input)): the error propagated
+ * to input i, summed over the layer's neurons in order (no atomics).
+ */
+DG_HD double dg_back_input(const dg_layer *L, const double *u, const double *e1, const double *e2, int wide,
+                           const double *ed1, const double *ed2, const double *w, const double *d,
+                           const dg_nstate *st, int i) {
+    double inv = 1 / L->tau;
+    double g = 0;
+    for (int k = 0; k < L->out; k++) {
+        const dg_nstate *s = &st[k];
+        if (!s->act) continue;
+        double ui = u[i];
+        if (L->delay == DG_SYNAPTIC) ui += d[i * L->out + k] * inv;
+        if (!(ui <= s->us)) continue;
+        double x1, x2, dw, dt;
+        dg_exps(L, wide, i, k, ui, s->rf, e1, e2, ed1, ed2, &x1, &x2);
+        dg_grads(L, s->k1, s->k2, w[i * L->out + k], ui, x1, x2, s->us, &dw, &dt);
+        g += dt * s->dk;
+    }
+    return g;
+}
+
+/*
+ * Backward, phase 3 (one thread per weight (i, k)): dL/dw_ik summed over
+ * the batch in sample order, and for synaptic delays dL/dd_ik. u, e1, e2
+ * are B x Rows; ref/wide per sample; st is B x Out.
+ */
+DG_HD void dg_back_weight(const dg_layer *L, int B, const double *u, const double *e1, const double *e2,
+                          const int *wide, const double *ed1, const double *ed2, const double *w, const double *d,
+                          const dg_nstate *st, int i, int k, double *dW, double *dD) {
+    double inv = 1 / L->tau;
+    int syn = L->delay == DG_SYNAPTIC && i < L->in;
+    double gw = 0, gd = 0;
+    for (int s = 0; s < B; s++) {
+        double ui = u[s * L->rows + i];
+        if (!(ui < DG_INF)) continue;
+        const dg_nstate *n = &st[s * L->out + k];
+        if (!n->act) continue;
+        if (syn) ui += d[i * L->out + k] * inv;
+        if (!(ui <= n->us)) continue;
+        double x1, x2, dw, dt;
+        dg_exps(L, wide[s], i, k, ui, n->rf, e1 + s * L->rows, e2 + s * L->rows, ed1, ed2, &x1, &x2);
+        dg_grads(L, n->k1, n->k2, w[i * L->out + k], ui, x1, x2, n->us, &dw, &dt);
+        if (!n->clip) gw += dw * L->tau * n->dk;
+        if (syn) gd += dt * n->dk;
+    }
+    *dW = gw;
+    if (syn) *dD = gd;
+}
+
+#endif /* DELGRAD_CUH */
