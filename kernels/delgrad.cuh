@@ -15,14 +15,13 @@
 #ifndef DELGRAD_CUH
 #define DELGRAD_CUH
 
+#include <math.h>
 #ifdef __CUDACC__
 #define DG_HD __host__ __device__ static inline
-#define DG_INF (__longlong_as_double(0x7ff0000000000000LL))
 #else
-#include <math.h>
 #define DG_HD static inline
-#define DG_INF (INFINITY)
 #endif
+#define DG_INF HUGE_VAL
 
 enum { DG_NODELAY = 0, DG_AXONAL = 1, DG_DENDRITIC = 2, DG_SYNAPTIC = 3 };
 enum { DG_EQUALTAU = 1, DG_DOUBLETAU = 2 };
@@ -48,7 +47,7 @@ DG_HD double dg_min(double a, double b) { return a < b ? a : b; }
 
 /* Principal branch of the Lambert W function (batch.LambertW0). */
 DG_HD double dg_lambertw0(double x) {
-    if (dg_isnan(x) || x < -DG_INV_E) return 0.0 / 0.0;
+    if (dg_isnan(x) || x < -DG_INV_E) return nan("");
     if (x == -DG_INV_E) return -1;
     if (x == 0) return x;
     if (x == DG_INF) return x;

@@ -1,7 +1,21 @@
-// Package kernels will hold the CUDA kernels of the DelGrad engine (.cu
-// sources, their generated PTX embedded with go:embed) and the Go launcher
-// on gorgonia.org/cu behind the build tag cuda, implementing batch.Engine.
+// Package kernels holds the CUDA engine of DelGrad: the kernels
+// (delgrad.cu), their per-thread math written once as host-and-device
+// functions (delgrad.cuh), the PTX nvcc makes from them for compute_80 and
+// compute_90 (ptx/, embedded as PTX80 and PTX90, so building needs no
+// nvcc), and, behind the build tag cuda, the Go launcher on gorgonia.org/cu:
+// GPU implements batch.Engine.
 //
-// Not implemented yet: see the project's CUDA issue. Until then the CPU
-// engine of package batch is the only engine.
+// Parallel layout. Forward: one thread per sample sorts the layer's
+// effective inputs once (per (sample, neuron) with synaptic delays, whose
+// order differs per neuron) and one thread per (sample, neuron) scans the
+// causal prefixes for the first spike. Backward: one thread per (sample,
+// neuron) computes the gradient factors, one per (sample, input) the
+// propagated error (a sum over neurons, in order), and one per weight the
+// batch sum of its gradient (in sample order): no atomics, and the same
+// summation order as the CPU engine. Everything is float64.
+//
+// The default build needs no CUDA: package kernels/host compiles
+// delgrad.cuh with the C compiler and tests it against the Go engine.
+// A cuda build starts on machines without a usable driver too (see
+// cuinit_cuda.c) and Available says why the GPU cannot be used.
 package kernels

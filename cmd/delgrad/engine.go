@@ -9,21 +9,28 @@ import (
 
 // newEngine returns the engine -device asks for, and its name for reports.
 func newEngine(device string, workers int) (batch.Engine, string, error) {
+	if workers < 0 {
+		return nil, "", usageError{errors.New("-workers must be >= 0 (0: one per core)")}
+	}
 	switch device {
 	case "cpu":
 	case "gpu":
 		if err := gpuAvailable(); err != nil {
 			return nil, "", usageError{fmt.Errorf("-device gpu: %w; use -device cpu (or auto)", err)}
 		}
+		eng, name, err := newGPU()
+		if err != nil {
+			return nil, "", fmt.Errorf("-device gpu: %w", err)
+		}
+		return eng, name, nil
 	case "auto":
 		if gpuAvailable() == nil {
-			break
+			if eng, name, err := newGPU(); err == nil {
+				return eng, name, nil
+			}
 		}
 	default:
 		return nil, "", usageError{fmt.Errorf("-device %q: must be cpu, gpu or auto", device)}
-	}
-	if workers < 0 {
-		return nil, "", usageError{errors.New("-workers must be >= 0 (0: one per core)")}
 	}
 	e := batch.NewCPU(workers)
 	return e, fmt.Sprintf("cpu (%d workers)", e.Workers()), nil

@@ -1,0 +1,267 @@
+//go:build cuda
+
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"github.com/delgrad-go/delgrad/batch"
+	"github.com/delgrad-go/delgrad/configs"
+	"github.com/delgrad-go/delgrad/trainer"
+	"gorgonia.org/tensor"
+)
+
+// gpu returns the engine, or skips the test with the reason.
+func gpu(t testing.TB) *GPU {
+	t.Helper()
+	if err := Available(); err != nil {
+		t.Skipf("no GPU: %v", err)
+	}
+	g, err := NewGPU()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	return g
+}
+
+func randNet(rng *rand.Rand, regime batch.Regime, kind batch.DelayKind, bias, mux int, sizes ...int) *batch.Network {
+	nrn := batch.Neuron{TauSyn: 1, TauMem: float64(regime), Threshold: 1}
+	net := &batch.Network{Inputs: sizes[0], Multiplex: mux}
+	in := sizes[0] * max(mux, 1)
+	for _, out := range sizes[1:] {
+		l := batch.NewLayer(in, out, bias, nrn, kind)
+		scale := 3.0 / math.Sqrt(float64(in))
+		if regime == batch.EqualTau {
+			scale *= 1.5
+		}
+		for i := range l.W() {
+			l.W()[i] = scale * (0.8 + rng.NormFloat64())
+		}
+		for i := range l.BiasTimes {
+			l.BiasTimes[i] = 0.3 * float64(i+1)
+		}
+		for i := range l.D() {
+			l.D()[i] = 0.5 * rng.Float64()
+		}
+		l.MaxDWNorm = 0.5
+		net.Layers = append(net.Layers, l)
+		in = out
+	}
+	return net
+}
+
+// worst returns the largest |a-b|/max(|b|,1) and fails on a silent neuron
+// on one side only.
+func worst(t *testing.T, what string, got, want []float64) float64 {
+	t.Helper()
+	w := 0.0
+	for i := range want {
+		if math.IsInf(want[i], 1) != math.IsInf(got[i], 1) {
+			t.Fatalf("%s[%d]: GPU %g, CPU %g (silent on one side)", what, i, got[i], want[i])
+		}
+		if math.IsInf(want[i], 1) {
+			continue
+		}
+		w = max(w, math.Abs(got[i]-want[i])/math.Max(math.Abs(want[i]), 1))
+	}
+	return w
+}
+
+// TestParity holds the GPU engine to the CPU engine on random networks:
+// every regime x delay kind, batch sizes 1, 150 and 4096; spike times
+// within 1e-10, gradients within 1e-8, the same silent neurons and clipped
+// gradients.
+func TestParity(t *testing.T) {
+	g := gpu(t)
+	kinds := []batch.DelayKind{batch.NoDelay, batch.Axonal, batch.Dendritic, batch.Synaptic}
+	for _, regime := range []batch.Regime{batch.EqualTau, batch.DoubleTau} {
+		for _, kind := range kinds {
+			for _, b := range []int{1, 150, 4096} {
+				t.Run(fmt.Sprintf("%v/%v/B%d", regime, kind, b), func(t *testing.T) {
+					rng := rand.New(rand.NewPCG(uint64(regime), uint64(kind)*7+uint64(b)))
+					net := randNet(rng, regime, kind, 1, 2, 4, 30, 12, 3)
+					x := batch.NewTimes(b, 4)
+					for i := range x.Float64s() {
+						if rng.Float64() > 0.05 {
+							x.Float64s()[i] = 0.15 + 1.85*rng.Float64()
+						}
+					}
+					cpu := batch.NewCPU(0)
+					var tc, tg batch.Trace
+					if err := cpu.Forward(net, x, &tc); err != nil {
+						t.Fatal(err)
+					}
+					if err := g.Forward(net, x, &tg); err != nil {
+						t.Fatal(err)
+					}
+					wt := 0.0
+					for l := range tc.Times {
+						wt = max(wt, worst(t, fmt.Sprintf("times[%d]", l), tg.Times[l].Float64s(), tc.Times[l].Float64s()))
+					}
+					if wt > 1e-10 {
+						t.Fatalf("spike times differ by %.3g > 1e-10", wt)
+					}
+					dOut := tensor.New(tensor.WithShape(b, 3), tensor.WithBacking(make([]float64, 3*b)))
+					for i := range dOut.Float64s() {
+						dOut.Float64s()[i] = rng.NormFloat64()
+					}
+					gc, gg := batch.NewGradients(net, b), batch.NewGradients(net, b)
+					if err := cpu.Backward(net, &tc, dOut, gc); err != nil {
+						t.Fatal(err)
+					}
+					if err := g.Backward(net, &tc, dOut, gg); err != nil {
+						t.Fatal(err)
+					}
+					wg := worst(t, "dInput", gg.Input.Float64s(), gc.Input.Float64s())
+					for l := range net.Layers {
+						wg = max(wg, worst(t, fmt.Sprintf("dW[%d]", l), gg.Weights[l].Float64s(), gc.Weights[l].Float64s()))
+						if gc.Delays[l] != nil {
+							wg = max(wg, worst(t, fmt.Sprintf("dD[%d]", l), gg.Delays[l].Float64s(), gc.Delays[l].Float64s()))
+						}
+						if gg.Clipped[l] != gc.Clipped[l] {
+							t.Fatalf("layer %d: %d clipped on the GPU, %d on the CPU", l, gg.Clipped[l], gc.Clipped[l])
+						}
+					}
+					if wg > 1e-8 {
+						t.Fatalf("gradients differ by %.3g > 1e-8", wg)
+					}
+					t.Logf("PARITY %v %v B=%d times %.2g gradients %.2g", regime, kind, b, wt, wg)
+				})
+			}
+		}
+	}
+}
+
+func trainerFor(t testing.TB, name string, eng batch.Engine, epochs int) *trainer.Trainer {
+	f, err := configs.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := trainer.Parse(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Training.Epochs = epochs
+	data, err := trainer.LoadData(&cfg, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := trainer.NewTrainer(cfg, data, eng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// Twenty epochs of Yin-Yang H30_WA from the same seed on the GPU and on
+// the CPU reach the same accuracy at every epoch, to within 0.2 points.
+func TestTrainingMatchesCPU(t *testing.T) {
+	g := gpu(t)
+	const epochs = 20
+	tg := trainerFor(t, "yin_yang_H30_WA", g, epochs)
+	tc := trainerFor(t, "yin_yang_H30_WA", batch.NewCPU(0), epochs)
+	for e := 1; e <= epochs; e++ {
+		mg, err := tg.RunEpoch(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mc, err := tc.RunEpoch(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("EPOCH %d train %.4f/%.4f validation %.4f/%.4f", e, mg.TrainAcc, mc.TrainAcc, mg.ValAcc, mc.ValAcc)
+		if math.Abs(mg.ValAcc-mc.ValAcc) > 0.002 || math.Abs(mg.TrainAcc-mc.TrainAcc) > 0.002 {
+			t.Fatalf("epoch %d: GPU accuracy %.4f/%.4f, CPU %.4f/%.4f (train/validation)", e, mg.TrainAcc, mg.ValAcc, mc.TrainAcc, mc.ValAcc)
+		}
+	}
+}
+
+// BenchmarkTrainEpoch: whole training epochs on the GPU engine (samples/s).
+func BenchmarkTrainEpoch(b *testing.B) {
+	g := gpu(b)
+	for _, name := range []string{"yin_yang_H30_WA", "16x16_mnist"} {
+		b.Run(name, func(b *testing.B) {
+			if name == "16x16_mnist" && os.Getenv("DELGRAD_MNIST") == "" {
+				if _, err := trainer.LoadSplit("mnist16", "", "test"); err != nil {
+					b.Skipf("no MNIST: %v", err)
+				}
+			}
+			t := trainerFor(b, name, g, 1)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := t.RunEpoch(nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*t.Data.Train.N)/b.Elapsed().Seconds(), "samples/s")
+		})
+	}
+}
+
+// BenchmarkForwardBackward: one forward and backward pass of a large batch
+// (samples/s), for the networks of the targets.
+func BenchmarkForwardBackward(b *testing.B) {
+	g := gpu(b)
+	for _, c := range []struct {
+		name   string
+		regime batch.Regime
+		kind   batch.DelayKind
+		sizes  []int
+		batch  int
+	}{
+		{"yinyang_4-30-3_axonal", batch.DoubleTau, batch.Axonal, []int{4, 30, 3}, 65536},
+		{"mnist16_256-128-10", batch.EqualTau, batch.NoDelay, []int{256, 128, 10}, 8192},
+		{"mnist_784-350-10", batch.EqualTau, batch.NoDelay, []int{784, 350, 10}, 4096},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 1))
+			net := randNet(rng, c.regime, c.kind, 0, 1, c.sizes...)
+			x := batch.NewTimes(c.batch, c.sizes[0])
+			for i := range x.Float64s() {
+				x.Float64s()[i] = 0.15 + 1.85*rng.Float64()
+			}
+			K := c.sizes[len(c.sizes)-1]
+			dOut := tensor.New(tensor.WithShape(c.batch, K), tensor.WithBacking(make([]float64, c.batch*K)))
+			for i := range dOut.Float64s() {
+				dOut.Float64s()[i] = 0.01 * rng.NormFloat64()
+			}
+			var tr batch.Trace
+			gr := batch.NewGradients(net, c.batch)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := g.Forward(net, x, &tr); err != nil {
+					b.Fatal(err)
+				}
+				if err := g.Backward(net, &tr, dOut, gr); err != nil {
+					b.Fatal(err)
+				}
+			}
+			sps := float64(b.N*c.batch) / b.Elapsed().Seconds()
+			b.ReportMetric(sps, "samples/s")
+			flops, bytes := costModel(net)
+			b.ReportMetric(flops*sps/1e9, "model-GFLOP/s")
+			b.ReportMetric(bytes*sps/1e9, "model-GB/s")
+		})
+	}
+}
+
+// costModel estimates the fp64 operations and the device memory traffic of
+// one sample's forward and backward pass: per synapse about 8 flops in the
+// forward scan and 30 in the three backward phases; per synapse the weight
+// phase reads the row's time and exponentials (24 bytes) and the neuron's
+// state (56 bytes), and the other phases about 40 bytes. An estimate for
+// the report's "share of peak" columns, not a measurement.
+func costModel(net *batch.Network) (flops, bytes float64) {
+	for _, l := range net.Layers {
+		syn := float64(l.Rows() * l.Out)
+		flops += 38 * syn
+		bytes += 120 * syn
+	}
+	return flops, bytes
+}
