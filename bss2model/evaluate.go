@@ -33,7 +33,8 @@ type ChipResult struct {
 	// Silent is the fraction of samples with no output spike at all.
 	Silent float64
 	// MeanLabelTime is the mean output spike time of the predicted neuron
-	// over the samples with an output spike, in units of tau_syn.
+	// over the samples with an output spike, in the network's time units
+	// (NaN if no sample had one).
 	MeanLabelTime float64
 }
 
@@ -52,6 +53,9 @@ func Evaluate(net *batch.Network, p Params, input *tensor.Dense, labels []int, o
 	}
 	if input == nil || len(input.Shape()) != 2 || input.Shape()[0] != len(labels) {
 		return nil, fmt.Errorf("bss2model: need one label per sample of the input times")
+	}
+	if len(labels) == 0 {
+		return nil, fmt.Errorf("bss2model: no samples to evaluate")
 	}
 	for i, y := range labels {
 		if y < 0 || y >= net.Outputs() {

@@ -23,6 +23,9 @@ type Substrate struct {
 	// Membrane's root finder.
 	Engine batch.Engine
 
+	// forceRoot sends every layer through the root finder (tests).
+	forceRoot bool
+
 	lnet batch.Network
 	ltr  batch.Trace
 	xin  []float64
@@ -55,6 +58,9 @@ func Check(net *batch.Network) error {
 		return fmt.Errorf("bss2model: %w", err)
 	}
 	for l := range net.Layers {
+		if net.Layers[l].Neuron.Eps != 0 {
+			return fmt.Errorf("bss2model: layer %d uses the reference's eps term, which the chip model does not include: set eps to 0", l)
+		}
 		if net.Layers[l].Delay == batch.Synaptic {
 			return fmt.Errorf("bss2model: layer %d has synaptic delays, which BrainScaleS-2 cannot realise (one delay neuron per spike source): use axonal or dendritic delays", l)
 		}
@@ -70,6 +76,9 @@ func Check(net *batch.Network) error {
 func (s *Substrate) Forward(net *batch.Network, chip *Chip, input *tensor.Dense, tr *batch.Trace, rng *rand.Rand) error {
 	if err := Check(net); err != nil {
 		return err
+	}
+	if tr == nil || rng == nil || s.Engine == nil {
+		return fmt.Errorf("bss2model: forward needs a trace, a random generator and an engine")
 	}
 	if err := chip.check(net); err != nil {
 		return err
@@ -162,7 +171,12 @@ func (s *Substrate) layer(lay *batch.Layer, cl *ChipLayer, in, out []float64, b 
 			s.xin[i] += p.DelayJitter * rng.NormFloat64()
 		}
 	}
-	ideal := p.TauMemStd == 0 && p.TauSynStd == 0
+	// The closed forms hold where every neuron keeps the nominal time
+	// constants (a threshold offset or a gain only rescales the weights).
+	ideal := !s.forceRoot
+	for k := 0; k < nOut && ideal; k++ {
+		ideal = cl.TauMem[k] == 1 && cl.TauSyn[k] == 1
+	}
 	if ideal {
 		if err := s.closedForm(lay, w, d, thr, theta0, b, out); err != nil {
 			return err
@@ -170,12 +184,11 @@ func (s *Substrate) layer(lay *batch.Layer, cl *ChipLayer, in, out []float64, b 
 	} else {
 		s.rootFinder(lay, cl, w, d, thr, b, out)
 	}
-	// Observation: dendritic delay jitter, spike jitter, clock, loss.
+	// Observation: dendritic delay jitter, spike jitter, clock, loss. Every
+	// entry draws its terms, spike or not, so that the generator's state
+	// after a batch depends only on the shapes, never on which neurons fired.
 	clock := p.clockPeriod(tau0)
 	for i, t := range out {
-		if math.IsInf(t, 1) {
-			continue
-		}
 		if lay.Delay == batch.Dendritic && p.DelayJitter > 0 {
 			t += p.DelayJitter * rng.NormFloat64()
 		}

@@ -377,6 +377,9 @@ func (c *Config) Validate() error {
 		if err := c.BSS2.Validate(); err != nil {
 			return fmt.Errorf("config: %w", err)
 		}
+		if c.Training.Eps != 0 {
+			return fmt.Errorf("config: training.eps = %v: the [bss2] chip model has no eps term: set it to 0", c.Training.Eps)
+		}
 	}
 	return c.Training.validate()
 }

@@ -143,6 +143,7 @@ func TestParseErrors(t *testing.T) {
 		{"bss2 unknown key", layer + "[bss2]\nthreshold_nosie = 0.1\n", "unknown key bss2.threshold_nosie"},
 		{"bss2 negative noise", layer + "[bss2]\nthreshold_noise = -0.1\n", "bss2.threshold_noise = -0.1"},
 		{"bss2 train chip", layer + "[bss2]\ntrain_chip = \"each\"\n", "bss2.train_chip"},
+		{"bss2 eps", layer + "[training]\neps = 1e-6\n[bss2]\n", "has no eps term"},
 		{"bss2 synaptic", "[[layers]]\nsize = 3\n[layers.delay]\nkind = \"synaptic\"\n[bss2]\n", "use axonal or dendritic"},
 	}
 	for _, c := range cases {
