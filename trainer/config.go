@@ -206,8 +206,8 @@ func Defaults() Config {
 	}
 }
 
-// defaultLayer is what every [[layers]] table starts from.
-func defaultLayer() LayerConfig {
+// DefaultLayer is what every [[layers]] table starts from.
+func DefaultLayer() LayerConfig {
 	return LayerConfig{WeightsMean: 1, WeightsStd: 1,
 		Delay: DelayConfig{Kind: "none", Positivity: "sigmoid", SigmoidScale: 1,
 			PresynSharing: 1, PostsynSharing: 1}}
@@ -230,7 +230,7 @@ func Parse(r io.Reader) (Config, error) {
 		return Config{}, fmt.Errorf("config: %w", tomlErr(err))
 	}
 	for range probe.Layers {
-		c.Layers = append(c.Layers, defaultLayer())
+		c.Layers = append(c.Layers, DefaultLayer())
 	}
 	bss := bss2model.Defaults()
 	c.BSS2 = &bss

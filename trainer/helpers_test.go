@@ -13,7 +13,7 @@ func tinyConfig(hidden int, kind string) Config {
 	c := Defaults()
 	c.Name = "tiny"
 	for _, n := range []int{hidden, 3} {
-		l := defaultLayer()
+		l := DefaultLayer()
 		l.Size = n
 		l.Delay.Kind = kind
 		l.Delay.Std = 0.25

@@ -8,6 +8,8 @@
 //	delgrad eval   [-run DIR | -net DIR] [-split NAME] [-dataset NAME | -data DIR | -samples F -labels F] [-workers N] [-eps]
 //	delgrad export -run DIR -out DIR
 //	delgrad robustness -run DIR [-compare DIR] [-chips N] [-seed N] [-split NAME] [-out DIR] [-workers N] [-quiet]
+//	delgrad bench  [-quick] [-device cpu|gpu|all] [-cases RE] [-batches LIST] [-modes LIST] [-out DIR] [-reference CMD]
+//	delgrad bench  -readme README.md DIR...
 //	delgrad configs
 //
 // train runs a configuration (a file, or one of the built-in configs listed
@@ -34,6 +36,16 @@
 // percentile, ...) and accuracy.png (the histogram); -compare evaluates a
 // second run, for instance the same network trained with `train -ideal`, on
 // the same chips. train -ideal drops a config's [bss2] section.
+//
+// bench times forward passes, forward+backward passes and training steps
+// of every engine (one CPU core, all cores, the GPU in a cuda build) on the
+// suite's networks over batch sizes from 1 to 65536 and writes
+// report.md, results.csv, machine.json and plots/ (default
+// bench/results/DATE-HOST); -quick is a one-minute smoke run. -reference
+// CMD times the same cases through another implementation: CMD -case NAME
+// -mode forward|fwdbwd|train -batch B must print "samples_per_second: X".
+// bench -readme rewrites the README's performance section from report
+// directories.
 //
 // Exit codes: 0 success, 1 failure while running, 2 bad command line or
 // bad input (config, data, existing run directory).
@@ -89,7 +101,7 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
-	const cmds = "train, resume, eval, export, robustness, configs"
+	const cmds = "train, resume, eval, export, robustness, bench, configs"
 	if len(args) == 0 {
 		return usageError{fmt.Errorf("missing command; commands: %s (try: delgrad train)", cmds)}
 	}
@@ -104,6 +116,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return exportCmd(args[1:], stdout, stderr)
 	case "robustness":
 		return robustnessCmd(args[1:], stdout, stderr)
+	case "bench":
+		return benchCmd(args[1:], stdout, stderr)
 	case "configs":
 		return configsCmd(stdout)
 	case "-h", "-help", "--help", "help":

@@ -1,0 +1,346 @@
+// Package bench is the benchmark suite behind `delgrad bench`: forward,
+// forward+backward and whole training steps of the DelGrad engines on the
+// networks users train (Yin-Yang with every delay kind in both regimes,
+// 16x16 MNIST, full MNIST, a wide synthetic network) over batch sizes from 1
+// to 65536, each with warm-up, repeats, median and spread, and the peak
+// memory of the run; Report writes them as Markdown, CSV and PNG plots.
+//
+// Engines come in from the caller (the CPU engine on one core and on all
+// cores, the CUDA engine of package kernels when the binary has it), so
+// that this package builds without CUDA.
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"runtime/metrics"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/delgrad-go/delgrad/batch"
+	"github.com/delgrad-go/delgrad/trainer"
+	"github.com/delgrad-go/delgrad/trainer/dataset"
+	"gorgonia.org/tensor"
+)
+
+// Case is one benchmarked network.
+type Case struct {
+	Name   string
+	Sizes  []int // inputs, hidden layers..., outputs
+	Regime batch.Regime
+	Delay  batch.DelayKind
+	// PInf is the fraction of missing input spikes (MNIST's background).
+	PInf float64
+}
+
+// Mode is what one measured step does.
+type Mode string
+
+// The modes: the forward pass; forward and backward pass; a training step
+// of the trainer (forward, loss, backward, Adam, delay rectification).
+const (
+	Forward  Mode = "forward"
+	FwdBwd   Mode = "forward+backward"
+	TrainStp Mode = "train step"
+)
+
+// Modes lists every mode in report order.
+var Modes = []Mode{Forward, FwdBwd, TrainStp}
+
+// Cases returns the suite's networks.
+func Cases() []Case {
+	var cs []Case
+	for _, r := range []batch.Regime{batch.DoubleTau, batch.EqualTau} {
+		for _, d := range []batch.DelayKind{batch.NoDelay, batch.Axonal, batch.Dendritic, batch.Synaptic} {
+			cs = append(cs, Case{Name: fmt.Sprintf("yinyang-4-30-3-%v-tau%d", d, r), Sizes: []int{4, 30, 3}, Regime: r, Delay: d})
+		}
+	}
+	return append(cs,
+		Case{Name: "mnist16-256-128-10", Sizes: []int{256, 128, 10}, Regime: batch.EqualTau, PInf: 0.5},
+		Case{Name: "mnist-784-350-10", Sizes: []int{784, 350, 10}, Regime: batch.EqualTau, PInf: 0.8},
+		Case{Name: "wide-1024-1024-10", Sizes: []int{1024, 1024, 10}, Regime: batch.DoubleTau},
+	)
+}
+
+// Engine is a named engine factory.
+type Engine struct {
+	Name string
+	New  func() (batch.Engine, error)
+	// GPU marks the device engine (for speed-up columns).
+	GPU bool
+}
+
+// Options configures Run.
+type Options struct {
+	Cases   []Case
+	Modes   []Mode
+	Batches []int
+	Engines []Engine
+	// MinTime is the least time one repeat runs (it loops the step until
+	// then); Repeats is the number of timed repeats after one warm-up.
+	MinTime time.Duration
+	Repeats int
+	// MaxStep skips a batch size (and the larger ones) of a case, mode and
+	// engine whose single step would take longer, as estimated from the
+	// previous batch size.
+	MaxStep time.Duration
+	// Reference, when not nil, times the same case in the reference
+	// implementation and returns its samples/s (0: not available).
+	Reference func(c Case, m Mode, batch int) (float64, error)
+	// Progress is called before each measurement.
+	Progress func(done, total int, what string)
+}
+
+// Result is one measurement.
+type Result struct {
+	Case   string
+	Mode   Mode
+	Engine string
+	GPU    bool
+	Batch  int
+	// Median, Min and Max are samples/s over the repeats.
+	Median, Min, Max float64
+	Repeats          int
+	// HostPeak is the largest live Go heap seen during the measurement;
+	// DeviceBytes the device memory the engine holds (0 for CPU engines).
+	HostPeak    uint64
+	DeviceBytes int64
+	// Skipped says why the measurement was not taken ("" if it was).
+	Skipped string
+	// Reference is the reference implementation's samples/s (0: none).
+	Reference float64
+}
+
+// DeviceMemory is implemented by engines that can report the device memory
+// they hold.
+type DeviceMemory interface{ DeviceBytes() int64 }
+
+// Run measures every case x mode x engine x batch size.
+func Run(opt Options) ([]Result, error) {
+	if len(opt.Cases) == 0 || len(opt.Modes) == 0 || len(opt.Batches) == 0 || len(opt.Engines) == 0 {
+		return nil, errors.New("bench: nothing to run: give cases, modes, batch sizes and engines")
+	}
+	if opt.Repeats < 1 {
+		opt.Repeats = 1
+	}
+	batches := slices.Clone(opt.Batches)
+	slices.Sort(batches)
+	total := len(opt.Cases) * len(opt.Modes) * len(opt.Engines) * len(batches)
+	done := 0
+	var out []Result
+	for _, e := range opt.Engines {
+		eng, err := e.New()
+		if err != nil {
+			return nil, fmt.Errorf("bench: engine %s: %w", e.Name, err)
+		}
+		for _, c := range opt.Cases {
+			for _, m := range opt.Modes {
+				var last *Result
+				for _, b := range batches {
+					if opt.Progress != nil {
+						opt.Progress(done, total, fmt.Sprintf("%s %s %s B=%d", e.Name, c.Name, m, b))
+					}
+					done++
+					r := Result{Case: c.Name, Mode: m, Engine: e.Name, GPU: e.GPU, Batch: b}
+					if last != nil && last.Skipped == "" && opt.MaxStep > 0 &&
+						time.Duration(float64(b)/last.Median*float64(time.Second)) > opt.MaxStep {
+						r.Skipped = fmt.Sprintf("one step would take over %v", opt.MaxStep)
+					} else if last != nil && last.Skipped != "" {
+						r.Skipped = last.Skipped
+					} else if err := measure(eng, c, m, b, opt, &r); err != nil {
+						return nil, fmt.Errorf("bench: %s %s %s batch %d: %w", e.Name, c.Name, m, b, err)
+					}
+					if opt.Reference != nil && r.Skipped == "" {
+						ref, err := opt.Reference(c, m, b)
+						if err != nil {
+							return nil, fmt.Errorf("bench: reference %s %s batch %d: %w", c.Name, m, b, err)
+						}
+						r.Reference = ref
+					}
+					out = append(out, r)
+					last = &out[len(out)-1]
+				}
+			}
+		}
+		if cl, ok := eng.(interface{ Close() error }); ok {
+			if err := cl.Close(); err != nil {
+				return nil, fmt.Errorf("bench: closing %s: %w", e.Name, err)
+			}
+		}
+	}
+	return out, nil
+}
+
+// network draws the case's network and a batch of inputs; the same seed
+// always gives the same ones.
+func (c Case) network(b int) (*batch.Network, *tensor.Dense, *tensor.Dense) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	nrn := batch.Neuron{TauSyn: 1, TauMem: float64(c.Regime), Threshold: 1}
+	net := &batch.Network{Inputs: c.Sizes[0]}
+	in := c.Sizes[0]
+	for _, o := range c.Sizes[1:] {
+		l := batch.NewLayer(in, o, 0, nrn, c.Delay)
+		scale := 3 / math.Sqrt(float64(in)*(1-c.PInf))
+		if c.Regime == batch.EqualTau {
+			scale *= 1.5
+		}
+		for i := range l.W() {
+			l.W()[i] = scale * (0.8 + rng.NormFloat64())
+		}
+		for i := range l.D() {
+			l.D()[i] = 0.5 * rng.Float64()
+		}
+		l.MaxDWNorm = 0.2
+		net.Layers = append(net.Layers, l)
+		in = o
+	}
+	x := batch.NewTimes(b, c.Sizes[0])
+	for i := range x.Float64s() {
+		if rng.Float64() >= c.PInf {
+			x.Float64s()[i] = 0.15 + 1.85*rng.Float64()
+		}
+	}
+	k := net.Outputs()
+	d := make([]float64, b*k)
+	for i := range d {
+		d[i] = 0.01 * rng.NormFloat64()
+	}
+	return net, x, tensor.New(tensor.WithShape(b, k), tensor.WithBacking(d))
+}
+
+// trainerFor builds a trainer of the case's network on steps batches of
+// random data (bumping off, one validation sample), so that RunEpoch is
+// steps training steps.
+func (c Case) trainerFor(eng batch.Engine, b, steps int) (*trainer.Trainer, error) {
+	cfg := trainer.Defaults()
+	cfg.Name = c.Name
+	*cfg.Neuron.TauMem = float64(c.Regime)
+	for _, o := range c.Sizes[1:] {
+		l := trainer.DefaultLayer()
+		l.Size = o
+		l.WeightsMean = 3 / math.Sqrt(float64(c.Sizes[0])*(1-c.PInf))
+		l.Delay.Kind = c.Delay.String()
+		l.Delay.Std = 0.25
+		cfg.Layers = append(cfg.Layers, l)
+	}
+	cfg.Training.BatchSize, cfg.Training.EvalBatchSize = b, 1
+	cfg.Training.BumpValue = 0
+	rng := rand.New(rand.NewPCG(3, 4))
+	mk := func(n int) *dataset.Set {
+		s := &dataset.Set{Name: "random", N: n, F: c.Sizes[0], Classes: c.Sizes[len(c.Sizes)-1],
+			Times: make([]float64, n*c.Sizes[0]), Labels: make([]int, n)}
+		for i := range s.Times {
+			s.Times[i] = math.Inf(1)
+			if rng.Float64() >= c.PInf {
+				s.Times[i] = 0.15 + 1.85*rng.Float64()
+			}
+		}
+		for i := range s.Labels {
+			s.Labels[i] = rng.IntN(s.Classes)
+		}
+		return s
+	}
+	return trainer.NewTrainer(cfg, trainer.Data{Train: mk(b * steps), Validation: mk(1), Test: mk(1)}, eng)
+}
+
+// step returns a function that runs one step of mode m on batch size b.
+func step(eng batch.Engine, c Case, m Mode, b int) (func() error, error) {
+	if m == TrainStp {
+		t, err := c.trainerFor(eng, b, 1)
+		if err != nil {
+			return nil, err
+		}
+		return func() error { _, err := t.RunEpoch(nil); return err }, nil
+	}
+	net, x, dOut := c.network(b)
+	var tr batch.Trace
+	g := batch.NewGradients(net, b)
+	return func() error {
+		if err := eng.Forward(net, x, &tr); err != nil {
+			return err
+		}
+		if m == FwdBwd {
+			return eng.Backward(net, &tr, dOut, g)
+		}
+		return nil
+	}, nil
+}
+
+// measure runs one warm-up and opt.Repeats timed repeats of at least
+// opt.MinTime each.
+func measure(eng batch.Engine, c Case, m Mode, b int, opt Options, r *Result) error {
+	run, err := step(eng, c, m, b)
+	if err != nil {
+		return err
+	}
+	if err := run(); err != nil { // warm-up: buffers, caches, JIT of the PTX
+		return err
+	}
+	stop := peakHeap()
+	var rates []float64
+	for rep := 0; rep < opt.Repeats; rep++ {
+		n := 0
+		start := time.Now()
+		for n == 0 || time.Since(start) < opt.MinTime {
+			if err := run(); err != nil {
+				return err
+			}
+			n++
+		}
+		rates = append(rates, float64(n*b)/time.Since(start).Seconds())
+	}
+	r.HostPeak = stop()
+	slices.Sort(rates)
+	r.Repeats = len(rates)
+	r.Min, r.Max = rates[0], rates[len(rates)-1]
+	r.Median = rates[len(rates)/2]
+	if len(rates)%2 == 0 {
+		r.Median = (rates[len(rates)/2-1] + rates[len(rates)/2]) / 2
+	}
+	if dm, ok := eng.(DeviceMemory); ok {
+		r.DeviceBytes = dm.DeviceBytes()
+	}
+	return nil
+}
+
+// peakHeap samples the live heap every 5 ms until the returned function is
+// called, which returns the largest value seen.
+func peakHeap() func() uint64 {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	read := func() uint64 {
+		metrics.Read(sample)
+		return sample[0].Value.Uint64()
+	}
+	var mu sync.Mutex
+	peak := read()
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				v := read()
+				mu.Lock()
+				peak = max(peak, v)
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		<-finished
+		runtime.Gosched()
+		mu.Lock()
+		defer mu.Unlock()
+		return max(peak, read())
+	}
+}

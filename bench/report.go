@@ -1,0 +1,356 @@
+package bench
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/delgrad-go/delgrad/internal/atomicfile"
+	"github.com/delgrad-go/delgrad/trainer/plots"
+)
+
+// Machine heads a report.
+type Machine struct {
+	CPU     string `json:"cpu"`
+	Cores   int    `json:"cores"`
+	GPU     string `json:"gpu,omitempty"` // "" without one
+	Go      string `json:"go"`
+	Command string `json:"command"`
+	Date    string `json:"date"`
+}
+
+// Host describes this machine (CPU model from /proc/cpuinfo, logical
+// cores, Go version, today's date in UTC); the caller adds the GPU and the
+// command.
+func Host() Machine {
+	m := Machine{CPU: "unknown CPU", Cores: runtime.NumCPU(), Go: runtime.Version(),
+		Date: time.Now().UTC().Format("2006-01-02")}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return m
+}
+
+var csvHeader = []string{"case", "mode", "engine", "gpu", "batch", "median_samples_per_s", "min_samples_per_s",
+	"max_samples_per_s", "repeats", "host_peak_bytes", "device_bytes", "reference_samples_per_s", "skipped"}
+
+func f64(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+
+// WriteCSV writes rs in the long format of results.csv.
+func WriteCSV(w io.Writer, rs []Result) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(csvHeader); err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if err := cw.Write([]string{r.Case, string(r.Mode), r.Engine, strconv.FormatBool(r.GPU), strconv.Itoa(r.Batch),
+			f64(r.Median), f64(r.Min), f64(r.Max), strconv.Itoa(r.Repeats), strconv.FormatUint(r.HostPeak, 10),
+			strconv.FormatInt(r.DeviceBytes, 10), f64(r.Reference), r.Skipped}); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// ReadCSV reads a results.csv written by WriteCSV.
+func ReadCSV(r io.Reader) ([]Result, error) {
+	rows, err := csv.NewReader(r).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("results csv: %w", err)
+	}
+	if len(rows) == 0 || !slices.Equal(rows[0], csvHeader) {
+		return nil, fmt.Errorf("results csv: the header is not %s", strings.Join(csvHeader, ","))
+	}
+	var rs []Result
+	for i, row := range rows[1:] {
+		var r Result
+		var errs [9]error
+		r.Case, r.Mode, r.Engine = row[0], Mode(row[1]), row[2]
+		r.GPU, errs[0] = strconv.ParseBool(row[3])
+		r.Batch, errs[1] = strconv.Atoi(row[4])
+		r.Median, errs[2] = strconv.ParseFloat(row[5], 64)
+		r.Min, errs[3] = strconv.ParseFloat(row[6], 64)
+		r.Max, errs[4] = strconv.ParseFloat(row[7], 64)
+		r.Repeats, errs[5] = strconv.Atoi(row[8])
+		r.HostPeak, errs[6] = strconv.ParseUint(row[9], 10, 64)
+		r.DeviceBytes, errs[7] = strconv.ParseInt(row[10], 10, 64)
+		r.Reference, errs[8] = strconv.ParseFloat(row[11], 64)
+		r.Skipped = row[12]
+		for _, e := range errs {
+			if e != nil {
+				return nil, fmt.Errorf("results csv: row %d: %w", i+2, e)
+			}
+		}
+		rs = append(rs, r)
+	}
+	return rs, nil
+}
+
+func mib(b uint64) string { return fmt.Sprintf("%.1f", float64(b)/(1<<20)) }
+
+// Markdown writes the report: the machine and command, then one row per
+// measurement (median samples/s with the spread of the repeats, memory,
+// and the ratio to the reference where it was timed), then the best
+// throughput per case, mode and engine.
+func Markdown(w io.Writer, m Machine, rs []Result) error {
+	b := &strings.Builder{}
+	fmt.Fprintf(b, "# DelGrad-Go benchmark, %s\n\n", m.Date)
+	fmt.Fprintf(b, "- CPU: %s, %d logical cores\n", m.CPU, m.Cores)
+	if m.GPU != "" {
+		fmt.Fprintf(b, "- GPU: %s\n", m.GPU)
+	} else {
+		fmt.Fprintf(b, "- GPU: none used\n")
+	}
+	fmt.Fprintf(b, "- Go: %s\n- Command: `%s`\n\n", m.Go, m.Command)
+	fmt.Fprintf(b, "Samples/s are medians over the repeats (after one warm-up step); the spread is the\n")
+	fmt.Fprintf(b, "slowest and fastest repeat. Host peak is the largest live Go heap seen while measuring.\n\n")
+	fmt.Fprintf(b, "## Best throughput per case (median samples/s at the best batch size)\n\n")
+	engines := uniq(rs, func(r Result) string { return r.Engine })
+	fmt.Fprintf(b, "| case | mode | %s |\n| --- | --- |%s\n", strings.Join(engines, " | "), strings.Repeat(" --- |", len(engines)))
+	for _, c := range uniq(rs, func(r Result) string { return r.Case }) {
+		for _, md := range Modes {
+			cells := make([]string, len(engines))
+			any := false
+			for i, e := range engines {
+				best := bestOf(rs, c, md, e)
+				if best == nil {
+					cells[i] = "-"
+					continue
+				}
+				any = true
+				cells[i] = fmt.Sprintf("%.0f (B=%d)", best.Median, best.Batch)
+			}
+			if any {
+				fmt.Fprintf(b, "| %s | %s | %s |\n", c, md, strings.Join(cells, " | "))
+			}
+		}
+	}
+	fmt.Fprintf(b, "\n## All measurements\n\n")
+	fmt.Fprintf(b, "| case | mode | engine | batch | samples/s | spread | host peak MiB | device MiB | reference samples/s | ratio |\n")
+	fmt.Fprintf(b, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	for _, r := range rs {
+		if r.Skipped != "" {
+			fmt.Fprintf(b, "| %s | %s | %s | %d | skipped: %s | | | | | |\n", r.Case, r.Mode, r.Engine, r.Batch, r.Skipped)
+			continue
+		}
+		ref, ratio := "", ""
+		if r.Reference > 0 {
+			ref, ratio = fmt.Sprintf("%.1f", r.Reference), fmt.Sprintf("%.0fx", r.Median/r.Reference)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %d | %.0f | %.0f-%.0f | %s | %s | %s | %s |\n", r.Case, r.Mode, r.Engine, r.Batch,
+			r.Median, r.Min, r.Max, mib(r.HostPeak), mib(uint64(r.DeviceBytes)), ref, ratio)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func uniq(rs []Result, key func(Result) string) []string {
+	var out []string
+	for _, r := range rs {
+		if k := key(r); !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// bestOf returns the measurement with the highest median of a case, mode
+// and engine, or nil.
+func bestOf(rs []Result, c string, m Mode, e string) *Result {
+	var best *Result
+	for i := range rs {
+		r := &rs[i]
+		if r.Case == c && r.Mode == m && r.Engine == e && r.Skipped == "" && (best == nil || r.Median > best.Median) {
+			best = r
+		}
+	}
+	return best
+}
+
+// Write writes report.md, results.csv and plots/ (samples/s against batch
+// size per case; with a GPU engine, its speed-up over each CPU engine)
+// into dir, every file atomically.
+func Write(dir string, m Machine, rs []Result) error {
+	if err := os.MkdirAll(filepath.Join(dir, "plots"), 0o755); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if err := atomicfile.Write(filepath.Join(dir, "report.md"), 0o644, func(w io.Writer) error { return Markdown(w, m, rs) }); err != nil {
+		return fmt.Errorf("bench: report.md: %w", err)
+	}
+	if err := atomicfile.Write(filepath.Join(dir, "results.csv"), 0o644, func(w io.Writer) error { return WriteCSV(w, rs) }); err != nil {
+		return fmt.Errorf("bench: results.csv: %w", err)
+	}
+	if err := atomicfile.Write(filepath.Join(dir, "machine.json"), 0o644, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(m)
+	}); err != nil {
+		return fmt.Errorf("bench: machine.json: %w", err)
+	}
+	for _, c := range uniq(rs, func(r Result) string { return r.Case }) {
+		var series []plots.Series
+		for _, e := range uniq(rs, func(r Result) string { return r.Engine }) {
+			for _, md := range Modes {
+				s := plots.Series{Name: fmt.Sprintf("%s, %s", e, md)}
+				for _, r := range rs {
+					if r.Case == c && r.Engine == e && r.Mode == md && r.Skipped == "" {
+						s.X = append(s.X, math.Log2(float64(r.Batch)))
+						s.Y = append(s.Y, r.Median)
+					}
+				}
+				if len(s.X) > 0 {
+					series = append(series, s)
+				}
+			}
+		}
+		path := filepath.Join(dir, "plots", c+".png")
+		if err := plots.Lines(path, c, "log2(batch size)", "samples/s", true, series...); err != nil {
+			return fmt.Errorf("bench: %s: %w", path, err)
+		}
+		if sp := speedups(rs, c); len(sp) > 0 {
+			path := filepath.Join(dir, "plots", c+"-speedup.png")
+			if err := plots.Lines(path, c+": GPU over CPU", "log2(batch size)", "speed-up", true, sp...); err != nil {
+				return fmt.Errorf("bench: %s: %w", path, err)
+			}
+		}
+	}
+	return nil
+}
+
+// speedups returns, per mode and CPU engine, the GPU engine's samples/s
+// over the CPU engine's at equal batch size.
+func speedups(rs []Result, c string) []plots.Series {
+	var out []plots.Series
+	gpus := uniq(filter(rs, func(r Result) bool { return r.GPU }), func(r Result) string { return r.Engine })
+	cpus := uniq(filter(rs, func(r Result) bool { return !r.GPU }), func(r Result) string { return r.Engine })
+	for _, ge := range gpus {
+		for _, ce := range cpus {
+			for _, md := range Modes {
+				s := plots.Series{Name: fmt.Sprintf("%s / %s, %s", ge, ce, md)}
+				for _, r := range rs {
+					if r.Case != c || r.Engine != ge || r.Mode != md || r.Skipped != "" {
+						continue
+					}
+					for _, q := range rs {
+						if q.Case == c && q.Engine == ce && q.Mode == md && q.Batch == r.Batch && q.Skipped == "" {
+							s.X = append(s.X, math.Log2(float64(r.Batch)))
+							s.Y = append(s.Y, r.Median/q.Median)
+						}
+					}
+				}
+				if len(s.X) > 0 {
+					out = append(out, s)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func filter(rs []Result, keep func(Result) bool) []Result {
+	var out []Result
+	for _, r := range rs {
+		if keep(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Load reads a report directory written by Write (machine.json and
+// results.csv).
+func Load(dir string) (Machine, []Result, error) {
+	var m Machine
+	raw, err := os.ReadFile(filepath.Join(dir, "machine.json"))
+	if err != nil {
+		return m, nil, fmt.Errorf("bench: %w", err)
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return m, nil, fmt.Errorf("bench: %s/machine.json: %w", dir, err)
+	}
+	f, err := os.Open(filepath.Join(dir, "results.csv"))
+	if err != nil {
+		return m, nil, fmt.Errorf("bench: %w", err)
+	}
+	defer f.Close()
+	rs, err := ReadCSV(f)
+	if err != nil {
+		return m, nil, fmt.Errorf("bench: %s: %w", dir, err)
+	}
+	return m, rs, nil
+}
+
+// Begin and End mark the README section that ReadmeSection replaces.
+const (
+	Begin = "<!-- bench:begin (generated by delgrad bench -readme; do not edit) -->"
+	End   = "<!-- bench:end -->"
+)
+
+// ReadmeSection returns the performance table of the README for the
+// report directories dirs (name: the directory's base name): per case and
+// mode, the best median samples/s of every engine on every machine.
+func ReadmeSection(dirs []string) (string, error) {
+	b := &strings.Builder{}
+	b.WriteString(Begin + "\n")
+	for _, d := range dirs {
+		m, rs, err := Load(d)
+		if err != nil {
+			return "", err
+		}
+		gpu := m.GPU
+		if gpu == "" {
+			gpu = "no GPU"
+		}
+		fmt.Fprintf(b, "\n[%s](%s): %s, %d cores, %s, %s; `%s`\n\n", filepath.Base(d), filepath.ToSlash(d), m.CPU, m.Cores, gpu, m.Date, m.Command)
+		engines := uniq(rs, func(r Result) string { return r.Engine })
+		fmt.Fprintf(b, "| case | mode | %s |\n| --- | --- |%s\n", strings.Join(engines, " | "), strings.Repeat(" --- |", len(engines)))
+		for _, c := range uniq(rs, func(r Result) string { return r.Case }) {
+			for _, md := range Modes {
+				cells := make([]string, len(engines))
+				seen := false
+				for i, e := range engines {
+					if best := bestOf(rs, c, md, e); best != nil {
+						cells[i] = fmt.Sprintf("%.0f (B=%d)", best.Median, best.Batch)
+						seen = true
+					} else {
+						cells[i] = "-"
+					}
+				}
+				if seen {
+					fmt.Fprintf(b, "| %s | %s | %s |\n", c, md, strings.Join(cells, " | "))
+				}
+			}
+		}
+	}
+	b.WriteString("\n" + End)
+	return b.String(), nil
+}
+
+// ReplaceSection returns text with the part from Begin to End replaced by
+// section; the markers must be there.
+func ReplaceSection(text, section string) (string, error) {
+	i := strings.Index(text, Begin)
+	j := strings.Index(text, End)
+	if i < 0 || j < i {
+		return "", fmt.Errorf("bench: the README has no %q ... %q section", Begin, End)
+	}
+	return text[:i] + section + text[j+len(End):], nil
+}

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/delgrad-go/delgrad/batch"
+	"github.com/delgrad-go/delgrad/bench"
+	"github.com/delgrad-go/delgrad/internal/atomicfile"
+)
+
+func benchCmd(args []string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	quick := fl.Bool("quick", false, "a one-minute smoke run: two cases, three batch sizes, short repeats")
+	out := fl.String("out", "", "report directory (default bench/results/DATE-HOST)")
+	casesRe := fl.String("cases", "", "only cases whose name matches this regular expression (see -list)")
+	list := fl.Bool("list", false, "list the cases and exit")
+	batches := fl.String("batches", "", "comma-separated batch sizes (default 1,16,150,1024,4096,16384,65536)")
+	modes := fl.String("modes", "", "comma-separated modes: forward, fwdbwd, train (default all)")
+	device := fl.String("device", "cpu", "engines: cpu (one core and all cores), gpu, or all (cpu and gpu)")
+	repeats := fl.Int("repeats", 5, "timed repeats per measurement (after one warm-up)")
+	minTime := fl.Duration("min-time", 300*time.Millisecond, "least duration of one repeat")
+	maxStep := fl.Duration("max-step", 10*time.Second, "skip batch sizes whose single step would take longer")
+	reference := fl.String("reference", "", "command that times the reference implementation: run as CMD -case NAME -mode MODE -batch B, it prints samples_per_second: X")
+	readme := fl.String("readme", "", "update this README's benchmark section from the report directories given as arguments, and exit")
+	quiet := fl.Bool("quiet", false, "no progress bar")
+	if err := fl.Parse(args); err != nil {
+		return flagError(err)
+	}
+	if *readme != "" {
+		return benchReadme(*readme, fl.Args(), stdout)
+	}
+	if fl.NArg() > 0 {
+		return usageError{fmt.Errorf("bench: unexpected arguments %v", fl.Args())}
+	}
+	cases := bench.Cases()
+	if *list {
+		for _, c := range cases {
+			fmt.Fprintln(stdout, c.Name)
+		}
+		return nil
+	}
+	opt := bench.Options{Batches: []int{1, 16, 150, 1024, 4096, 16384, 65536}, Modes: bench.Modes,
+		Repeats: *repeats, MinTime: *minTime, MaxStep: *maxStep}
+	if *quick {
+		opt.Batches = []int{1, 150, 4096}
+		opt.Repeats, opt.MinTime, opt.MaxStep = 3, 50*time.Millisecond, time.Second
+		var qc []bench.Case
+		for _, c := range cases {
+			if c.Name == "yinyang-4-30-3-axonal-tau2" || c.Name == "mnist16-256-128-10" {
+				qc = append(qc, c)
+			}
+		}
+		cases = qc
+	}
+	if *casesRe != "" {
+		re, err := regexp.Compile(*casesRe)
+		if err != nil {
+			return usageError{fmt.Errorf("bench: -cases: %w", err)}
+		}
+		var sel []bench.Case
+		for _, c := range cases {
+			if re.MatchString(c.Name) {
+				sel = append(sel, c)
+			}
+		}
+		if len(sel) == 0 {
+			return usageError{fmt.Errorf("bench: -cases %q matches no case (see delgrad bench -list)", *casesRe)}
+		}
+		cases = sel
+	}
+	opt.Cases = cases
+	if *batches != "" {
+		opt.Batches = nil
+		for _, f := range strings.Split(*batches, ",") {
+			b, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || b < 1 {
+				return usageError{fmt.Errorf("bench: -batches: %q is not a batch size >= 1", f)}
+			}
+			opt.Batches = append(opt.Batches, b)
+		}
+	}
+	if *modes != "" {
+		opt.Modes = nil
+		for _, f := range strings.Split(*modes, ",") {
+			switch strings.TrimSpace(f) {
+			case "forward":
+				opt.Modes = append(opt.Modes, bench.Forward)
+			case "fwdbwd":
+				opt.Modes = append(opt.Modes, bench.FwdBwd)
+			case "train":
+				opt.Modes = append(opt.Modes, bench.TrainStp)
+			default:
+				return usageError{fmt.Errorf("bench: -modes: %q: must be forward, fwdbwd or train", f)}
+			}
+		}
+	}
+	if *repeats < 1 || *minTime <= 0 || *maxStep <= 0 {
+		return usageError{errors.New("bench: -repeats, -min-time and -max-step must be positive")}
+	}
+	m := bench.Host()
+	m.Command = "delgrad bench " + strings.Join(args, " ")
+	n := runtime.NumCPU()
+	cpu := []bench.Engine{
+		{Name: "cpu-1core", New: func() (batch.Engine, error) { return batch.NewCPU(1), nil }},
+		{Name: fmt.Sprintf("cpu-%dcores", n), New: func() (batch.Engine, error) { return batch.NewCPU(n), nil }},
+	}
+	gpu := func() (bench.Engine, error) {
+		if err := gpuAvailable(); err != nil {
+			return bench.Engine{}, usageError{fmt.Errorf("bench: -device %s: %w", *device, err)}
+		}
+		eng, name, err := newGPU()
+		if err != nil {
+			return bench.Engine{}, fmt.Errorf("bench: %w", err)
+		}
+		m.GPU = name
+		return bench.Engine{Name: "gpu", GPU: true, New: func() (batch.Engine, error) { return eng, nil }}, nil
+	}
+	switch *device {
+	case "cpu":
+		opt.Engines = cpu
+	case "gpu", "all":
+		g, err := gpu()
+		if err != nil {
+			return err
+		}
+		if *device == "all" {
+			opt.Engines = append(opt.Engines, cpu...)
+		}
+		opt.Engines = append(opt.Engines, g)
+	default:
+		return usageError{fmt.Errorf("bench: -device %q: must be cpu, gpu or all", *device)}
+	}
+	if *reference != "" {
+		cmd := strings.Fields(*reference)
+		opt.Reference = func(c bench.Case, md bench.Mode, b int) (float64, error) { return runReference(cmd, c, md, b) }
+	}
+	dir := *out
+	if dir == "" {
+		host, _ := os.Hostname()
+		dir = filepath.Join("bench", "results", m.Date+"-"+host)
+	}
+	var bar *progressbar.ProgressBar
+	if !*quiet && isTerminal(stderr) {
+		total := len(opt.Cases) * len(opt.Modes) * len(opt.Engines) * len(opt.Batches)
+		bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(stderr), progressbar.OptionShowCount(),
+			progressbar.OptionClearOnFinish(), progressbar.OptionSetWidth(30), progressbar.OptionThrottle(100*time.Millisecond))
+		opt.Progress = func(done, total int, what string) {
+			bar.Describe(what)
+			_ = bar.Set(done)
+		}
+	}
+	start := time.Now()
+	rs, err := bench.Run(opt)
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	if err != nil {
+		return err
+	}
+	if err := bench.Write(dir, m, rs); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d measurements in %v; report in %s/report.md\n", len(rs), time.Since(start).Round(time.Second), dir)
+	return nil
+}
+
+// runReference times one case through the user's reference command.
+func runReference(cmd []string, c bench.Case, m bench.Mode, b int) (float64, error) {
+	mode := map[bench.Mode]string{bench.Forward: "forward", bench.FwdBwd: "fwdbwd", bench.TrainStp: "train"}[m]
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	args := append(append([]string{}, cmd[1:]...), "-case", c.Name, "-mode", mode, "-batch", strconv.Itoa(b))
+	var outb, errb bytes.Buffer
+	x := exec.CommandContext(ctx, cmd[0], args...)
+	x.Stdout, x.Stderr = &outb, &errb
+	if err := x.Run(); err != nil {
+		return 0, fmt.Errorf("%s: %w: %s", strings.Join(x.Args, " "), err, strings.TrimSpace(errb.String()))
+	}
+	for _, line := range strings.Split(outb.String(), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "samples_per_second:"); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil || f < 0 {
+				return 0, fmt.Errorf("%s printed %q: want samples_per_second: NUMBER", cmd[0], line)
+			}
+			return f, nil
+		}
+	}
+	return 0, fmt.Errorf("%s printed no line samples_per_second: X", cmd[0])
+}
+
+// benchReadme replaces the benchmark section of the README at path with
+// the tables of the report directories dirs.
+func benchReadme(path string, dirs []string, stdout io.Writer) error {
+	if len(dirs) == 0 {
+		return usageError{errors.New("bench -readme README.md DIR...: give the report directories")}
+	}
+	sec, err := bench.ReadmeSection(dirs)
+	if err != nil {
+		return usageError{err}
+	}
+	old, err := os.ReadFile(path)
+	if err != nil {
+		return usageError{fmt.Errorf("bench -readme: %w", err)}
+	}
+	text, err := bench.ReplaceSection(string(old), sec)
+	if err != nil {
+		return usageError{err}
+	}
+	if err := atomicfile.WriteFile(path, []byte(text), 0o644); err != nil {
+		return fmt.Errorf("bench -readme: %w", err)
+	}
+	fmt.Fprintf(stdout, "updated %s from %s\n", path, strings.Join(dirs, ", "))
+	return nil
+}
