@@ -11,6 +11,7 @@ build:
 # The project's test command (CI runs it through .ci/run).
 test: fmt-check vet
 	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -asan ./kernels/host
 
 vet:
 	$(GO) vet ./...

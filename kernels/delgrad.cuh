@@ -352,4 +352,171 @@ DG_HD void dg_back_weight(const dg_layer *L, int B, const double *u, const doubl
     if (syn) *dD = gd;
 }
 
+/*
+ * The kernels. Each is written once as a body dg_<name>_body(j, params...)
+ * that does the work of thread j; delgrad.cu wraps every body in a
+ * __global__ kernel (thread j = blockIdx.x * blockDim.x + threadIdx.x),
+ * and kernels/host runs it in a loop over j on the CPU. DG_KERNELS lists
+ * every kernel with its parameters; parameters are pointers, long long or
+ * double only, because gorgonia.org/cu passes each as one 8-byte word (so
+ * a layer's dg_layer lives in device memory and is read through Lp).
+ */
+
+/* x (B x F) -> out (B x F*mux), each feature repeated mux times; j < B*F*mux. */
+DG_HD void dg_mux_body(long long j, long long B, long long F, long long mux, const double *x, double *out) {
+    if (j >= B * F * mux) return;
+    out[j] = x[j / mux];
+}
+
+/* Forward phase 1: j < B (B*Out for synaptic delays). */
+DG_HD void dg_fwd_prepare_body(long long j, const dg_layer *Lp, long long B, const double *in, const double *d,
+                               const double *bias, double *su, int *sidx, double *e1, double *te1, double *e2,
+                               double *ref, double *shift, int *cnt) {
+    dg_layer L = *Lp;
+    long long per = L.delay == DG_SYNAPTIC ? L.out : 1;
+    if (j >= B * per) return;
+    long long s = j / per;
+    int k = (int)(j % per);
+    long long o = j * L.rows;
+    cnt[j] = dg_prepare(&L, in + s * L.in, d, bias, k, su + o, sidx + o, e1 + o, te1 + o, e2 + o, ref + o, shift + o);
+}
+
+/* Forward phase 2: j < B*Out. */
+DG_HD void dg_fwd_spike_body(long long j, const dg_layer *Lp, long long B, const double *su, const int *sidx,
+                             const double *e1, const double *te1, const double *e2, const double *ref,
+                             const double *shift, const int *cnt, const double *w, const double *d, double *out) {
+    dg_layer L = *Lp;
+    if (j >= B * L.out) return;
+    int k = (int)(j % L.out);
+    long long p = L.delay == DG_SYNAPTIC ? j : j / L.out;
+    long long o = p * L.rows;
+    out[j] = dg_first_spike(&L, cnt[p], su + o, sidx + o, e1 + o, te1 + o, e2 + o, ref + o, shift + o, w, d, k);
+}
+
+/* Non-finite errors (a missing label spike) carry no gradient; j < n. */
+DG_HD void dg_clean_body(long long j, long long n, const double *x, double *out) {
+    if (j >= n) return;
+    double v = x[j];
+    out[j] = dg_finite(v) ? v : 0;
+}
+
+/* Synaptic delays: e^{d/tau}, e^{d/(2 tau)}; j < In*Out. */
+DG_HD void dg_syn_exps_body(long long j, const dg_layer *Lp, const double *d, double *ed1, double *ed2) {
+    dg_layer L = *Lp;
+    if (j >= (long long)L.in * L.out) return;
+    double v = d[j] / L.tau;
+    ed1[j] = exp(v);
+    ed2[j] = exp(v / 2);
+}
+
+/* Backward phase 0: j < B. */
+DG_HD void dg_bwd_prepare_body(long long j, const dg_layer *Lp, long long B, const double *in, const double *d,
+                               const double *bias, double dspan, double *u, double *e1, double *e2, double *ref,
+                               int *wide) {
+    dg_layer L = *Lp;
+    if (j >= B) return;
+    long long o = j * L.rows;
+    dg_back_prepare(&L, in + j * L.in, d, bias, dspan, u + o, e1 + o, e2 + o, ref + j, wide + j);
+}
+
+/* Backward phase 1: j < B*Out. */
+DG_HD void dg_bwd_neuron_body(long long j, const dg_layer *Lp, long long B, const double *u, const double *e1,
+                              const double *e2, const double *ref, const int *wide, const double *ed1,
+                              const double *ed2, const double *w, const double *d, const double *out,
+                              const double *delta, dg_nstate *st) {
+    dg_layer L = *Lp;
+    if (j >= B * L.out) return;
+    long long s = j / L.out;
+    int k = (int)(j % L.out);
+    long long o = s * L.rows;
+    st[j] = dg_back_neuron(&L, u + o, e1 + o, e2 + o, ref[s], wide[s], ed1, ed2, w, d, out[j], delta[j], k);
+}
+
+/* Backward phase 2: the propagated error; j < B*In. */
+DG_HD void dg_bwd_input_body(long long j, const dg_layer *Lp, long long B, const double *u, const double *e1,
+                             const double *e2, const int *wide, const double *ed1, const double *ed2,
+                             const double *w, const double *d, const dg_nstate *st, double *gin) {
+    dg_layer L = *Lp;
+    if (j >= B * L.in) return;
+    long long s = j / L.in;
+    int i = (int)(j % L.in);
+    long long o = s * L.rows;
+    gin[j] = dg_back_input(&L, u + o, e1 + o, e2 + o, wide[s], ed1, ed2, w, d, st + s * L.out, i);
+}
+
+/* Backward phase 3: one thread per weight, the batch sum in sample order; j < Rows*Out. */
+DG_HD void dg_bwd_weight_body(long long j, const dg_layer *Lp, long long B, const double *u, const double *e1,
+                              const double *e2, const int *wide, const double *ed1, const double *ed2,
+                              const double *w, const double *d, const dg_nstate *st, double *dW, double *dD) {
+    dg_layer L = *Lp;
+    if (j >= (long long)L.rows * L.out) return;
+    int i = (int)(j / L.out), k = (int)(j % L.out);
+    double *dd = (L.delay == DG_SYNAPTIC && i < L.in) ? dD + j : 0;
+    dg_back_weight(&L, (int)B, u, e1, e2, wide, ed1, ed2, w, d, st, i, k, dW + j, dd);
+}
+
+/* Column sums of a B x N matrix (axonal delay gradients); j < N. */
+DG_HD void dg_colsum_body(long long j, long long B, long long N, const double *x, double *out) {
+    if (j >= N) return;
+    double g = 0;
+    for (long long s = 0; s < B; s++) g += x[s * N + j];
+    out[j] = g;
+}
+
+/* Dendritic delay gradients: column sums of the per-(sample, neuron) errors; j < K. */
+DG_HD void dg_dendsum_body(long long j, long long B, long long K, const dg_nstate *st, double *out) {
+    if (j >= K) return;
+    double g = 0;
+    for (long long s = 0; s < B; s++) g += st[s * K + j].dend;
+    out[j] = g;
+}
+
+/* Input gradients: each feature sums its mux copies; j < B*F. */
+DG_HD void dg_unmux_body(long long j, long long B, long long F, long long mux, const double *g, double *out) {
+    if (j >= B * F) return;
+    double v = 0;
+    for (long long r = 0; r < mux; r++) v += g[j * mux + r];
+    out[j] = v;
+}
+
+/* Clip flags of a layer's (sample, neuron) pairs, 1 or 0 per pair (summed on
+ * the host side of the launcher); j < n. */
+DG_HD void dg_clip_flags_body(long long j, long long n, const dg_nstate *st, int *flags) {
+    if (j >= n) return;
+    flags[j] = st[j].clip;
+}
+
+#define DG_UNPAREN(...) __VA_ARGS__
+/* X(name, (parameters), (argument names)) for every kernel. */
+#define DG_KERNELS(X) \
+    X(dg_mux, (long long B, long long F, long long mux, const double *x, double *out), (B, F, mux, x, out)) \
+    X(dg_fwd_prepare, (const dg_layer *Lp, long long B, const double *in, const double *d, const double *bias, \
+                       double *su, int *sidx, double *e1, double *te1, double *e2, double *ref, double *shift, int *cnt), \
+      (Lp, B, in, d, bias, su, sidx, e1, te1, e2, ref, shift, cnt)) \
+    X(dg_fwd_spike, (const dg_layer *Lp, long long B, const double *su, const int *sidx, const double *e1, \
+                     const double *te1, const double *e2, const double *ref, const double *shift, const int *cnt, \
+                     const double *w, const double *d, double *out), \
+      (Lp, B, su, sidx, e1, te1, e2, ref, shift, cnt, w, d, out)) \
+    X(dg_clean, (long long n, const double *x, double *out), (n, x, out)) \
+    X(dg_syn_exps, (const dg_layer *Lp, const double *d, double *ed1, double *ed2), (Lp, d, ed1, ed2)) \
+    X(dg_bwd_prepare, (const dg_layer *Lp, long long B, const double *in, const double *d, const double *bias, \
+                       double dspan, double *u, double *e1, double *e2, double *ref, int *wide), \
+      (Lp, B, in, d, bias, dspan, u, e1, e2, ref, wide)) \
+    X(dg_bwd_neuron, (const dg_layer *Lp, long long B, const double *u, const double *e1, const double *e2, \
+                      const double *ref, const int *wide, const double *ed1, const double *ed2, const double *w, \
+                      const double *d, const double *out, const double *delta, dg_nstate *st), \
+      (Lp, B, u, e1, e2, ref, wide, ed1, ed2, w, d, out, delta, st)) \
+    X(dg_bwd_input, (const dg_layer *Lp, long long B, const double *u, const double *e1, const double *e2, \
+                     const int *wide, const double *ed1, const double *ed2, const double *w, const double *d, \
+                     const dg_nstate *st, double *gin), \
+      (Lp, B, u, e1, e2, wide, ed1, ed2, w, d, st, gin)) \
+    X(dg_bwd_weight, (const dg_layer *Lp, long long B, const double *u, const double *e1, const double *e2, \
+                      const int *wide, const double *ed1, const double *ed2, const double *w, const double *d, \
+                      const dg_nstate *st, double *dW, double *dD), \
+      (Lp, B, u, e1, e2, wide, ed1, ed2, w, d, st, dW, dD)) \
+    X(dg_colsum, (long long B, long long N, const double *x, double *out), (B, N, x, out)) \
+    X(dg_dendsum, (long long B, long long K, const dg_nstate *st, double *out), (B, K, st, out)) \
+    X(dg_unmux, (long long B, long long F, long long mux, const double *g, double *out), (B, F, mux, g, out)) \
+    X(dg_clip_flags, (long long n, const dg_nstate *st, int *flags), (n, st, flags))
+
 #endif /* DELGRAD_CUH */

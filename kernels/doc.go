@@ -14,8 +14,12 @@
 // batch sum of its gradient (in sample order): no atomics, and the same
 // summation order as the CPU engine. Everything is float64.
 //
-// The default build needs no CUDA: package kernels/host compiles
-// delgrad.cuh with the C compiler and tests it against the Go engine.
+// The launcher (Engine) drives a Device: the CUDA device in a cuda build,
+// or the CPU device of package kernels/host, which compiles the same kernel
+// bodies with the C compiler and runs each launch as a loop. Its tests hold
+// the whole engine, launcher included, against the Go engine (and run under
+// AddressSanitizer in make test), so the default build, which needs no
+// CUDA, checks everything but the CUDA device itself.
 // A cuda build starts on machines without a usable driver too (see
 // cuinit_cuda.c) and Available says why the GPU cannot be used.
 package kernels

@@ -1,180 +1,162 @@
 //go:build cgo
 
-// Package host runs the CUDA kernels' per-thread math (kernels/delgrad.cuh)
-// on the CPU, compiled by the C compiler through cgo: each kernel launch
-// becomes a loop, each GPU thread one iteration. Its Engine implements
-// batch.Engine, so the tests hold the kernel math against the Go engine of
-// package batch on machines without a GPU; the GPU run then only has to
-// prove indexing, launches and memory.
+// Package host runs the CUDA kernels of package kernels on the CPU: the
+// kernel bodies of kernels/delgrad.cuh, compiled by the C compiler through
+// cgo, each launch a loop over its threads, behind the same launcher
+// (kernels.Engine) that drives the GPU. Its tests hold the result against
+// the Go engine of package batch, so the kernels' math and the launcher's
+// buffers, argument lists and launch sizes are checked on machines without
+// a GPU; the GPU run then only has to prove the CUDA device itself.
 package host
 
 // #cgo CFLAGS: -O2 -I${SRCDIR}/..
 // #cgo LDFLAGS: -lm
+// #include <stdlib.h>
+// #include <string.h>
 // #include "host.h"
 import "C"
 
 import (
 	"fmt"
-	"math"
+	"sync"
 	"unsafe"
 
-	"github.com/delgrad-go/delgrad/batch"
-	"gorgonia.org/tensor"
+	"github.com/delgrad-go/delgrad/kernels"
 )
 
-// Engine is a single-threaded batch.Engine on the kernel math.
-type Engine struct{}
+// New returns a kernels.Engine on the CPU device.
+func New() *kernels.Engine { return kernels.NewEngine(&Device{mem: map[kernels.Ptr]unsafe.Pointer{}}) }
 
-// Layer returns the kernels' constants of layer l (the dg_layer struct
-// of delgrad.cuh) as Go values, for tests and the launcher.
-func layerC(l *batch.Layer) (C.dg_layer, error) {
-	r, err := l.Neuron.Regime()
+// Device is a kernels.Device in C memory on the CPU.
+type Device struct {
+	mu  sync.Mutex
+	mem map[kernels.Ptr]unsafe.Pointer
+}
+
+// Alloc implements kernels.Device (zeroed memory).
+func (d *Device) Alloc(n int64) (kernels.Ptr, error) {
+	p := C.calloc(C.size_t(n), 1)
+	if p == nil {
+		return 0, fmt.Errorf("out of memory (%d bytes)", n)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	k := kernels.Ptr(uintptr(p))
+	d.mem[k] = p
+	return k, nil
+}
+
+// Free implements kernels.Device.
+func (d *Device) Free(p kernels.Ptr) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m, ok := d.mem[p]
+	if !ok {
+		return fmt.Errorf("free of unknown pointer %#x", uint64(p))
+	}
+	C.free(m)
+	delete(d.mem, p)
+	return nil
+}
+
+func (d *Device) ptr(p kernels.Ptr) (unsafe.Pointer, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m, ok := d.mem[p]
+	if !ok {
+		return nil, fmt.Errorf("unknown device pointer %#x", uint64(p))
+	}
+	return m, nil
+}
+
+// HtoD implements kernels.Device.
+func (d *Device) HtoD(p kernels.Ptr, src unsafe.Pointer, n int64) error {
+	m, err := d.ptr(p)
 	if err != nil {
-		return C.dg_layer{}, err
+		return err
 	}
-	p := l.Neuron
-	return C.dg_layer{
-		in: C.int(l.In), out: C.int(l.Out), rows: C.int(l.Rows()), nbias: C.int(len(l.BiasTimes)),
-		delay: C.int(l.Delay), regime: C.int(r), tau: C.double(p.TauSyn),
-		c: C.double(p.GLeak() * (p.Threshold - p.Leak)), eps: C.double(p.Eps), maxdwnorm: C.double(l.MaxDWNorm),
-	}, nil
-}
-
-func ptr(s []float64) *C.double {
-	if len(s) == 0 {
-		return nil
-	}
-	return (*C.double)(unsafe.Pointer(&s[0]))
-}
-
-func iptr(s []C.int) *C.int {
-	if len(s) == 0 {
-		return nil
-	}
-	return &s[0]
-}
-
-func shape(t *tensor.Dense, b, n int) bool {
-	return t != nil && len(t.Shape()) == 2 && t.Shape()[0] == b && t.Shape()[1] == n
-}
-
-// Forward implements batch.Engine.
-func (Engine) Forward(net *batch.Network, input *tensor.Dense, tr *batch.Trace) error {
-	if err := net.Validate(); err != nil {
-		return fmt.Errorf("forward: %w", err)
-	}
-	if !shape(input, input.Shape()[0], net.Inputs) {
-		return fmt.Errorf("forward: input times: shape %v, want (batch, %d)", input.Shape(), net.Inputs)
-	}
-	b := input.Shape()[0]
-	in := input.Float64s()
-	for i, t := range in {
-		if math.IsNaN(t) || math.IsInf(t, -1) {
-			return fmt.Errorf("forward: input time of sample %d, feature %d is %g: use +Inf for no spike", i/net.Inputs, i%net.Inputs, t)
-		}
-	}
-	sizes := []int{net.Layers[0].In}
-	for i := range net.Layers {
-		sizes = append(sizes, net.Layers[i].Out)
-	}
-	if len(tr.Times) != len(sizes) {
-		tr.Times = make([]*tensor.Dense, len(sizes))
-	}
-	for i, n := range sizes {
-		if !shape(tr.Times[i], b, n) {
-			tr.Times[i] = batch.NewTimes(b, n)
-		}
-	}
-	mux := max(net.Multiplex, 1)
-	x := tr.Times[0].Float64s()
-	for i, t := range in {
-		for r := 0; r < mux; r++ {
-			x[i*mux+r] = t
-		}
-	}
-	for li := range net.Layers {
-		l := &net.Layers[li]
-		L, err := layerC(l)
-		if err != nil {
-			return err
-		}
-		n := b * l.Rows()
-		if l.Delay == batch.Synaptic {
-			n *= l.Out
-		}
-		su, e1, te1, e2, ref, shift := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
-		sidx := make([]C.int, n)
-		C.dg_host_forward(&L, C.int(b), ptr(tr.Times[li].Float64s()), ptr(tr.Times[li+1].Float64s()), ptr(l.W()), ptr(l.D()),
-			ptr(l.BiasTimes), ptr(su), iptr(sidx), ptr(e1), ptr(te1), ptr(e2), ptr(ref), ptr(shift))
-	}
+	C.memcpy(m, src, C.size_t(n))
 	return nil
 }
 
-// Backward implements batch.Engine.
-func (Engine) Backward(net *batch.Network, tr *batch.Trace, dOut *tensor.Dense, g *batch.Gradients) error {
-	if err := net.Validate(); err != nil {
-		return fmt.Errorf("backward: %w", err)
+// DtoH implements kernels.Device.
+func (d *Device) DtoH(dst unsafe.Pointer, p kernels.Ptr, n int64) error {
+	m, err := d.ptr(p)
+	if err != nil {
+		return err
 	}
-	if tr == nil || len(tr.Times) != len(net.Layers)+1 {
-		return fmt.Errorf("backward: the trace does not fit the network: run Forward first")
+	C.memcpy(dst, m, C.size_t(n))
+	return nil
+}
+
+// Launch implements kernels.Device: it runs the kernel's body for threads
+// 0..n-1, passing the arguments in the order the launcher gave them.
+func (d *Device) Launch(name string, n int64, args ...any) error {
+	if err := kernels.CheckArgs(name, args); err != nil {
+		return err
 	}
-	b := tr.Batch()
-	if !shape(tr.Times[0], b, net.Layers[0].In) {
-		return fmt.Errorf("backward: trace input has shape %v", tr.Times[0].Shape())
-	}
-	for l := range net.Layers {
-		if !shape(tr.Times[l+1], b, net.Layers[l].Out) {
-			return fmt.Errorf("backward: trace of layer %d has shape %v, want (%d, %d)", l, tr.Times[l+1].Shape(), b, net.Layers[l].Out)
-		}
-	}
-	if !shape(dOut, b, net.Outputs()) {
-		return fmt.Errorf("backward: dL/d(output times) has shape %v, want (%d, %d)", dOut.Shape(), b, net.Outputs())
-	}
-	fresh := batch.NewGradients(net, b)
-	*g = *fresh
-	delta := make([]float64, len(dOut.Float64s()))
-	for i, v := range dOut.Float64s() {
-		if !math.IsNaN(v) && !math.IsInf(v, 0) {
-			delta[i] = v
-		}
-	}
-	for li := len(net.Layers) - 1; li >= 0; li-- {
-		l := &net.Layers[li]
-		L, err := layerC(l)
-		if err != nil {
-			return err
-		}
-		R, K := l.Rows(), l.Out
-		gin := make([]float64, b*l.In)
-		u, e1, e2 := make([]float64, b*R), make([]float64, b*R), make([]float64, b*R)
-		ref, wide := make([]float64, b), make([]C.int, b)
-		var ed1, ed2 []float64
-		if l.Delay == batch.Synaptic {
-			ed1, ed2 = make([]float64, l.In*K), make([]float64, l.In*K)
-		}
-		st := make([]C.dg_nstate, b*K)
-		var dD []float64
-		if g.Delays[li] != nil {
-			dD = g.Delays[li].Float64s()
-		}
-		C.dg_host_backward(&L, C.int(b), ptr(tr.Times[li].Float64s()), ptr(tr.Times[li+1].Float64s()), ptr(delta),
-			ptr(gin), ptr(g.Weights[li].Float64s()), ptr(dD), ptr(l.W()), ptr(l.D()), ptr(l.BiasTimes),
-			ptr(u), ptr(e1), ptr(e2), ptr(ref), iptr(wide), ptr(ed1), ptr(ed2), &st[0])
-		for _, s := range st {
-			if s.clip != 0 {
-				g.Clipped[li]++
+	a := make([]unsafe.Pointer, len(args))
+	var ll []C.longlong
+	var dd []C.double
+	for i, v := range args {
+		switch v := v.(type) {
+		case kernels.Ptr:
+			m, err := d.ptr(v)
+			if err != nil {
+				return fmt.Errorf("%s argument %d: %w", name, i, err)
 			}
+			a[i] = m
+		case int64:
+			ll = append(ll, C.longlong(v))
+		case float64:
+			dd = append(dd, C.double(v))
 		}
-		delta = gin
 	}
-	mux := max(net.Multiplex, 1)
-	gi := g.Input.Float64s()
-	for i := range gi {
-		s := 0.0
-		for r := 0; r < mux; r++ {
-			s += delta[i*mux+r]
-		}
-		gi[i] = s
+	pd := func(i int) *C.double { return (*C.double)(a[i]) }
+	pi := func(i int) *C.int { return (*C.int)(a[i]) }
+	pl := func(i int) *C.dg_layer { return (*C.dg_layer)(a[i]) }
+	ps := func(i int) *C.dg_nstate { return (*C.dg_nstate)(a[i]) }
+	N := C.longlong(n)
+	switch name {
+	case "dg_mux":
+		C.emu_dg_mux(N, ll[0], ll[1], ll[2], pd(3), pd(4))
+	case "dg_fwd_prepare":
+		C.emu_dg_fwd_prepare(N, pl(0), ll[0], pd(2), pd(3), pd(4), pd(5), pi(6), pd(7), pd(8), pd(9), pd(10), pd(11), pi(12))
+	case "dg_fwd_spike":
+		C.emu_dg_fwd_spike(N, pl(0), ll[0], pd(2), pi(3), pd(4), pd(5), pd(6), pd(7), pd(8), pi(9), pd(10), pd(11), pd(12))
+	case "dg_clean":
+		C.emu_dg_clean(N, ll[0], pd(1), pd(2))
+	case "dg_syn_exps":
+		C.emu_dg_syn_exps(N, pl(0), pd(1), pd(2), pd(3))
+	case "dg_bwd_prepare":
+		C.emu_dg_bwd_prepare(N, pl(0), ll[0], pd(2), pd(3), pd(4), dd[0], pd(6), pd(7), pd(8), pd(9), pi(10))
+	case "dg_bwd_neuron":
+		C.emu_dg_bwd_neuron(N, pl(0), ll[0], pd(2), pd(3), pd(4), pd(5), pi(6), pd(7), pd(8), pd(9), pd(10), pd(11), pd(12), ps(13))
+	case "dg_bwd_input":
+		C.emu_dg_bwd_input(N, pl(0), ll[0], pd(2), pd(3), pd(4), pi(5), pd(6), pd(7), pd(8), pd(9), ps(10), pd(11))
+	case "dg_bwd_weight":
+		C.emu_dg_bwd_weight(N, pl(0), ll[0], pd(2), pd(3), pd(4), pi(5), pd(6), pd(7), pd(8), pd(9), ps(10), pd(11), pd(12))
+	case "dg_colsum":
+		C.emu_dg_colsum(N, ll[0], ll[1], pd(2), pd(3))
+	case "dg_dendsum":
+		C.emu_dg_dendsum(N, ll[0], ll[1], ps(2), pd(3))
+	case "dg_unmux":
+		C.emu_dg_unmux(N, ll[0], ll[1], ll[2], pd(3), pd(4))
+	case "dg_clip_flags":
+		C.emu_dg_clip_flags(N, ll[0], ps(1), pi(2))
+	default:
+		return fmt.Errorf("kernel %s has no CPU emulation", name)
 	}
 	return nil
+}
+
+// structSizes returns sizeof(dg_layer) and sizeof(dg_nstate) (tests).
+func structSizes() (layer, nstate int) { return int(C.sizeof_dg_layer), int(C.sizeof_dg_nstate) }
+
+// layerFields reads an encoded dg_layer through the C struct (tests).
+func layerFields(b []byte) (ints [6]int, floats [4]float64) {
+	l := (*C.dg_layer)(unsafe.Pointer(&b[0]))
+	ints = [6]int{int(l.in), int(l.out), int(l.rows), int(l.nbias), int(l.delay), int(l.regime)}
+	floats = [4]float64{float64(l.tau), float64(l.c), float64(l.eps), float64(l.maxdwnorm)}
+	return ints, floats
 }

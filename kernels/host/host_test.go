@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/delgrad-go/delgrad/batch"
+	"github.com/delgrad-go/delgrad/kernels"
 	"gorgonia.org/tensor"
 )
 
@@ -62,7 +63,7 @@ func compare(t *testing.T, what string, got, want []float64, tol float64) float6
 	return worst
 }
 
-// The kernel math, compiled for the host, agrees with the Go engine:
+// The kernels, run on the CPU through the GPU's launcher, agree with the Go engine:
 // spike times to 1e-12 and gradients to 1e-10 (relative, above 1), the
 // same silent neurons and the same clipped gradients.
 func TestKernelMathMatchesGoEngine(t *testing.T) {
@@ -88,7 +89,9 @@ func TestKernelMathMatchesGoEngine(t *testing.T) {
 					if err := batch.NewCPU(1).Forward(net, x, &want); err != nil {
 						t.Fatal(err)
 					}
-					if err := (Engine{}).Forward(net, x, &got); err != nil {
+					eng := New()
+					defer eng.Release()
+					if err := eng.Forward(net, x, &got); err != nil {
 						t.Fatal(err)
 					}
 					spikes := 0
@@ -108,7 +111,7 @@ func TestKernelMathMatchesGoEngine(t *testing.T) {
 					if err := batch.NewCPU(1).Backward(net, &want, dOut, gw); err != nil {
 						t.Fatal(err)
 					}
-					if err := (Engine{}).Backward(net, &want, dOut, gg); err != nil {
+					if err := eng.Backward(net, &want, dOut, gg); err != nil {
 						t.Fatal(err)
 					}
 					worst := 0.0
@@ -135,5 +138,23 @@ func TestKernelMathMatchesGoEngine(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// The Go side's layout of the C structs matches the C compiler's.
+func TestStructLayout(t *testing.T) {
+	l, n := structSizes()
+	if l != kernels.LayerBytes || n != kernels.NStateBytes {
+		t.Fatalf("sizeof dg_layer %d, dg_nstate %d; kernels says %d, %d", l, n, kernels.LayerBytes, kernels.NStateBytes)
+	}
+	lay := batch.NewLayer(7, 5, 2, batch.Neuron{TauSyn: 1.5, TauMem: 3, Threshold: 1.2, Leak: 0.2, Eps: 1e-6}, batch.Synaptic)
+	lay.MaxDWNorm = 0.25
+	enc, err := kernels.EncodeLayer(&lay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ints, floats := layerFields(enc)
+	if ints != [6]int{7, 5, 9, 2, int(batch.Synaptic), int(batch.DoubleTau)} || floats != [4]float64{1.5, 0.5, 1e-6, 0.25} {
+		t.Fatalf("dg_layer read back as %v %v", ints, floats)
 	}
 }

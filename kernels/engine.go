@@ -1,0 +1,468 @@
+package kernels
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"unsafe"
+
+	"github.com/delgrad-go/delgrad/batch"
+	"gorgonia.org/tensor"
+)
+
+// Ptr is an address in a Device's memory.
+type Ptr uint64
+
+// Device is what the launcher needs from a GPU: memory and kernel launches.
+// The CUDA device (build tag cuda) implements it on gorgonia.org/cu;
+// package kernels/host implements it on the CPU, running the same kernel
+// bodies in loops, so the launcher below is tested without a GPU.
+type Device interface {
+	Alloc(bytes int64) (Ptr, error)
+	Free(p Ptr) error
+	// HtoD copies n bytes from host memory src to p; DtoH the other way.
+	HtoD(p Ptr, src unsafe.Pointer, n int64) error
+	DtoH(dst unsafe.Pointer, p Ptr, n int64) error
+	// Launch runs kernel name (see Kernels) on n threads; each argument is
+	// a Ptr, an int64 (C long long) or a float64 (C double).
+	Launch(name string, n int64, args ...any) error
+}
+
+// Kernels lists every kernel with the kinds of its parameters, in order:
+// 'p' a device pointer, 'i' a long long, 'f' a double. It must match
+// DG_KERNELS in delgrad.cuh; a test holds it against the PTX.
+var Kernels = map[string]string{
+	"dg_mux":         "iiipp",
+	"dg_fwd_prepare": "pippppppppppp",
+	"dg_fwd_spike":   "pippppppppppp",
+	"dg_clean":       "ipp",
+	"dg_syn_exps":    "pppp",
+	"dg_bwd_prepare": "pipppfppppp",
+	"dg_bwd_neuron":  "pipppppppppppp",
+	"dg_bwd_input":   "pipppppppppp",
+	"dg_bwd_weight":  "pippppppppppp",
+	"dg_colsum":      "iipp",
+	"dg_dendsum":     "iipp",
+	"dg_unmux":       "iiipp",
+	"dg_clip_flags":  "ipp",
+}
+
+// CheckArgs reports whether args fit kernel name's parameter kinds.
+func CheckArgs(name string, args []any) error {
+	sig, ok := Kernels[name]
+	if !ok {
+		return fmt.Errorf("kernels: no kernel %s", name)
+	}
+	if len(args) != len(sig) {
+		return fmt.Errorf("kernels: %s takes %d arguments, got %d", name, len(sig), len(args))
+	}
+	for i, a := range args {
+		var k byte
+		switch a.(type) {
+		case Ptr:
+			k = 'p'
+		case int64:
+			k = 'i'
+		case float64:
+			k = 'f'
+		default:
+			return fmt.Errorf("kernels: %s argument %d has type %T", name, i, a)
+		}
+		if k != sig[i] {
+			return fmt.Errorf("kernels: %s argument %d is of kind %c, the kernel wants %c", name, i, k, sig[i])
+		}
+	}
+	return nil
+}
+
+// Sizes of the C structs of delgrad.cuh (kernels/host's tests check them
+// against the C compiler).
+const (
+	LayerBytes  = 56 // dg_layer: 6 int, 4 double
+	NStateBytes = 56 // dg_nstate: 6 double, 2 int
+)
+
+// EncodeLayer returns layer l's dg_layer struct as the C compiler lays it
+// out (little-endian).
+func EncodeLayer(l *batch.Layer) ([]byte, error) {
+	r, err := l.Neuron.Regime()
+	if err != nil {
+		return nil, err
+	}
+	p := l.Neuron
+	b := make([]byte, LayerBytes)
+	for i, v := range []int{l.In, l.Out, l.Rows(), len(l.BiasTimes), int(l.Delay), int(r)} {
+		binary.LittleEndian.PutUint32(b[4*i:], uint32(int32(v)))
+	}
+	for i, v := range []float64{p.TauSyn, p.GLeak() * (p.Threshold - p.Leak), p.Eps, l.MaxDWNorm} {
+		binary.LittleEndian.PutUint64(b[24+8*i:], math.Float64bits(v))
+	}
+	return b, nil
+}
+
+// Engine is a batch.Engine that runs the DelGrad kernels on a Device.
+// Device buffers are allocated on first use and reused (grown when a larger
+// batch or layer needs more). Calls are serialised.
+type Engine struct {
+	mu   sync.Mutex
+	dev  Device
+	bufs map[string]buffer
+	// bind, when set, runs before each call (the CUDA device binds its
+	// context to the calling thread) and returns the function that undoes it.
+	bind func() (func(), error)
+}
+
+type buffer struct {
+	ptr   Ptr
+	bytes int64
+}
+
+// NewEngine returns an engine on dev.
+func NewEngine(dev Device) *Engine { return &Engine{dev: dev, bufs: map[string]buffer{}} }
+
+// DeviceBytes returns the device memory the engine's buffers hold.
+func (g *Engine) DeviceBytes() int64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var n int64
+	for _, b := range g.bufs {
+		n += b.bytes
+	}
+	return n
+}
+
+// Release frees every buffer.
+func (g *Engine) Release() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var first error
+	for name, b := range g.bufs {
+		if err := g.dev.Free(b.ptr); err != nil && first == nil {
+			first = fmt.Errorf("kernels: freeing %s: %w", name, err)
+		}
+	}
+	g.bufs = map[string]buffer{}
+	return first
+}
+
+func (g *Engine) enter() (func(), error) {
+	g.mu.Lock()
+	if g.bind == nil {
+		return g.mu.Unlock, nil
+	}
+	undo, err := g.bind()
+	if err != nil {
+		g.mu.Unlock()
+		return nil, err
+	}
+	return func() { undo(); g.mu.Unlock() }, nil
+}
+
+// buf returns the device buffer called name with at least n bytes.
+func (g *Engine) buf(name string, n int64) (Ptr, error) {
+	n = max(n, 8)
+	if b, ok := g.bufs[name]; ok && b.bytes >= n {
+		return b.ptr, nil
+	} else if ok {
+		if err := g.dev.Free(b.ptr); err != nil {
+			return 0, fmt.Errorf("kernels: freeing %s: %w", name, err)
+		}
+		delete(g.bufs, name)
+	}
+	p, err := g.dev.Alloc(n)
+	if err != nil {
+		return 0, fmt.Errorf("kernels: allocating %d bytes for %s: %w", n, name, err)
+	}
+	g.bufs[name] = buffer{p, n}
+	return p, nil
+}
+
+func (g *Engine) upload(name string, src unsafe.Pointer, n int64) (Ptr, error) {
+	p, err := g.buf(name, n)
+	if err != nil {
+		return 0, err
+	}
+	if n > 0 {
+		if err := g.dev.HtoD(p, src, n); err != nil {
+			return 0, fmt.Errorf("kernels: copying %s to the device: %w", name, err)
+		}
+	}
+	return p, nil
+}
+
+func (g *Engine) uploadF(name string, v []float64) (Ptr, error) {
+	if len(v) == 0 {
+		return g.buf(name, 8)
+	}
+	return g.upload(name, unsafe.Pointer(&v[0]), int64(8*len(v)))
+}
+
+func (g *Engine) download(dst []float64, src Ptr, what string) error {
+	if len(dst) == 0 {
+		return nil
+	}
+	if err := g.dev.DtoH(unsafe.Pointer(&dst[0]), src, int64(8*len(dst))); err != nil {
+		return fmt.Errorf("kernels: copying %s from the device: %w", what, err)
+	}
+	return nil
+}
+
+func (g *Engine) launch(name string, n int64, args ...any) error {
+	if n <= 0 {
+		return nil
+	}
+	if err := CheckArgs(name, args); err != nil {
+		return err
+	}
+	if err := g.dev.Launch(name, n, args...); err != nil {
+		return fmt.Errorf("kernels: launching %s on %d threads: %w", name, n, err)
+	}
+	return nil
+}
+
+// params uploads layer l's constants, weights, delays and bias times.
+func (g *Engine) params(li int, l *batch.Layer) (lp, w, d, bias Ptr, err error) {
+	enc, err := EncodeLayer(l)
+	if err != nil {
+		return
+	}
+	if lp, err = g.upload(fmt.Sprintf("L%d", li), unsafe.Pointer(&enc[0]), int64(len(enc))); err != nil {
+		return
+	}
+	if w, err = g.uploadF(fmt.Sprintf("w%d", li), l.W()); err != nil {
+		return
+	}
+	if d, err = g.uploadF(fmt.Sprintf("d%d", li), l.D()); err != nil {
+		return
+	}
+	bias, err = g.uploadF(fmt.Sprintf("bias%d", li), l.BiasTimes)
+	return
+}
+
+func shapeOK(t *tensor.Dense, b, n int) bool {
+	return t != nil && t.Dtype() == tensor.Float64 && len(t.Shape()) == 2 && t.Shape()[0] == b && t.Shape()[1] == n
+}
+
+// Forward implements batch.Engine.
+func (g *Engine) Forward(net *batch.Network, input *tensor.Dense, tr *batch.Trace) error {
+	if err := net.Validate(); err != nil {
+		return fmt.Errorf("forward: %w", err)
+	}
+	if input == nil || len(input.Shape()) != 2 || !shapeOK(input, input.Shape()[0], net.Inputs) {
+		return fmt.Errorf("forward: input times must be a float64 (batch, %d) tensor", net.Inputs)
+	}
+	b := input.Shape()[0]
+	in := input.Float64s()
+	for i, t := range in {
+		if math.IsNaN(t) || math.IsInf(t, -1) {
+			return fmt.Errorf("forward: input time of sample %d, feature %d is %g: use +Inf for no spike", i/net.Inputs, i%net.Inputs, t)
+		}
+	}
+	sizes := []int{net.Layers[0].In}
+	for i := range net.Layers {
+		sizes = append(sizes, net.Layers[i].Out)
+	}
+	if len(tr.Times) != len(sizes) {
+		tr.Times = make([]*tensor.Dense, len(sizes))
+	}
+	for i, n := range sizes {
+		if !shapeOK(tr.Times[i], b, n) {
+			tr.Times[i] = batch.NewTimes(b, n)
+		}
+	}
+	leave, err := g.enter()
+	if err != nil {
+		return err
+	}
+	defer leave()
+	B := int64(b)
+	mux := int64(max(net.Multiplex, 1))
+	x, err := g.uploadF("x", in)
+	if err != nil {
+		return err
+	}
+	times := make([]Ptr, len(sizes))
+	for i, n := range sizes {
+		if times[i], err = g.buf(fmt.Sprintf("t%d", i), 8*B*int64(n)); err != nil {
+			return err
+		}
+	}
+	if err := g.launch("dg_mux", B*int64(sizes[0]), B, int64(net.Inputs), mux, x, times[0]); err != nil {
+		return err
+	}
+	for li := range net.Layers {
+		l := &net.Layers[li]
+		lp, w, d, bias, err := g.params(li, l)
+		if err != nil {
+			return fmt.Errorf("forward: layer %d: %w", li, err)
+		}
+		per := B
+		if l.Delay == batch.Synaptic {
+			per *= int64(l.Out)
+		}
+		n := per * int64(l.Rows())
+		var s [6]Ptr
+		for i, name := range []string{"su", "e1", "te1", "e2", "ref", "shift"} {
+			if s[i], err = g.buf(name, 8*n); err != nil {
+				return err
+			}
+		}
+		sidx, err1 := g.buf("sidx", 4*n)
+		cnt, err2 := g.buf("cnt", 4*per)
+		if err := errors.Join(err1, err2); err != nil {
+			return err
+		}
+		if err := g.launch("dg_fwd_prepare", per, lp, B, times[li], d, bias, s[0], sidx, s[1], s[2], s[3], s[4], s[5], cnt); err != nil {
+			return err
+		}
+		if err := g.launch("dg_fwd_spike", B*int64(l.Out), lp, B, s[0], sidx, s[1], s[2], s[3], s[4], s[5], cnt, w, d, times[li+1]); err != nil {
+			return err
+		}
+	}
+	for i := range sizes {
+		if err := g.download(tr.Times[i].Float64s(), times[i], fmt.Sprintf("the times of layer %d", i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Backward implements batch.Engine.
+func (g *Engine) Backward(net *batch.Network, tr *batch.Trace, dOut *tensor.Dense, gr *batch.Gradients) error {
+	if err := net.Validate(); err != nil {
+		return fmt.Errorf("backward: %w", err)
+	}
+	if tr == nil || len(tr.Times) != len(net.Layers)+1 {
+		return errors.New("backward: the trace does not fit the network: run Forward first")
+	}
+	b := tr.Batch()
+	if !shapeOK(tr.Times[0], b, net.Layers[0].In) {
+		return fmt.Errorf("backward: trace input has shape %v, want (%d, %d)", tr.Times[0].Shape(), b, net.Layers[0].In)
+	}
+	for l := range net.Layers {
+		if !shapeOK(tr.Times[l+1], b, net.Layers[l].Out) {
+			return fmt.Errorf("backward: trace of layer %d has shape %v, want (%d, %d)", l, tr.Times[l+1].Shape(), b, net.Layers[l].Out)
+		}
+	}
+	if !shapeOK(dOut, b, net.Outputs()) {
+		return fmt.Errorf("backward: dL/d(output times) has shape %v, want (%d, %d)", dOut.Shape(), b, net.Outputs())
+	}
+	*gr = *batch.NewGradients(net, b)
+	leave, err := g.enter()
+	if err != nil {
+		return err
+	}
+	defer leave()
+	B := int64(b)
+	times := make([]Ptr, len(tr.Times))
+	for i, t := range tr.Times {
+		if times[i], err = g.uploadF(fmt.Sprintf("t%d", i), t.Float64s()); err != nil {
+			return err
+		}
+	}
+	K0 := int64(net.Outputs())
+	raw, err := g.uploadF("dout", dOut.Float64s())
+	if err != nil {
+		return err
+	}
+	delta, err := g.buf("delta", 8*B*K0)
+	if err != nil {
+		return err
+	}
+	if err := g.launch("dg_clean", B*K0, B*K0, raw, delta); err != nil {
+		return err
+	}
+	for li := len(net.Layers) - 1; li >= 0; li-- {
+		l := &net.Layers[li]
+		lp, w, d, bias, err := g.params(li, l)
+		if err != nil {
+			return fmt.Errorf("backward: layer %d: %w", li, err)
+		}
+		R, K, I := int64(l.Rows()), int64(l.Out), int64(l.In)
+		nd := int64(len(l.D()))
+		u, err1 := g.buf("u", 8*B*R)
+		e1, err2 := g.buf("be1", 8*B*R)
+		e2, err3 := g.buf("be2", 8*B*R)
+		ref, err4 := g.buf("bref", 8*B)
+		wide, err5 := g.buf("wide", 4*B)
+		st, err6 := g.buf("st", B*K*NStateBytes)
+		gin, err7 := g.buf(fmt.Sprintf("gin%d", li%2), 8*B*I)
+		dW, err8 := g.buf("dW", 8*R*K)
+		dD, err9 := g.buf("dD", 8*max(nd, 1))
+		ed1, err10 := g.buf("ed1", 8*max(I*K, 1))
+		ed2, err11 := g.buf("ed2", 8*max(I*K, 1))
+		flags, err12 := g.buf("clipflags", 4*B*K)
+		if err := errors.Join(err1, err2, err3, err4, err5, err6, err7, err8, err9, err10, err11, err12); err != nil {
+			return err
+		}
+		dspan := 0.0
+		if l.Delay == batch.Synaptic {
+			dmin, dmax := math.Inf(1), math.Inf(-1)
+			for _, v := range l.D() {
+				v /= l.Neuron.TauSyn
+				dmin, dmax = min(dmin, v), max(dmax, v)
+			}
+			dspan = max(math.Abs(dmin), math.Abs(dmax))
+			if err := g.launch("dg_syn_exps", I*K, lp, d, ed1, ed2); err != nil {
+				return err
+			}
+		}
+		steps := []struct {
+			name string
+			n    int64
+			args []any
+		}{
+			{"dg_bwd_prepare", B, []any{lp, B, times[li], d, bias, dspan, u, e1, e2, ref, wide}},
+			{"dg_bwd_neuron", B * K, []any{lp, B, u, e1, e2, ref, wide, ed1, ed2, w, d, times[li+1], delta, st}},
+			{"dg_bwd_input", B * I, []any{lp, B, u, e1, e2, wide, ed1, ed2, w, d, st, gin}},
+			{"dg_bwd_weight", R * K, []any{lp, B, u, e1, e2, wide, ed1, ed2, w, d, st, dW, dD}},
+			{"dg_clip_flags", B * K, []any{B * K, st, flags}},
+		}
+		switch l.Delay {
+		case batch.Axonal:
+			steps = append(steps, struct {
+				name string
+				n    int64
+				args []any
+			}{"dg_colsum", I, []any{B, I, gin, dD}})
+		case batch.Dendritic:
+			steps = append(steps, struct {
+				name string
+				n    int64
+				args []any
+			}{"dg_dendsum", K, []any{B, K, st, dD}})
+		}
+		for _, s := range steps {
+			if err := g.launch(s.name, s.n, s.args...); err != nil {
+				return err
+			}
+		}
+		if err := g.download(gr.Weights[li].Float64s(), dW, fmt.Sprintf("dW of layer %d", li)); err != nil {
+			return err
+		}
+		if nd > 0 {
+			if err := g.download(gr.Delays[li].Float64s(), dD, fmt.Sprintf("dD of layer %d", li)); err != nil {
+				return err
+			}
+		}
+		fl := make([]int32, B*K)
+		if err := g.dev.DtoH(unsafe.Pointer(&fl[0]), flags, 4*B*K); err != nil {
+			return fmt.Errorf("kernels: copying the clip flags from the device: %w", err)
+		}
+		for _, f := range fl {
+			gr.Clipped[li] += int(f)
+		}
+		delta = gin
+	}
+	F := int64(net.Inputs)
+	gi, err := g.buf("gi", 8*B*F)
+	if err != nil {
+		return err
+	}
+	if err := g.launch("dg_unmux", B*F, B, F, int64(max(net.Multiplex, 1)), delta, gi); err != nil {
+		return err
+	}
+	return g.download(gr.Input.Float64s(), gi, "the input gradient")
+}
