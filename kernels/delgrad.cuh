@@ -486,6 +486,129 @@ DG_HD void dg_clip_flags_body(long long j, long long n, const dg_nstate *st, int
     flags[j] = st[j].clip;
 }
 
+/* ---- The training step on the device (kernels/engine.go, Stepper). ---- */
+
+/* Go's math.Min/Max/Round semantics (a NaN wins), so results match the trainer. */
+DG_HD double dg_gomin(double a, double b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
+
+/* Network weights from the master weights (rounded straight-through); j < n. */
+DG_HD void dg_sync_w_body(long long j, long long n, double step, const double *W, double *Wn) {
+    if (j >= n) return;
+    Wn[j] = step > 0 ? round(W[j] / step) * step : W[j];
+}
+
+/* Delays from their parameters: sigmoid (kind 0) or the parameter itself; j < n. */
+DG_HD void dg_sync_d_body(long long j, long long n, long long kind, double shift, double scale, const double *theta,
+                          double *d) {
+    if (j >= n) return;
+    d[j] = kind == 0 ? shift + scale * (1 / (1 + exp(-theta[j]))) : theta[j];
+}
+
+/* Silent (sample, neuron) pairs per neuron of a layer, and whether any; j < K. */
+DG_HD void dg_silent_body(long long j, long long B, long long K, const double *t, double *count, int *any) {
+    if (j >= K) return;
+    double c = 0;
+    for (long long s = 0; s < B; s++) {
+        double v = t[s * K + j];
+        if (v != v || v == DG_INF) c += 1;
+    }
+    count[j] = c;
+    any[j] = c > 0;
+}
+
+/* Loss of sample j (kind 0: shift-invariant MSE with D = p1; 1: TTFS with
+ * xi tau = p1, alpha = p2, beta tau = p3), its gradient times inv into dOut,
+ * and whether the earliest output spike is the label (trainer/loss.go,
+ * batch.Predict); j < B. */
+DG_HD void dg_loss_body(long long j, long long B, long long K, long long kind, double p1, double p2, double p3,
+                        double inv, const double *t, const int *labels, double *dOut, double *loss, double *correct) {
+    if (j >= B) return;
+    const double *tr = t + j * K;
+    double *g = dOut + j * K;
+    int y = labels[j];
+    double ty = tr[y], l = 0;
+    if (kind == 0) {
+        double gy = 0;
+        for (long long k = 0; k < K; k++) {
+            if (k == y) { g[k] = 0; continue; }
+            double r = tr[k] - ty - p1;
+            l += 0.5 * r * r;
+            g[k] = r;
+            gy -= r;
+        }
+        g[y] = gy;
+    } else {
+        double lo = DG_INF, sum = 0;
+        for (long long k = 0; k < K; k++) lo = dg_gomin(lo, tr[k]);
+        for (long long k = 0; k < K; k++) { double e = exp(-(tr[k] - lo) / p1); g[k] = e; sum += e; }
+        l = -lo / p1 + log(sum) + ty / p1;
+        for (long long k = 0; k < K; k++) g[k] = -g[k] / sum / p1;
+        double reg = p2 * exp(ty / p3);
+        l += reg;
+        g[y] += 1 / p1 + reg / p3;
+    }
+    if (!dg_finite(l) || !dg_finite(ty)) {
+        for (long long k = 0; k < K; k++) g[k] = 0;
+        l = 100;
+    }
+    for (long long k = 0; k < K; k++) g[k] *= inv;
+    loss[j] = l;
+    double best = DG_INF;
+    int arg = -1;
+    for (long long k = 0; k < K; k++) if (tr[k] < best) { best = tr[k]; arg = (int)k; }
+    correct[j] = arg == y;
+}
+
+/* Weight bump: every weight (targeted == 0) or those of neurons with a
+ * silent pair (any[k]); j < rows*K. */
+DG_HD void dg_bump_body(long long j, long long n, long long K, double value, long long targeted, const int *any,
+                        double *W) {
+    if (j >= n) return;
+    if (!targeted || any[j % K]) W[j] += value;
+}
+
+/* Gradient of a delay parameter: dL/dd * dd/dtheta (kind 0: sigmoid); j < n. */
+DG_HD void dg_theta_grad_body(long long j, long long n, long long kind, double scale, const double *theta,
+                              const double *dD, double *gT) {
+    if (j >= n) return;
+    double dd = 1;
+    if (kind == 0) { double s = 1 / (1 + exp(-theta[j])); dd = scale * s * (1 - s); }
+    gT[j] = 0 + dD[j] * dd;
+}
+
+/* PyTorch's Adam (trainer/optim.go): step = lr / bias correction 1,
+ * sq2 = sqrt(bias correction 2); j < n. */
+DG_HD void dg_adam_body(long long j, long long n, double b1, double b2, double eps, double step, double sq2,
+                        const double *g, double *m, double *v, double *p) {
+    if (j >= n) return;
+    double gi = g[j];
+    m[j] = b1 * m[j] + (1 - b1) * gi;
+    v[j] = b2 * v[j] + (1 - b2) * gi * gi;
+    p[j] -= step * m[j] / (sqrt(v[j]) / sq2 + eps);
+}
+
+/* Clip positivity: theta = max(theta, 0), a NaN stays; j < n. */
+DG_HD void dg_relu_body(long long j, long long n, double *theta) {
+    if (j >= n) return;
+    double v = theta[j];
+    theta[j] = (v != v || v > 0) ? v : 0;
+}
+
+/* Weight clipping to [-c, c], a NaN stays; j < n. */
+DG_HD void dg_clamp_body(long long j, long long n, double c, double *W) {
+    if (j >= n) return;
+    double v = W[j];
+    W[j] = v != v ? v : (v > c ? c : (v < -c ? -c : v));
+}
+
+/* Column sums of a B x K int matrix into doubles; j < K. */
+DG_HD void dg_icolsum_body(long long j, long long B, long long K, const int *x, double *out) {
+    if (j >= K) return;
+    double c = 0;
+    for (long long s = 0; s < B; s++) c += x[s * K + j];
+    out[j] = c;
+}
+
 #define DG_UNPAREN(...) __VA_ARGS__
 /* X(name, (parameters), (argument names)) for every kernel. */
 #define DG_KERNELS(X) \
@@ -517,6 +640,22 @@ DG_HD void dg_clip_flags_body(long long j, long long n, const dg_nstate *st, int
     X(dg_colsum, (long long B, long long N, const double *x, double *out), (B, N, x, out)) \
     X(dg_dendsum, (long long B, long long K, const dg_nstate *st, double *out), (B, K, st, out)) \
     X(dg_unmux, (long long B, long long F, long long mux, const double *g, double *out), (B, F, mux, g, out)) \
-    X(dg_clip_flags, (long long n, const dg_nstate *st, int *flags), (n, st, flags))
+    X(dg_clip_flags, (long long n, const dg_nstate *st, int *flags), (n, st, flags)) \
+    X(dg_sync_w, (long long n, double step, const double *W, double *Wn), (n, step, W, Wn)) \
+    X(dg_sync_d, (long long n, long long kind, double shift, double scale, const double *theta, double *d), \
+      (n, kind, shift, scale, theta, d)) \
+    X(dg_silent, (long long B, long long K, const double *t, double *count, int *any), (B, K, t, count, any)) \
+    X(dg_loss, (long long B, long long K, long long kind, double p1, double p2, double p3, double inv, \
+                const double *t, const int *labels, double *dOut, double *loss, double *correct), \
+      (B, K, kind, p1, p2, p3, inv, t, labels, dOut, loss, correct)) \
+    X(dg_bump, (long long n, long long K, double value, long long targeted, const int *any, double *W), \
+      (n, K, value, targeted, any, W)) \
+    X(dg_theta_grad, (long long n, long long kind, double scale, const double *theta, const double *dD, double *gT), \
+      (n, kind, scale, theta, dD, gT)) \
+    X(dg_adam, (long long n, double b1, double b2, double eps, double step, double sq2, const double *g, double *m, \
+                double *v, double *p), (n, b1, b2, eps, step, sq2, g, m, v, p)) \
+    X(dg_relu, (long long n, double *theta), (n, theta)) \
+    X(dg_clamp, (long long n, double c, double *W), (n, c, W)) \
+    X(dg_icolsum, (long long B, long long K, const int *x, double *out), (B, K, x, out))
 
 #endif /* DELGRAD_CUH */

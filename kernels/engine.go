@@ -47,6 +47,16 @@ var Kernels = map[string]string{
 	"dg_dendsum":     "iipp",
 	"dg_unmux":       "iiipp",
 	"dg_clip_flags":  "ipp",
+	"dg_sync_w":      "ifpp",
+	"dg_sync_d":      "iiffpp",
+	"dg_silent":      "iippp",
+	"dg_loss":        "iiiffffppppp",
+	"dg_bump":        "iifipp",
+	"dg_theta_grad":  "iifppp",
+	"dg_adam":        "ifffffpppp",
+	"dg_relu":        "ip",
+	"dg_clamp":       "ifp",
+	"dg_icolsum":     "iipp",
 }
 
 // CheckArgs reports whether args fit kernel name's parameter kinds.
@@ -222,27 +232,169 @@ func (g *Engine) launch(name string, n int64, args ...any) error {
 	return nil
 }
 
-// params uploads layer l's constants, weights, delays and bias times.
-func (g *Engine) params(li int, l *batch.Layer) (lp, w, d, bias Ptr, err error) {
+// layerConsts uploads layer li's constants and bias times.
+func (g *Engine) layerConsts(li int, l *batch.Layer) (lp, bias Ptr, err error) {
 	enc, err := EncodeLayer(l)
 	if err != nil {
-		return
+		return 0, 0, err
 	}
 	if lp, err = g.upload(fmt.Sprintf("L%d", li), unsafe.Pointer(&enc[0]), int64(len(enc))); err != nil {
-		return
-	}
-	if w, err = g.uploadF(fmt.Sprintf("w%d", li), l.W()); err != nil {
-		return
-	}
-	if d, err = g.uploadF(fmt.Sprintf("d%d", li), l.D()); err != nil {
-		return
+		return 0, 0, err
 	}
 	bias, err = g.uploadF(fmt.Sprintf("bias%d", li), l.BiasTimes)
-	return
+	return lp, bias, err
+}
+
+// uploadParams copies every layer's weights and delays to the device.
+func (g *Engine) uploadParams(net *batch.Network) (w, d []Ptr, err error) {
+	w, d = make([]Ptr, len(net.Layers)), make([]Ptr, len(net.Layers))
+	for li := range net.Layers {
+		l := &net.Layers[li]
+		if w[li], err = g.uploadF(fmt.Sprintf("w%d", li), l.W()); err != nil {
+			return nil, nil, err
+		}
+		if d[li], err = g.uploadF(fmt.Sprintf("d%d", li), l.D()); err != nil {
+			return nil, nil, err
+		}
+	}
+	return w, d, nil
 }
 
 func shapeOK(t *tensor.Dense, b, n int) bool {
 	return t != nil && t.Dtype() == tensor.Float64 && len(t.Shape()) == 2 && t.Shape()[0] == b && t.Shape()[1] == n
+}
+
+// layerSizes returns the width of the multiplexed input and of every layer.
+func layerSizes(net *batch.Network) []int {
+	sizes := []int{net.Layers[0].In}
+	for i := range net.Layers {
+		sizes = append(sizes, net.Layers[i].Out)
+	}
+	return sizes
+}
+
+// forward runs the network on the device: B samples of input times x
+// (B x Inputs), weights w and delays d per layer; it returns the buffers of
+// the multiplexed input and of every layer's output times.
+func (g *Engine) forward(net *batch.Network, B int64, x Ptr, w, d []Ptr) ([]Ptr, error) {
+	sizes := layerSizes(net)
+	times := make([]Ptr, len(sizes))
+	var err error
+	for i, n := range sizes {
+		if times[i], err = g.buf(fmt.Sprintf("t%d", i), 8*B*int64(n)); err != nil {
+			return nil, err
+		}
+	}
+	mux := int64(max(net.Multiplex, 1))
+	if err := g.launch("dg_mux", B*int64(sizes[0]), B, int64(net.Inputs), mux, x, times[0]); err != nil {
+		return nil, err
+	}
+	for li := range net.Layers {
+		l := &net.Layers[li]
+		lp, bias, err := g.layerConsts(li, l)
+		if err != nil {
+			return nil, fmt.Errorf("forward: layer %d: %w", li, err)
+		}
+		per := B
+		if l.Delay == batch.Synaptic {
+			per *= int64(l.Out)
+		}
+		n := per * int64(l.Rows())
+		var s [6]Ptr
+		for i, name := range []string{"su", "e1", "te1", "e2", "ref", "shift"} {
+			if s[i], err = g.buf(name, 8*n); err != nil {
+				return nil, err
+			}
+		}
+		sidx, err1 := g.buf("sidx", 4*n)
+		cnt, err2 := g.buf("cnt", 4*per)
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, err
+		}
+		if err := g.launch("dg_fwd_prepare", per, lp, B, times[li], d[li], bias, s[0], sidx, s[1], s[2], s[3], s[4], s[5], cnt); err != nil {
+			return nil, err
+		}
+		if err := g.launch("dg_fwd_spike", B*int64(l.Out), lp, B, s[0], sidx, s[1], s[2], s[3], s[4], s[5], cnt, w[li], d[li], times[li+1]); err != nil {
+			return nil, err
+		}
+	}
+	return times, nil
+}
+
+type launchStep struct {
+	name string
+	n    int64
+	args []any
+}
+
+// backward runs the backward pass on the device from the times of every
+// layer and dL/d(output times) delta (B x Outputs, already cleaned of
+// non-finite values). Layer l's gradients land in the buffers "dW<l>" and
+// "dD<l>"; it returns the number of clipped (sample, neuron) pairs per
+// layer and the buffer of the error at the (multiplexed) input.
+//
+// dspan[l] bounds max |d|/tau_s over a synaptic layer's delays (it decides
+// which samples count as wide, as in the Go engine).
+func (g *Engine) backward(net *batch.Network, B int64, times []Ptr, delta Ptr, w, d []Ptr, dspan []float64) ([]int, Ptr, error) {
+	clipped := make([]int, len(net.Layers))
+	for li := len(net.Layers) - 1; li >= 0; li-- {
+		l := &net.Layers[li]
+		lp, bias, err := g.layerConsts(li, l)
+		if err != nil {
+			return nil, 0, fmt.Errorf("backward: layer %d: %w", li, err)
+		}
+		R, K, I := int64(l.Rows()), int64(l.Out), int64(l.In)
+		nd := int64(len(l.D()))
+		u, err1 := g.buf("u", 8*B*R)
+		e1, err2 := g.buf("be1", 8*B*R)
+		e2, err3 := g.buf("be2", 8*B*R)
+		ref, err4 := g.buf("bref", 8*B)
+		wide, err5 := g.buf("wide", 4*B)
+		st, err6 := g.buf("st", B*K*NStateBytes)
+		gin, err7 := g.buf(fmt.Sprintf("gin%d", li%2), 8*B*I)
+		dW, err8 := g.buf(fmt.Sprintf("dW%d", li), 8*R*K)
+		dD, err9 := g.buf(fmt.Sprintf("dD%d", li), 8*max(nd, 1))
+		ed1, err10 := g.buf("ed1", 8*max(I*K, 1))
+		ed2, err11 := g.buf("ed2", 8*max(I*K, 1))
+		flags, err12 := g.buf("clipflags", 4*B*K)
+		ccount, err13 := g.buf("clipcount", 8*K)
+		if err := errors.Join(err1, err2, err3, err4, err5, err6, err7, err8, err9, err10, err11, err12, err13); err != nil {
+			return nil, 0, err
+		}
+		if l.Delay == batch.Synaptic {
+			if err := g.launch("dg_syn_exps", I*K, lp, d[li], ed1, ed2); err != nil {
+				return nil, 0, err
+			}
+		}
+		steps := []launchStep{
+			{"dg_bwd_prepare", B, []any{lp, B, times[li], d[li], bias, dspan[li], u, e1, e2, ref, wide}},
+			{"dg_bwd_neuron", B * K, []any{lp, B, u, e1, e2, ref, wide, ed1, ed2, w[li], d[li], times[li+1], delta, st}},
+			{"dg_bwd_input", B * I, []any{lp, B, u, e1, e2, wide, ed1, ed2, w[li], d[li], st, gin}},
+			{"dg_bwd_weight", R * K, []any{lp, B, u, e1, e2, wide, ed1, ed2, w[li], d[li], st, dW, dD}},
+			{"dg_clip_flags", B * K, []any{B * K, st, flags}},
+			{"dg_icolsum", K, []any{B, K, flags, ccount}},
+		}
+		switch l.Delay {
+		case batch.Axonal:
+			steps = append(steps, launchStep{"dg_colsum", I, []any{B, I, gin, dD}})
+		case batch.Dendritic:
+			steps = append(steps, launchStep{"dg_dendsum", K, []any{B, K, st, dD}})
+		}
+		for _, s := range steps {
+			if err := g.launch(s.name, s.n, s.args...); err != nil {
+				return nil, 0, err
+			}
+		}
+		counts := make([]float64, K)
+		if err := g.download(counts, ccount, "the clip counts"); err != nil {
+			return nil, 0, err
+		}
+		for _, c := range counts {
+			clipped[li] += int(c)
+		}
+		delta = gin
+	}
+	return clipped, delta, nil
 }
 
 // Forward implements batch.Engine.
@@ -260,10 +412,7 @@ func (g *Engine) Forward(net *batch.Network, input *tensor.Dense, tr *batch.Trac
 			return fmt.Errorf("forward: input time of sample %d, feature %d is %g: use +Inf for no spike", i/net.Inputs, i%net.Inputs, t)
 		}
 	}
-	sizes := []int{net.Layers[0].In}
-	for i := range net.Layers {
-		sizes = append(sizes, net.Layers[i].Out)
-	}
+	sizes := layerSizes(net)
 	if len(tr.Times) != len(sizes) {
 		tr.Times = make([]*tensor.Dense, len(sizes))
 	}
@@ -277,49 +426,17 @@ func (g *Engine) Forward(net *batch.Network, input *tensor.Dense, tr *batch.Trac
 		return err
 	}
 	defer leave()
-	B := int64(b)
-	mux := int64(max(net.Multiplex, 1))
 	x, err := g.uploadF("x", in)
 	if err != nil {
 		return err
 	}
-	times := make([]Ptr, len(sizes))
-	for i, n := range sizes {
-		if times[i], err = g.buf(fmt.Sprintf("t%d", i), 8*B*int64(n)); err != nil {
-			return err
-		}
-	}
-	if err := g.launch("dg_mux", B*int64(sizes[0]), B, int64(net.Inputs), mux, x, times[0]); err != nil {
+	w, d, err := g.uploadParams(net)
+	if err != nil {
 		return err
 	}
-	for li := range net.Layers {
-		l := &net.Layers[li]
-		lp, w, d, bias, err := g.params(li, l)
-		if err != nil {
-			return fmt.Errorf("forward: layer %d: %w", li, err)
-		}
-		per := B
-		if l.Delay == batch.Synaptic {
-			per *= int64(l.Out)
-		}
-		n := per * int64(l.Rows())
-		var s [6]Ptr
-		for i, name := range []string{"su", "e1", "te1", "e2", "ref", "shift"} {
-			if s[i], err = g.buf(name, 8*n); err != nil {
-				return err
-			}
-		}
-		sidx, err1 := g.buf("sidx", 4*n)
-		cnt, err2 := g.buf("cnt", 4*per)
-		if err := errors.Join(err1, err2); err != nil {
-			return err
-		}
-		if err := g.launch("dg_fwd_prepare", per, lp, B, times[li], d, bias, s[0], sidx, s[1], s[2], s[3], s[4], s[5], cnt); err != nil {
-			return err
-		}
-		if err := g.launch("dg_fwd_spike", B*int64(l.Out), lp, B, s[0], sidx, s[1], s[2], s[3], s[4], s[5], cnt, w, d, times[li+1]); err != nil {
-			return err
-		}
+	times, err := g.forward(net, int64(b), x, w, d)
+	if err != nil {
+		return err
 	}
 	for i := range sizes {
 		if err := g.download(tr.Times[i].Float64s(), times[i], fmt.Sprintf("the times of layer %d", i)); err != nil {
@@ -374,94 +491,43 @@ func (g *Engine) Backward(net *batch.Network, tr *batch.Trace, dOut *tensor.Dens
 	if err := g.launch("dg_clean", B*K0, B*K0, raw, delta); err != nil {
 		return err
 	}
-	for li := len(net.Layers) - 1; li >= 0; li-- {
+	w, d, err := g.uploadParams(net)
+	if err != nil {
+		return err
+	}
+	dspan := make([]float64, len(net.Layers))
+	for li := range net.Layers {
 		l := &net.Layers[li]
-		lp, w, d, bias, err := g.params(li, l)
-		if err != nil {
-			return fmt.Errorf("backward: layer %d: %w", li, err)
-		}
-		R, K, I := int64(l.Rows()), int64(l.Out), int64(l.In)
-		nd := int64(len(l.D()))
-		u, err1 := g.buf("u", 8*B*R)
-		e1, err2 := g.buf("be1", 8*B*R)
-		e2, err3 := g.buf("be2", 8*B*R)
-		ref, err4 := g.buf("bref", 8*B)
-		wide, err5 := g.buf("wide", 4*B)
-		st, err6 := g.buf("st", B*K*NStateBytes)
-		gin, err7 := g.buf(fmt.Sprintf("gin%d", li%2), 8*B*I)
-		dW, err8 := g.buf("dW", 8*R*K)
-		dD, err9 := g.buf("dD", 8*max(nd, 1))
-		ed1, err10 := g.buf("ed1", 8*max(I*K, 1))
-		ed2, err11 := g.buf("ed2", 8*max(I*K, 1))
-		flags, err12 := g.buf("clipflags", 4*B*K)
-		if err := errors.Join(err1, err2, err3, err4, err5, err6, err7, err8, err9, err10, err11, err12); err != nil {
-			return err
-		}
-		dspan := 0.0
 		if l.Delay == batch.Synaptic {
 			dmin, dmax := math.Inf(1), math.Inf(-1)
 			for _, v := range l.D() {
 				v /= l.Neuron.TauSyn
 				dmin, dmax = min(dmin, v), max(dmax, v)
 			}
-			dspan = max(math.Abs(dmin), math.Abs(dmax))
-			if err := g.launch("dg_syn_exps", I*K, lp, d, ed1, ed2); err != nil {
-				return err
-			}
+			dspan[li] = max(math.Abs(dmin), math.Abs(dmax))
 		}
-		steps := []struct {
-			name string
-			n    int64
-			args []any
-		}{
-			{"dg_bwd_prepare", B, []any{lp, B, times[li], d, bias, dspan, u, e1, e2, ref, wide}},
-			{"dg_bwd_neuron", B * K, []any{lp, B, u, e1, e2, ref, wide, ed1, ed2, w, d, times[li+1], delta, st}},
-			{"dg_bwd_input", B * I, []any{lp, B, u, e1, e2, wide, ed1, ed2, w, d, st, gin}},
-			{"dg_bwd_weight", R * K, []any{lp, B, u, e1, e2, wide, ed1, ed2, w, d, st, dW, dD}},
-			{"dg_clip_flags", B * K, []any{B * K, st, flags}},
-		}
-		switch l.Delay {
-		case batch.Axonal:
-			steps = append(steps, struct {
-				name string
-				n    int64
-				args []any
-			}{"dg_colsum", I, []any{B, I, gin, dD}})
-		case batch.Dendritic:
-			steps = append(steps, struct {
-				name string
-				n    int64
-				args []any
-			}{"dg_dendsum", K, []any{B, K, st, dD}})
-		}
-		for _, s := range steps {
-			if err := g.launch(s.name, s.n, s.args...); err != nil {
-				return err
-			}
-		}
-		if err := g.download(gr.Weights[li].Float64s(), dW, fmt.Sprintf("dW of layer %d", li)); err != nil {
+	}
+	clipped, gin, err := g.backward(net, B, times, delta, w, d, dspan)
+	if err != nil {
+		return err
+	}
+	copy(gr.Clipped, clipped)
+	for li := range net.Layers {
+		if err := g.download(gr.Weights[li].Float64s(), g.bufs[fmt.Sprintf("dW%d", li)].ptr, fmt.Sprintf("dW of layer %d", li)); err != nil {
 			return err
 		}
-		if nd > 0 {
-			if err := g.download(gr.Delays[li].Float64s(), dD, fmt.Sprintf("dD of layer %d", li)); err != nil {
+		if gr.Delays[li] != nil {
+			if err := g.download(gr.Delays[li].Float64s(), g.bufs[fmt.Sprintf("dD%d", li)].ptr, fmt.Sprintf("dD of layer %d", li)); err != nil {
 				return err
 			}
 		}
-		fl := make([]int32, B*K)
-		if err := g.dev.DtoH(unsafe.Pointer(&fl[0]), flags, 4*B*K); err != nil {
-			return fmt.Errorf("kernels: copying the clip flags from the device: %w", err)
-		}
-		for _, f := range fl {
-			gr.Clipped[li] += int(f)
-		}
-		delta = gin
 	}
 	F := int64(net.Inputs)
 	gi, err := g.buf("gi", 8*B*F)
 	if err != nil {
 		return err
 	}
-	if err := g.launch("dg_unmux", B*F, B, F, int64(max(net.Multiplex, 1)), delta, gi); err != nil {
+	if err := g.launch("dg_unmux", B*F, B, F, int64(max(net.Multiplex, 1)), gin, gi); err != nil {
 		return err
 	}
 	return g.download(gr.Input.Float64s(), gi, "the input gradient")

@@ -67,6 +67,12 @@ type Trainer struct {
 	sub  *bss2model.Substrate
 	chip *bss2model.Chip
 
+	// stepper runs whole training steps on the engine's device when the
+	// engine offers it (batch.StepEngine) and the configuration fits.
+	stepper batch.Stepper
+	// DeviceNote says where the training steps run, for reports.
+	DeviceNote string
+
 	params, grads [][]float64 // optimiser groups: per layer weights then delays
 	groupNames    []string
 	baseLR        []float64
@@ -183,6 +189,7 @@ func NewTrainer(cfg Config, data Data, engine batch.Engine) (*Trainer, error) {
 		}
 		t.chip = bss2model.NewChip(cfg.BSS2, m.Net, rand.New(rand.NewPCG(cfg.Seed, 0x63686970))) // "chip"
 	}
+	t.initDevice()
 	return t, nil
 }
 
@@ -213,6 +220,13 @@ func (t *Trainer) RunEpoch(progress Progress) (EpochMetrics, error) {
 	perm := t.rng.Perm(set.N)
 	m := EpochMetrics{Epoch: t.Epoch + 1, LR: lr}
 	lossSum, steps, correct := 0.0, 0, 0
+	step := t.step
+	if t.stepper != nil {
+		if err := t.loadDevice(); err != nil {
+			return m, err
+		}
+		step = t.deviceStep
+	}
 	F := set.F
 	for lo := 0; lo < set.N; lo += tc.BatchSize {
 		hi := min(lo+tc.BatchSize, set.N)
@@ -232,7 +246,7 @@ func (t *Trainer) RunEpoch(progress Progress) (EpochMetrics, error) {
 		for i := range labels {
 			labels[i] = set.Labels[perm[lo+i]]
 		}
-		loss, ok, nc, clipped, err := t.step(in, labels, lr)
+		loss, ok, nc, clipped, err := step(in, labels, lr)
 		if err != nil {
 			return m, fmt.Errorf("epoch %d, batch at sample %d: %w", t.Epoch+1, lo, err)
 		}
@@ -246,6 +260,11 @@ func (t *Trainer) RunEpoch(progress Progress) (EpochMetrics, error) {
 		}
 		if progress != nil {
 			progress(hi, set.N, lossSum/float64(max(steps, 1)), float64(correct)/float64(hi))
+		}
+	}
+	if t.stepper != nil {
+		if err := t.storeDevice(); err != nil {
+			return m, fmt.Errorf("epoch %d: %w", t.Epoch+1, err)
 		}
 	}
 	trainDur := time.Since(start)

@@ -144,6 +144,26 @@ func (d *Device) Launch(name string, n int64, args ...any) error {
 		C.emu_dg_unmux(N, ll[0], ll[1], ll[2], pd(3), pd(4))
 	case "dg_clip_flags":
 		C.emu_dg_clip_flags(N, ll[0], ps(1), pi(2))
+	case "dg_sync_w":
+		C.emu_dg_sync_w(N, ll[0], dd[0], pd(2), pd(3))
+	case "dg_sync_d":
+		C.emu_dg_sync_d(N, ll[0], ll[1], dd[0], dd[1], pd(4), pd(5))
+	case "dg_silent":
+		C.emu_dg_silent(N, ll[0], ll[1], pd(2), pd(3), pi(4))
+	case "dg_loss":
+		C.emu_dg_loss(N, ll[0], ll[1], ll[2], dd[0], dd[1], dd[2], dd[3], pd(7), pi(8), pd(9), pd(10), pd(11))
+	case "dg_bump":
+		C.emu_dg_bump(N, ll[0], ll[1], dd[0], ll[2], pi(4), pd(5))
+	case "dg_theta_grad":
+		C.emu_dg_theta_grad(N, ll[0], ll[1], dd[0], pd(3), pd(4), pd(5))
+	case "dg_adam":
+		C.emu_dg_adam(N, ll[0], dd[0], dd[1], dd[2], dd[3], dd[4], pd(6), pd(7), pd(8), pd(9))
+	case "dg_relu":
+		C.emu_dg_relu(N, ll[0], pd(1))
+	case "dg_clamp":
+		C.emu_dg_clamp(N, ll[0], dd[0], pd(2))
+	case "dg_icolsum":
+		C.emu_dg_icolsum(N, ll[0], ll[1], pi(2), pd(3))
 	default:
 		return fmt.Errorf("kernel %s has no CPU emulation", name)
 	}

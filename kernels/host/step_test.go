@@ -1,0 +1,118 @@
+//go:build cgo
+
+package host
+
+import (
+	"math"
+	"testing"
+
+	"github.com/delgrad-go/delgrad/batch"
+	"github.com/delgrad-go/delgrad/trainer"
+	"github.com/delgrad-go/delgrad/trainer/dataset"
+)
+
+// The training step on the device (kernels' stepper, here on the CPU
+// device) trains like the trainer's own step on the Go engine: the same
+// accuracy, bumps and clipped gradients every epoch, losses and parameters
+// within rounding.
+func TestDeviceStepMatchesTrainer(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		edit func(*trainer.Config)
+	}{
+		{"axonal_mse", func(c *trainer.Config) {}},
+		{"synaptic_ttfs_noise", func(c *trainer.Config) {
+			for l := range c.Layers {
+				c.Layers[l].Delay.Kind = "synaptic"
+			}
+			c.Training.Loss.Type = "ttfs"
+			c.Training.NoiseStd = 0.1
+		}},
+		{"dendritic_clip_round_equaltau", func(c *trainer.Config) {
+			for l := range c.Layers {
+				c.Layers[l].Delay.Kind = "dendritic"
+				c.Layers[l].Delay.Positivity = "clip"
+				c.Layers[l].Delay.Mean = 0.3
+			}
+			one := 1.0
+			c.Neuron.TauMem = &one
+			c.Training.RoundWeights = 1.0 / 30
+			c.Training.ClipWeights = 2.1
+		}},
+		{"bumps", func(c *trainer.Config) {
+			c.Layers[0].WeightsMean = 0.1
+			c.Training.BumpTargeted = false
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := trainer.Defaults()
+			cfg.Name = c.name
+			for _, n := range []int{12, 3} {
+				l := trainer.DefaultLayer()
+				l.Size = n
+				l.Delay.Kind = "axonal"
+				l.Delay.Std = 0.25
+				cfg.Layers = append(cfg.Layers, l)
+			}
+			cfg.Training.BatchSize, cfg.Training.EvalBatchSize = 25, 50
+			c.edit(&cfg)
+			data := trainer.Data{Train: dataset.YinYang(200, 7), Validation: dataset.YinYang(50, 8), Test: dataset.YinYang(50, 9)}
+			host, err := trainer.NewTrainer(cfg, data, batch.NewCPU(1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			eng := New()
+			defer eng.Release()
+			dev, err := trainer.NewTrainer(cfg, data, eng)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dev.DeviceNote != "training steps run on the device" {
+				t.Fatalf("the device step is not used: %s", dev.DeviceNote)
+			}
+			bumps := 0
+			for e := 0; e < 4; e++ {
+				a, err := host.RunEpoch(nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := dev.RunEpoch(nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				bumps += a.Bumps
+				if a.TrainAcc != b.TrainAcc || a.ValAcc != b.ValAcc || a.Bumps != b.Bumps || a.Clipped != b.Clipped ||
+					!close(a.TrainLoss, b.TrainLoss, 1e-9) || !close(a.ValLoss, b.ValLoss, 1e-9) {
+					t.Fatalf("epoch %d: host %+v\ndevice %+v", e+1, a, b)
+				}
+			}
+			worst := 0.0
+			for l := range host.Model.W {
+				for i, v := range host.Model.W[l] {
+					worst = max(worst, math.Abs(v-dev.Model.W[l][i]))
+				}
+				for i, v := range host.Model.Theta[l] {
+					worst = max(worst, math.Abs(v-dev.Model.Theta[l][i]))
+				}
+			}
+			if worst > 1e-9 {
+				t.Fatalf("parameters differ by %g after 4 epochs", worst)
+			}
+			if host.Opt.Step != dev.Opt.Step {
+				t.Fatalf("optimiser steps %d (host), %d (device)", host.Opt.Step, dev.Opt.Step)
+			}
+			t.Logf("%s: %d bumps, %d steps, largest parameter difference %.2g", c.name, bumps, host.Opt.Step, worst)
+			if c.name == "bumps" && bumps == 0 {
+				t.Fatal("the bump case did not bump")
+			}
+		})
+	}
+}
+
+func close(a, b, tol float64) bool {
+	if math.IsNaN(a) || math.IsNaN(b) {
+		return math.IsNaN(a) && math.IsNaN(b)
+	}
+	return math.Abs(a-b) <= tol*math.Max(1, math.Abs(b))
+}
+
