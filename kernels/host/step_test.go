@@ -115,4 +115,3 @@ func close(a, b, tol float64) bool {
 	}
 	return math.Abs(a-b) <= tol*math.Max(1, math.Abs(b))
 }
-
