@@ -119,6 +119,9 @@ type Engine struct {
 	mu   sync.Mutex
 	dev  Device
 	bufs map[string]buffer
+	// consts holds what the constant buffers (layer structs, bias times)
+	// last received, so that an unchanged layer is not copied again.
+	consts map[string][]byte
 	// bind, when set, runs before each call (the CUDA device binds its
 	// context to the calling thread) and returns the function that undoes it.
 	bind func() (func(), error)
@@ -130,7 +133,9 @@ type buffer struct {
 }
 
 // NewEngine returns an engine on dev.
-func NewEngine(dev Device) *Engine { return &Engine{dev: dev, bufs: map[string]buffer{}} }
+func NewEngine(dev Device) *Engine {
+	return &Engine{dev: dev, bufs: map[string]buffer{}, consts: map[string][]byte{}}
+}
 
 // DeviceBytes returns the device memory the engine's buffers hold.
 func (g *Engine) DeviceBytes() int64 {
@@ -154,6 +159,7 @@ func (g *Engine) Release() error {
 		}
 	}
 	g.bufs = map[string]buffer{}
+	g.consts = map[string][]byte{}
 	return first
 }
 
@@ -180,6 +186,7 @@ func (g *Engine) buf(name string, n int64) (Ptr, error) {
 			return 0, fmt.Errorf("kernels: freeing %s: %w", name, err)
 		}
 		delete(g.bufs, name)
+		delete(g.consts, name)
 	}
 	p, err := g.dev.Alloc(n)
 	if err != nil {
@@ -232,16 +239,37 @@ func (g *Engine) launch(name string, n int64, args ...any) error {
 	return nil
 }
 
-// layerConsts uploads layer li's constants and bias times.
+// uploadConst copies b to the buffer called name unless it already holds
+// exactly b.
+func (g *Engine) uploadConst(name string, b []byte) (Ptr, error) {
+	if old, ok := g.consts[name]; ok && string(old) == string(b) {
+		return g.bufs[name].ptr, nil
+	}
+	if len(b) == 0 {
+		return g.buf(name, 8)
+	}
+	p, err := g.upload(name, unsafe.Pointer(&b[0]), int64(len(b)))
+	if err != nil {
+		return 0, err
+	}
+	g.consts[name] = append([]byte(nil), b...)
+	return p, nil
+}
+
+// layerConsts uploads layer li's constants and bias times (when changed).
 func (g *Engine) layerConsts(li int, l *batch.Layer) (lp, bias Ptr, err error) {
 	enc, err := EncodeLayer(l)
 	if err != nil {
 		return 0, 0, err
 	}
-	if lp, err = g.upload(fmt.Sprintf("L%d", li), unsafe.Pointer(&enc[0]), int64(len(enc))); err != nil {
+	if lp, err = g.uploadConst(fmt.Sprintf("L%d", li), enc); err != nil {
 		return 0, 0, err
 	}
-	bias, err = g.uploadF(fmt.Sprintf("bias%d", li), l.BiasTimes)
+	bb := make([]byte, 8*len(l.BiasTimes))
+	for i, v := range l.BiasTimes {
+		binary.LittleEndian.PutUint64(bb[8*i:], math.Float64bits(v))
+	}
+	bias, err = g.uploadConst(fmt.Sprintf("bias%d", li), bb)
 	return lp, bias, err
 }
 

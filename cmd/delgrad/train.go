@@ -126,6 +126,9 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	if !*quiet {
 		fmt.Fprintf(stdout, "training %s (seed %d, %d epochs, %d training samples) on %s into %s\n",
 			cfg.Name, cfg.Seed, cfg.Training.Epochs, data.Train.N, engName, dir)
+		if note := r.Trainer.DeviceNote; note != "" {
+			fmt.Fprintln(stdout, note)
+		}
 	}
 	return trainRun(r, cfg.Training.Epochs, engName, *quiet, stdout, stderr)
 }
