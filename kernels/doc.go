@@ -14,6 +14,11 @@
 // batch sum of its gradient (in sample order): no atomics, and the same
 // summation order as the CPU engine. Everything is float64.
 //
+// Beyond batch.Engine, Engine implements batch.StepEngine: the trainer's
+// whole training step (loss, backward pass, Adam, delay rectification,
+// weight clipping and rounding, weight bumps) runs on the device, with the
+// parameters and optimiser state kept there between batches (step.go).
+//
 // The launcher (Engine) drives a Device: the CUDA device in a cuda build,
 // or the CPU device of package kernels/host, which compiles the same kernel
 // bodies with the C compiler and runs each launch as a loop. Its tests hold
