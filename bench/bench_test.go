@@ -134,3 +134,23 @@ func TestReadCSVErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestCostAndPeak(t *testing.T) {
+	c := Case{Sizes: []int{4, 30, 3}}
+	f1, b1 := Cost(c, Forward)
+	f2, b2 := Cost(c, FwdBwd)
+	if f1 != 8*(120+90) || b1 != 40*(120+90) || f2 <= f1 || b2 <= b1 {
+		t.Fatalf("cost %g %g %g %g", f1, b1, f2, b2)
+	}
+	if tf, bw, ok := Peak("NVIDIA H200"); !ok || tf != 34 || bw != 4.8 {
+		t.Fatal("H200 peak")
+	}
+	if _, _, ok := Peak("a toaster"); ok {
+		t.Fatal("unknown GPU has a peak")
+	}
+	m := Machine{GPU: "NVIDIA H100 80GB HBM3"}
+	r := Result{Case: "yinyang-4-30-3-none-tau2", Mode: Forward, GPU: true, Median: 1e9}
+	if s := shares(m, r); !strings.Contains(s, "%") {
+		t.Fatalf("shares %q", s)
+	}
+}

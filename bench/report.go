@@ -106,6 +106,56 @@ func ReadCSV(r io.Reader) ([]Result, error) {
 
 func mib(b uint64) string { return fmt.Sprintf("%.1f", float64(b)/(1<<20)) }
 
+// Cost estimates the fp64 operations and device memory traffic of one
+// sample of case c in mode m: per synapse about 8 flops and 40 bytes in the
+// forward scan, and 30 flops and 80 bytes more in the backward phases. It
+// is a model for the report's share-of-peak columns, not a measurement.
+func Cost(c Case, m Mode) (flops, bytes float64) {
+	in := c.Sizes[0]
+	for _, o := range c.Sizes[1:] {
+		syn := float64(in * o)
+		flops += 8 * syn
+		bytes += 40 * syn
+		if m != Forward {
+			flops += 30 * syn
+			bytes += 80 * syn
+		}
+		in = o
+	}
+	return flops, bytes
+}
+
+// Peak returns a GPU's fp64 vector rate (TFLOP/s) and memory bandwidth
+// (TB/s) from its data sheet, by name; ok is false for an unknown GPU.
+func Peak(gpu string) (tflops, tbps float64, ok bool) {
+	switch {
+	case strings.Contains(gpu, "H200"):
+		return 34, 4.8, true
+	case strings.Contains(gpu, "H100") && (strings.Contains(gpu, "PCIe") || strings.Contains(gpu, "PCI")):
+		return 26, 2.0, true
+	case strings.Contains(gpu, "H100"):
+		return 34, 3.35, true
+	case strings.Contains(gpu, "A100"):
+		return 9.7, 2.0, true
+	}
+	return 0, 0, false
+}
+
+// shares formats the cost model's share of the GPU's peaks for r.
+func shares(m Machine, r Result) string {
+	tf, bw, ok := Peak(m.GPU)
+	if !r.GPU || !ok {
+		return ""
+	}
+	for _, c := range Cases() {
+		if c.Name == r.Case {
+			f, b := Cost(c, r.Mode)
+			return fmt.Sprintf("%.1f%% / %.1f%%", 100*f*r.Median/(tf*1e12), 100*b*r.Median/(bw*1e12))
+		}
+	}
+	return ""
+}
+
 // Markdown writes the report: the machine and command, then one row per
 // measurement (median samples/s with the spread of the repeats, memory,
 // and the ratio to the reference where it was timed), then the best
@@ -144,19 +194,21 @@ func Markdown(w io.Writer, m Machine, rs []Result) error {
 		}
 	}
 	fmt.Fprintf(b, "\n## All measurements\n\n")
-	fmt.Fprintf(b, "| case | mode | engine | batch | samples/s | spread | host peak MiB | device MiB | reference samples/s | ratio |\n")
-	fmt.Fprintf(b, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	fmt.Fprintf(b, "GPU rows: the estimated share of the GPU's fp64 rate / memory bandwidth (bench.Cost's model over\n")
+	fmt.Fprintf(b, "the data-sheet peaks), a guide to which one bounds a kernel, not a profile.\n\n")
+	fmt.Fprintf(b, "| case | mode | engine | batch | samples/s | spread | host peak MiB | device MiB | reference samples/s | ratio | GPU fp64 / bandwidth share |\n")
+	fmt.Fprintf(b, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, r := range rs {
 		if r.Skipped != "" {
-			fmt.Fprintf(b, "| %s | %s | %s | %d | skipped: %s | | | | | |\n", r.Case, r.Mode, r.Engine, r.Batch, r.Skipped)
+			fmt.Fprintf(b, "| %s | %s | %s | %d | skipped: %s | | | | | | |\n", r.Case, r.Mode, r.Engine, r.Batch, r.Skipped)
 			continue
 		}
 		ref, ratio := "", ""
 		if r.Reference > 0 {
 			ref, ratio = fmt.Sprintf("%.1f", r.Reference), fmt.Sprintf("%.0fx", r.Median/r.Reference)
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %d | %.0f | %.0f-%.0f | %s | %s | %s | %s |\n", r.Case, r.Mode, r.Engine, r.Batch,
-			r.Median, r.Min, r.Max, mib(r.HostPeak), mib(uint64(r.DeviceBytes)), ref, ratio)
+		fmt.Fprintf(b, "| %s | %s | %s | %d | %.0f | %.0f-%.0f | %s | %s | %s | %s | %s |\n", r.Case, r.Mode, r.Engine, r.Batch,
+			r.Median, r.Min, r.Max, mib(r.HostPeak), mib(uint64(r.DeviceBytes)), ref, ratio, shares(m, r))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
