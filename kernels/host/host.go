@@ -33,12 +33,15 @@ type Device struct {
 	mem map[kernels.Ptr]unsafe.Pointer
 }
 
-// Alloc implements kernels.Device (zeroed memory).
+// Alloc implements kernels.Device. Like cuMemAlloc's, the memory is not
+// zeroed: it is filled with 0xff bytes (NaN as float64, -1 as int), so that
+// code relying on zeroed device memory fails here too.
 func (d *Device) Alloc(n int64) (kernels.Ptr, error) {
-	p := C.calloc(C.size_t(n), 1)
+	p := C.malloc(C.size_t(n))
 	if p == nil {
 		return 0, fmt.Errorf("out of memory (%d bytes)", n)
 	}
+	C.memset(p, 0xff, C.size_t(n))
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	k := kernels.Ptr(uintptr(p))
