@@ -30,7 +30,7 @@ fuzz:
 
 # CUDA: PTX from kernels/delgrad.cu (needs nvcc 11.8: scripts/install-cuda.sh --toolkit).
 NVCC ?= nvcc
-NVCCFLAGS = -ptx -O3 -allow-unsupported-compiler
+NVCCFLAGS = -ptx -O3 --fmad=false -allow-unsupported-compiler
 PTX_SOURCES = kernels/delgrad.cu kernels/delgrad.cuh
 PTX = kernels/ptx/delgrad_sm80.ptx kernels/ptx/delgrad_sm90.ptx
 

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/delgrad-go/delgrad/batch"
+	"gorgonia.org/tensor"
 )
 
 func tinyOptions() Options {
@@ -152,5 +154,30 @@ func TestCostAndPeak(t *testing.T) {
 	r := Result{Case: "yinyang-4-30-3-none-tau2", Mode: Forward, GPU: true, Median: 1e9}
 	if s := shares(m, r); !strings.Contains(s, "%") {
 		t.Fatalf("shares %q", s)
+	}
+}
+
+type failing struct{ batch.Engine }
+
+func (failing) Forward(*batch.Network, *tensor.Dense, *batch.Trace) error {
+	return errors.New("out of device memory")
+}
+
+// A failing measurement is reported in its row and the run goes on.
+func TestErrorsAreRows(t *testing.T) {
+	opt := tinyOptions()
+	opt.Modes = []Mode{Forward}
+	opt.Engines = append(opt.Engines, Engine{Name: "broken", New: func() (batch.Engine, error) { return failing{batch.NewCPU(1)}, nil }})
+	rs, err := Run(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 6 {
+		t.Fatalf("%d results, want 6", len(rs))
+	}
+	for _, r := range rs {
+		if (r.Engine == "broken") != strings.HasPrefix(r.Skipped, "error: ") {
+			t.Fatalf("row %+v", r)
+		}
 	}
 }

@@ -171,7 +171,9 @@ func Markdown(w io.Writer, m Machine, rs []Result) error {
 	}
 	fmt.Fprintf(b, "- Go: %s\n- Command: `%s`\n\n", m.Go, m.Command)
 	fmt.Fprintf(b, "Samples/s are medians over the repeats (after one warm-up step); the spread is the\n")
-	fmt.Fprintf(b, "slowest and fastest repeat. Host peak is the largest live Go heap seen while measuring.\n\n")
+	fmt.Fprintf(b, "slowest and fastest repeat. Host peak is the largest Go heap in use while measuring (after a\n")
+	fmt.Fprintf(b, "collection; C memory not included); device memory is what the engine held for that measurement.\n")
+	fmt.Fprintf(b, "A training step is measured over several consecutive steps (Trainer.TrainSteps).\n\n")
 	fmt.Fprintf(b, "## Best throughput per case (median samples/s at the best batch size)\n\n")
 	engines := uniq(rs, func(r Result) string { return r.Engine })
 	fmt.Fprintf(b, "| case | mode | %s |\n| --- | --- |%s\n", strings.Join(engines, " | "), strings.Repeat(" --- |", len(engines)))

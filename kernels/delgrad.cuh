@@ -335,7 +335,7 @@ DG_HD void dg_back_weight(const dg_layer *L, int B, const double *u, const doubl
     double inv = 1 / L->tau;
     int syn = L->delay == DG_SYNAPTIC && i < L->in;
     double gw = 0, gd = 0;
-    for (int s = 0; s < B; s++) {
+    for (long long s = 0; s < B; s++) {
         double ui = u[s * L->rows + i];
         if (!(ui < DG_INF)) continue;
         const dg_nstate *n = &st[s * L->out + k];

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -122,6 +123,8 @@ type Engine struct {
 	// consts holds what the constant buffers (layer structs, bias times)
 	// last received, so that an unchanged layer is not copied again.
 	consts map[string][]byte
+	// steppers counts the steppers made, to name their own buffers.
+	steppers int
 	// bind, when set, runs before each call (the CUDA device binds its
 	// context to the calling thread) and returns the function that undoes it.
 	bind func() (func(), error)
@@ -174,6 +177,21 @@ func (g *Engine) enter() (func(), error) {
 		return nil, err
 	}
 	return func() { undo(); g.mu.Unlock() }, nil
+}
+
+// freePrefix frees the buffers whose names start with prefix.
+func (g *Engine) freePrefix(prefix string) error {
+	var first error
+	for name, b := range g.bufs {
+		if strings.HasPrefix(name, prefix) {
+			if err := g.dev.Free(b.ptr); err != nil && first == nil {
+				first = fmt.Errorf("kernels: freeing %s: %w", name, err)
+			}
+			delete(g.bufs, name)
+			delete(g.consts, name)
+		}
+	}
+	return first
 }
 
 // buf returns the device buffer called name with at least n bytes.
@@ -304,12 +322,14 @@ func layerSizes(net *batch.Network) []int {
 // forward runs the network on the device: B samples of input times x
 // (B x Inputs), weights w and delays d per layer; it returns the buffers of
 // the multiplexed input and of every layer's output times.
-func (g *Engine) forward(net *batch.Network, B int64, x Ptr, w, d []Ptr) ([]Ptr, error) {
+//
+// The time buffers are named prefix+"t<i>".
+func (g *Engine) forward(net *batch.Network, B int64, x Ptr, w, d []Ptr, prefix string) ([]Ptr, error) {
 	sizes := layerSizes(net)
 	times := make([]Ptr, len(sizes))
 	var err error
 	for i, n := range sizes {
-		if times[i], err = g.buf(fmt.Sprintf("t%d", i), 8*B*int64(n)); err != nil {
+		if times[i], err = g.buf(fmt.Sprintf("%st%d", prefix, i), 8*B*int64(n)); err != nil {
 			return nil, err
 		}
 	}
@@ -462,7 +482,7 @@ func (g *Engine) Forward(net *batch.Network, input *tensor.Dense, tr *batch.Trac
 	if err != nil {
 		return err
 	}
-	times, err := g.forward(net, int64(b), x, w, d)
+	times, err := g.forward(net, int64(b), x, w, d, "")
 	if err != nil {
 		return err
 	}

@@ -73,6 +73,12 @@ func NewGPU() (*GPU, error) {
 	if g.ctx, err = dev.MakeContext(cu.SchedAuto); err != nil {
 		return nil, fmt.Errorf("kernels: context: %w", err)
 	}
+	ok := false
+	defer func() {
+		if !ok {
+			g.ctx.Destroy()
+		}
+	}()
 	ptx, arch := PTX80, 80
 	if g.Arch >= 90 {
 		ptx, arch = PTX90, 90
@@ -87,6 +93,7 @@ func NewGPU() (*GPU, error) {
 		}
 		g.fns[name] = f
 	}
+	ok = true
 	g.Engine = NewEngine(cuDevice{g})
 	g.Engine.bind = func() (func(), error) {
 		runtime.LockOSThread()
@@ -97,6 +104,16 @@ func NewGPU() (*GPU, error) {
 		return runtime.UnlockOSThread, nil
 	}
 	return g, nil
+}
+
+// Release frees the engine's device buffers (the context stays).
+func (g *GPU) Release() error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := cu.SetCurrentContext(g.ctx); err != nil {
+		return fmt.Errorf("kernels: release: %w", err)
+	}
+	return g.Engine.Release()
 }
 
 // Close frees the device buffers and the context.

@@ -18,11 +18,17 @@ type stepper struct {
 	g    *Engine
 	spec batch.StepSpec
 	net  *batch.Network
+	// prefix names the stepper's own buffers: its state survives other
+	// users of the engine, and Close frees it.
+	prefix string
 	// per layer: master weights, network weights, delay parameters, delays,
 	// delay-parameter gradients, silent flags
 	W, Wn, Th, D, gT, any []Ptr
-	// per optimiser group: parameters, gradients, moments
+	// per optimiser group: parameters, moments, and the delay-parameter
+	// gradient (0 for weight groups, whose gradient is the engine's dW<l>
+	// buffer of the latest backward pass), and the layer
 	gp, gg, gm, gv []Ptr
+	gl             []int
 	gn             []int64
 	dspan          []float64
 	times          []Ptr
@@ -42,26 +48,28 @@ func (g *Engine) NewStepper(spec batch.StepSpec) (batch.Stepper, error) {
 	if len(spec.Delays) != len(net.Layers) {
 		return nil, fmt.Errorf("kernels: step: %d delay descriptions for %d layers", len(spec.Delays), len(net.Layers))
 	}
-	s := &stepper{g: g, spec: spec, net: net}
 	L := len(net.Layers)
-	s.W, s.Wn, s.Th, s.D, s.gT, s.any = make([]Ptr, L), make([]Ptr, L), make([]Ptr, L), make([]Ptr, L), make([]Ptr, L), make([]Ptr, L)
-	s.dspan = make([]float64, L)
 	leave, err := g.enter()
 	if err != nil {
 		return nil, err
 	}
 	defer leave()
+	g.steppers++
+	s := &stepper{g: g, spec: spec, net: net, prefix: fmt.Sprintf("stepper%d.", g.steppers)}
+	s.W, s.Wn, s.Th, s.D, s.gT, s.any = make([]Ptr, L), make([]Ptr, L), make([]Ptr, L), make([]Ptr, L), make([]Ptr, L), make([]Ptr, L)
+	s.dspan = make([]float64, L)
+	pre := s.prefix
 	for li := range net.Layers {
 		l := &net.Layers[li]
 		n := int64(l.Rows() * l.Out)
 		nd := int64(len(l.D()))
 		var errs [6]error
-		s.W[li], errs[0] = g.buf(fmt.Sprintf("sW%d", li), 8*n)
-		s.Wn[li], errs[1] = g.buf(fmt.Sprintf("sWn%d", li), 8*n)
-		s.Th[li], errs[2] = g.buf(fmt.Sprintf("sTh%d", li), 8*max(nd, 1))
-		s.D[li], errs[3] = g.buf(fmt.Sprintf("sD%d", li), 8*max(nd, 1))
-		s.gT[li], errs[4] = g.buf(fmt.Sprintf("sgT%d", li), 8*max(nd, 1))
-		s.any[li], errs[5] = g.buf(fmt.Sprintf("sany%d", li), 4*int64(l.Out))
+		s.W[li], errs[0] = g.buf(pre+fmt.Sprintf("W%d", li), 8*n)
+		s.Wn[li], errs[1] = g.buf(pre+fmt.Sprintf("Wn%d", li), 8*n)
+		s.Th[li], errs[2] = g.buf(pre+fmt.Sprintf("Th%d", li), 8*max(nd, 1))
+		s.D[li], errs[3] = g.buf(pre+fmt.Sprintf("D%d", li), 8*max(nd, 1))
+		s.gT[li], errs[4] = g.buf(pre+fmt.Sprintf("gT%d", li), 8*max(nd, 1))
+		s.any[li], errs[5] = g.buf(pre+fmt.Sprintf("any%d", li), 4*int64(l.Out))
 		if err := errors.Join(errs[:]...); err != nil {
 			return nil, err
 		}
@@ -73,28 +81,25 @@ func (g *Engine) NewStepper(spec batch.StepSpec) (batch.Stepper, error) {
 			s.dspan[li] = (math.Abs(dp.Shift) + math.Abs(dp.Scale)) / l.Neuron.TauSyn
 		}
 	}
-	addGroup := func(name string, p Ptr, grad Ptr, n int64) error {
-		m, err1 := g.buf("sM"+name, 8*n)
-		v, err2 := g.buf("sV"+name, 8*n)
+	addGroup := func(name string, li int, p Ptr, grad Ptr, n int64) error {
+		m, err1 := g.buf(pre+"M"+name, 8*n)
+		v, err2 := g.buf(pre+"V"+name, 8*n)
 		if err := errors.Join(err1, err2); err != nil {
 			return err
 		}
 		s.gp, s.gg, s.gm, s.gv, s.gn = append(s.gp, p), append(s.gg, grad), append(s.gm, m), append(s.gv, v), append(s.gn, n)
+		s.gl = append(s.gl, li)
 		return nil
 	}
 	for li := range net.Layers {
 		l := &net.Layers[li]
-		dW, err := g.buf(fmt.Sprintf("dW%d", li), 8*int64(l.Rows()*l.Out))
-		if err != nil {
-			return nil, err
-		}
-		if err := addGroup(fmt.Sprintf("w%d", li), s.W[li], dW, int64(l.Rows()*l.Out)); err != nil {
+		if err := addGroup(fmt.Sprintf("w%d", li), li, s.W[li], 0, int64(l.Rows()*l.Out)); err != nil {
 			return nil, err
 		}
 	}
 	for li := range net.Layers {
 		if nd := int64(len(net.Layers[li].D())); nd > 0 {
-			if err := addGroup(fmt.Sprintf("d%d", li), s.Th[li], s.gT[li], nd); err != nil {
+			if err := addGroup(fmt.Sprintf("d%d", li), li, s.Th[li], s.gT[li], nd); err != nil {
 				return nil, err
 			}
 		}
@@ -222,17 +227,17 @@ func (s *stepper) Forward(in []float64, labels []int) ([]int, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	lp, err := g.upload("labels", unsafe.Pointer(&lab[0]), 4*B)
+	lp, err := g.upload(s.prefix+"labels", unsafe.Pointer(&lab[0]), 4*B)
 	if err != nil {
 		return nil, 0, err
 	}
-	if s.times, err = g.forward(s.net, B, x, s.Wn, s.D); err != nil {
+	if s.times, err = g.forward(s.net, B, x, s.Wn, s.D, s.prefix); err != nil {
 		return nil, 0, err
 	}
 	silent := make([]int, len(s.net.Layers))
 	for li := range s.net.Layers {
 		k := int64(s.net.Layers[li].Out)
-		cnt, err := g.buf("scount", 8*k)
+		cnt, err := g.buf(s.prefix+"scount", 8*k)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -247,9 +252,9 @@ func (s *stepper) Forward(in []float64, labels []int) ([]int, int, error) {
 			silent[li] += int(v)
 		}
 	}
-	dOut, err1 := g.buf("sdout", 8*B*int64(K))
-	loss, err2 := g.buf("sloss", 8*B)
-	corr, err3 := g.buf("scorrect", 8*B)
+	dOut, err1 := g.buf(s.prefix+"sdout", 8*B*int64(K))
+	loss, err2 := g.buf(s.prefix+"sloss", 8*B)
+	corr, err3 := g.buf(s.prefix+"scorrect", 8*B)
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return nil, 0, err
 	}
@@ -308,14 +313,14 @@ func (s *stepper) Update(lr []float64, step int) (float64, int, error) {
 	g := s.g
 	B := s.B
 	ls := make([]float64, B)
-	if err := g.download(ls, g.bufs["sloss"].ptr, "losses"); err != nil {
+	if err := g.download(ls, g.bufs[s.prefix+"sloss"].ptr, "losses"); err != nil {
 		return 0, 0, err
 	}
 	loss := 0.0
 	for _, v := range ls {
 		loss += v
 	}
-	delta := g.bufs["sdout"].ptr
+	delta := g.bufs[s.prefix+"sdout"].ptr
 	n := B * int64(s.net.Outputs())
 	if err := g.launch("dg_clean", n, n, delta, delta); err != nil {
 		return 0, 0, err
@@ -341,8 +346,12 @@ func (s *stepper) Update(lr []float64, step int) (float64, int, error) {
 	bc2 := 1 - math.Pow(sp.Beta2, float64(step))
 	sq2 := math.Sqrt(bc2)
 	for gi := range s.gp {
+		grad := s.gg[gi]
+		if grad == 0 {
+			grad = g.bufs[fmt.Sprintf("dW%d", s.gl[gi])].ptr
+		}
 		if err := g.launch("dg_adam", s.gn[gi], s.gn[gi], sp.Beta1, sp.Beta2, sp.AdamEps, lr[gi]/bc1, sq2,
-			s.gg[gi], s.gm[gi], s.gv[gi], s.gp[gi]); err != nil {
+			grad, s.gm[gi], s.gv[gi], s.gp[gi]); err != nil {
 			return 0, 0, err
 		}
 	}
@@ -371,5 +380,12 @@ func (s *stepper) Update(lr []float64, step int) (float64, int, error) {
 	return loss * (1 / float64(B)), total, nil
 }
 
-// Close implements batch.Stepper (the engine keeps its buffers for reuse).
-func (s *stepper) Close() error { return nil }
+// Close implements batch.Stepper: it frees the stepper's own buffers.
+func (s *stepper) Close() error {
+	leave, err := s.g.enter()
+	if err != nil {
+		return err
+	}
+	defer leave()
+	return s.g.freePrefix(s.prefix)
+}

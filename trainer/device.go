@@ -108,3 +108,41 @@ func (t *Trainer) storeDevice() error {
 	}
 	return nil
 }
+
+// TrainSteps runs n training batches of the training split, in order and
+// wrapping around, with the configured input noise and the current epoch's
+// learning rates, but without shuffling, validation or metrics: the
+// training step on its own, for benchmarks. Parameters and optimiser state
+// change as in training.
+func (t *Trainer) TrainSteps(n int) error {
+	set := t.Data.Train
+	tc := &t.Cfg.Training
+	b := min(tc.BatchSize, set.N)
+	lr := t.LR(t.Epoch)
+	step := t.step
+	if t.stepper != nil {
+		if err := t.loadDevice(); err != nil {
+			return err
+		}
+		step = t.deviceStep
+	}
+	F := set.F
+	t.inBuf = grow(t.inBuf, b*F)
+	labels := make([]int, b)
+	for i := 0; i < n; i++ {
+		for j := 0; j < b; j++ {
+			r := (t.benchPos + j) % set.N
+			copy(t.inBuf[j*F:(j+1)*F], set.Row(r))
+			labels[j] = set.Labels[r]
+		}
+		t.benchPos = (t.benchPos + b) % set.N
+		t.addNoise(t.inBuf)
+		if _, _, _, _, err := step(t.inBuf, labels, lr); err != nil {
+			return err
+		}
+	}
+	if t.stepper != nil {
+		return t.storeDevice()
+	}
+	return nil
+}

@@ -72,6 +72,8 @@ type Trainer struct {
 	stepper batch.Stepper
 	// DeviceNote says where the training steps run, for reports.
 	DeviceNote string
+	// benchPos is where TrainSteps takes its next batch.
+	benchPos int
 
 	params, grads [][]float64 // optimiser groups: per layer weights then delays
 	groupNames    []string
@@ -236,12 +238,7 @@ func (t *Trainer) RunEpoch(progress Progress) (EpochMetrics, error) {
 		for i := 0; i < b; i++ {
 			copy(in[i*F:(i+1)*F], set.Row(perm[lo+i]))
 		}
-		if tc.NoiseStd != 0 || tc.NoiseMean != 0 {
-			for i, v := range in {
-				v += tc.NoiseMean + tc.NoiseStd*t.rng.NormFloat64()
-				in[i] = math.Abs(v)
-			}
-		}
+		t.addNoise(in)
 		labels := make([]int, b)
 		for i := range labels {
 			labels[i] = set.Labels[perm[lo+i]]
@@ -286,6 +283,17 @@ func (t *Trainer) RunEpoch(progress Progress) (EpochMetrics, error) {
 		t.Best = Snapshot{Epoch: m.Epoch, ValAcc: m.ValAcc, W: clone(t.Model.W), Theta: clone(t.Model.Theta)}
 	}
 	return m, nil
+}
+
+// addNoise adds the configured input-time noise to in: t -> |t + n|.
+func (t *Trainer) addNoise(in []float64) {
+	tc := &t.Cfg.Training
+	if tc.NoiseStd != 0 || tc.NoiseMean != 0 {
+		for i, v := range in {
+			v += tc.NoiseMean + tc.NoiseStd*t.rng.NormFloat64()
+			in[i] = math.Abs(v)
+		}
+	}
 }
 
 func grow(s []float64, n int) []float64 {

@@ -148,6 +148,9 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	if *reference != "" {
 		cmd := strings.Fields(*reference)
+		if len(cmd) == 0 {
+			return usageError{errors.New("bench: -reference: give a command")}
+		}
 		opt.Reference = func(c bench.Case, md bench.Mode, b int) (float64, error) { return runReference(cmd, c, md, b) }
 	}
 	dir := *out

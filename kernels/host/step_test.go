@@ -115,3 +115,49 @@ func close(a, b, tol float64) bool {
 	}
 	return math.Abs(a-b) <= tol*math.Max(1, math.Abs(b))
 }
+
+// Two steppers on one engine keep their own state: trainers of different
+// sizes, trained in turn on one CPU device, each match their host twin.
+func TestSteppersShareAnEngine(t *testing.T) {
+	eng := New()
+	defer eng.Release()
+	data := trainer.Data{Train: dataset.YinYang(100, 7), Validation: dataset.YinYang(30, 8), Test: dataset.YinYang(30, 9)}
+	mk := func(hidden int, e interface{}) *trainer.Trainer {
+		cfg := trainer.Defaults()
+		for _, n := range []int{hidden, 3} {
+			l := trainer.DefaultLayer()
+			l.Size = n
+			l.Delay.Kind = "axonal"
+			cfg.Layers = append(cfg.Layers, l)
+		}
+		cfg.Training.BatchSize = 20
+		var tr *trainer.Trainer
+		var err error
+		if e == nil {
+			tr, err = trainer.NewTrainer(cfg, data, batch.NewCPU(1))
+		} else {
+			tr, err = trainer.NewTrainer(cfg, data, eng)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr
+	}
+	a, b := mk(12, eng), mk(40, eng)
+	ha, hb := mk(12, nil), mk(40, nil)
+	for e := 0; e < 3; e++ {
+		for _, p := range [][2]*trainer.Trainer{{a, ha}, {b, hb}} {
+			md, err := p[0].RunEpoch(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mh, err := p[1].RunEpoch(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if md.TrainAcc != mh.TrainAcc || md.ValAcc != mh.ValAcc || md.Bumps != mh.Bumps {
+				t.Fatalf("epoch %d: device %+v, host %+v", e+1, md, mh)
+			}
+		}
+	}
+}
