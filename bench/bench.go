@@ -254,12 +254,16 @@ func (c Case) trainerFor(eng batch.Engine, b, steps int) (*trainer.Trainer, erro
 }
 
 // step returns a function that runs mode m on batch size b, and the number
-// of samples one call processes. A training call runs several steps
-// (Trainer.TrainSteps), so that copying the parameters to a device and
-// back, once per call, is spread over them as over an epoch.
+// of samples one call processes. On an engine with a device training step
+// a training call runs several steps (Trainer.TrainSteps), so that copying
+// the parameters to the device and back, once per call, is spread over
+// them as over an epoch; elsewhere one step.
 func step(eng batch.Engine, c Case, m Mode, b int) (func() error, int, error) {
 	if m == TrainStp {
-		k := max(1, min(32, 4096/b))
+		k := 1
+		if _, ok := eng.(batch.StepEngine); ok {
+			k = max(1, min(32, 4096/b))
+		}
 		t, err := c.trainerFor(eng, b, k)
 		if err != nil {
 			return nil, 0, err
