@@ -6,45 +6,17 @@ import (
 	"testing"
 
 	"github.com/delgrad-go/delgrad/batch"
+	"github.com/delgrad-go/delgrad/internal/testnet"
 	"gorgonia.org/tensor"
 )
 
 // randNet draws a network (sizes: inputs, hidden..., outputs) whose
 // neurons mostly spike for inputs in [0.15, 2].
 func randNet(rng *rand.Rand, tauMem float64, kind batch.DelayKind, bias, mux int, sizes ...int) *batch.Network {
-	nrn := batch.Neuron{TauSyn: 1, TauMem: tauMem, Threshold: 1}
-	net := &batch.Network{Inputs: sizes[0], Multiplex: mux}
-	in := sizes[0] * max(mux, 1)
-	for _, out := range sizes[1:] {
-		l := batch.NewLayer(in, out, bias, nrn, kind)
-		scale := 3.0 / math.Sqrt(float64(in))
-		if tauMem == 1 {
-			scale *= 1.5
-		}
-		for i := range l.W() {
-			l.W()[i] = scale * (0.8 + rng.NormFloat64())
-		}
-		for i := range l.BiasTimes {
-			l.BiasTimes[i] = 0.3 * float64(i+1)
-		}
-		for i := range l.D() {
-			l.D()[i] = 0.5 * rng.Float64()
-		}
-		net.Layers = append(net.Layers, l)
-		in = out
-	}
-	return net
+	return testnet.Net(rng, testnet.Spec{TauMem: tauMem, Delay: kind, Bias: bias, Mux: mux, Sizes: sizes})
 }
 
-func randInput(rng *rand.Rand, b, n int) *tensor.Dense {
-	x := batch.NewTimes(b, n)
-	for i := range x.Float64s() {
-		if rng.Float64() >= 0.05 {
-			x.Float64s()[i] = 0.15 + 1.85*rng.Float64()
-		}
-	}
-	return x
-}
+func randInput(rng *rand.Rand, b, n int) *tensor.Dense { return testnet.Input(rng, b, n, 0.05) }
 
 // cloneNet returns a deep copy of net.
 func cloneNet(net *batch.Network) *batch.Network {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/delgrad-go/delgrad/batch"
 	"github.com/delgrad-go/delgrad/configs"
+	"github.com/delgrad-go/delgrad/internal/testnet"
 	"github.com/delgrad-go/delgrad/trainer"
 	"gorgonia.org/tensor"
 )
@@ -30,29 +31,7 @@ func gpu(t testing.TB) *GPU {
 }
 
 func randNet(rng *rand.Rand, regime batch.Regime, kind batch.DelayKind, bias, mux int, sizes ...int) *batch.Network {
-	nrn := batch.Neuron{TauSyn: 1, TauMem: float64(regime), Threshold: 1}
-	net := &batch.Network{Inputs: sizes[0], Multiplex: mux}
-	in := sizes[0] * max(mux, 1)
-	for _, out := range sizes[1:] {
-		l := batch.NewLayer(in, out, bias, nrn, kind)
-		scale := 3.0 / math.Sqrt(float64(in))
-		if regime == batch.EqualTau {
-			scale *= 1.5
-		}
-		for i := range l.W() {
-			l.W()[i] = scale * (0.8 + rng.NormFloat64())
-		}
-		for i := range l.BiasTimes {
-			l.BiasTimes[i] = 0.3 * float64(i+1)
-		}
-		for i := range l.D() {
-			l.D()[i] = 0.5 * rng.Float64()
-		}
-		l.MaxDWNorm = 0.5
-		net.Layers = append(net.Layers, l)
-		in = out
-	}
-	return net
+	return testnet.Net(rng, testnet.Spec{TauMem: float64(regime), Delay: kind, Bias: bias, Mux: mux, MaxDWNorm: 0.5, Sizes: sizes})
 }
 
 // worst returns the largest |a-b|/max(|b|,1) and fails on a silent neuron

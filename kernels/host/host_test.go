@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/delgrad-go/delgrad/batch"
+	"github.com/delgrad-go/delgrad/internal/testnet"
 	"github.com/delgrad-go/delgrad/kernels"
 	"gorgonia.org/tensor"
 )
@@ -16,29 +17,7 @@ import (
 // randNet draws a network whose neurons mostly spike for inputs in
 // [0.15, 2] (sizes: inputs, layers...).
 func randNet(rng *rand.Rand, regime batch.Regime, kind batch.DelayKind, bias, mux int, eps float64, sizes ...int) *batch.Network {
-	nrn := batch.Neuron{TauSyn: 1, TauMem: float64(regime), Threshold: 1, Eps: eps}
-	net := &batch.Network{Inputs: sizes[0], Multiplex: mux}
-	in := sizes[0] * max(mux, 1)
-	for _, out := range sizes[1:] {
-		l := batch.NewLayer(in, out, bias, nrn, kind)
-		scale := 3.0 / math.Sqrt(float64(in))
-		if regime == batch.EqualTau {
-			scale *= 1.5
-		}
-		for i := range l.W() {
-			l.W()[i] = scale * (0.8 + rng.NormFloat64())
-		}
-		for i := range l.BiasTimes {
-			l.BiasTimes[i] = 0.3 * float64(i+1)
-		}
-		for i := range l.D() {
-			l.D()[i] = 0.5 * rng.Float64()
-		}
-		l.MaxDWNorm = 0.5
-		net.Layers = append(net.Layers, l)
-		in = out
-	}
-	return net
+	return testnet.Net(rng, testnet.Spec{TauMem: float64(regime), Delay: kind, Bias: bias, Mux: mux, Eps: eps, MaxDWNorm: 0.5, Sizes: sizes})
 }
 
 // relDiff is |a - b| / max(|b|, 1), the parity measure of DESIGN.md section 8.
