@@ -66,17 +66,12 @@ func (e *CPU) Forward(net *Network, input *tensor.Dense, tr *Trace) error {
 	if err := net.Validate(); err != nil {
 		return fmt.Errorf("forward: %w", err)
 	}
-	b, err := batchShape("forward: input times", input, net.Inputs)
+	b, err := CheckInput(net, input)
 	if err != nil {
-		return err
+		return fmt.Errorf("forward: %w", err)
 	}
 	in := input.Float64s()
-	for i, t := range in {
-		if math.IsNaN(t) || math.IsInf(t, -1) {
-			return fmt.Errorf("forward: input time of sample %d, feature %d is %g: use +Inf for no spike", i/net.Inputs, i%net.Inputs, t)
-		}
-	}
-	tr.reshape(net, b)
+	tr.Reshape(net, b)
 	mux := net.multiplex()
 	x := tr.Times[0].Float64s()
 	for i, t := range in {
@@ -199,31 +194,9 @@ func (e *CPU) Backward(net *Network, tr *Trace, dOut *tensor.Dense, g *Gradients
 	if err := net.Validate(); err != nil {
 		return fmt.Errorf("backward: %w", err)
 	}
-	if tr == nil {
-		return fmt.Errorf("backward: trace is nil: run Forward first")
-	}
-	if len(tr.Times) != len(net.Layers)+1 {
-		return fmt.Errorf("backward: trace has %d layers of times, network needs %d: run Forward first", len(tr.Times), len(net.Layers)+1)
-	}
-	b, err := batchShape("backward: trace input", tr.Times[0], net.Layers[0].In)
+	b, err := CheckBackward(net, tr, dOut)
 	if err != nil {
-		return err
-	}
-	for l := range net.Layers {
-		nb, err := batchShape(fmt.Sprintf("backward: trace of layer %d", l), tr.Times[l+1], net.Layers[l].Out)
-		if err != nil {
-			return err
-		}
-		if nb != b {
-			return fmt.Errorf("backward: trace of layer %d has %d samples, input has %d", l, nb, b)
-		}
-	}
-	nb, err := batchShape("backward: dL/d(output times)", dOut, net.Outputs())
-	if err != nil {
-		return err
-	}
-	if nb != b {
-		return fmt.Errorf("backward: dL/d(output times) has %d samples, trace has %d", nb, b)
+		return fmt.Errorf("backward: %w", err)
 	}
 	g.reshape(net, b)
 	// The reference zeroes non-finite errors (a missing label spike).

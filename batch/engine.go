@@ -72,8 +72,9 @@ func (tr *Trace) Batch() int {
 // Output returns the spike times of the last layer.
 func (tr *Trace) Output() *tensor.Dense { return tr.Times[len(tr.Times)-1] }
 
-// reshape makes tr hold B-sample tensors for net, reusing storage.
-func (tr *Trace) reshape(net *Network, b int) {
+// Reshape makes tr hold B-sample tensors for net (the input after
+// multiplexing, then every layer's output), reusing storage that fits.
+func (tr *Trace) Reshape(net *Network, b int) {
 	sizes := make([]int, 0, len(net.Layers)+1)
 	sizes = append(sizes, net.Layers[0].In)
 	for i := range net.Layers {
@@ -154,4 +155,51 @@ func Predict(out *tensor.Dense) []int {
 		pred[i] = arg
 	}
 	return pred
+}
+
+// CheckInput checks a batch of input spike times for net: a float64
+// (B, net.Inputs) tensor with no NaN or -Inf. It returns B.
+func CheckInput(net *Network, input *tensor.Dense) (int, error) {
+	b, err := batchShape("input times", input, net.Inputs)
+	if err != nil {
+		return 0, err
+	}
+	for i, t := range input.Float64s() {
+		if math.IsNaN(t) || math.IsInf(t, -1) {
+			return 0, fmt.Errorf("input time of sample %d, feature %d is %g: use +Inf for no spike", i/net.Inputs, i%net.Inputs, t)
+		}
+	}
+	return b, nil
+}
+
+// CheckBackward checks that a trace and dL/d(output times) fit net and
+// each other for a backward pass. It returns the batch size.
+func CheckBackward(net *Network, tr *Trace, dOut *tensor.Dense) (int, error) {
+	if tr == nil {
+		return 0, fmt.Errorf("trace is nil: run Forward first")
+	}
+	if len(tr.Times) != len(net.Layers)+1 {
+		return 0, fmt.Errorf("trace has %d layers of times, network needs %d: run Forward first", len(tr.Times), len(net.Layers)+1)
+	}
+	b, err := batchShape("trace input", tr.Times[0], net.Layers[0].In)
+	if err != nil {
+		return 0, err
+	}
+	for l := range net.Layers {
+		nb, err := batchShape(fmt.Sprintf("trace of layer %d", l), tr.Times[l+1], net.Layers[l].Out)
+		if err != nil {
+			return 0, err
+		}
+		if nb != b {
+			return 0, fmt.Errorf("trace of layer %d has %d samples, input has %d", l, nb, b)
+		}
+	}
+	nb, err := batchShape("dL/d(output times)", dOut, net.Outputs())
+	if err != nil {
+		return 0, err
+	}
+	if nb != b {
+		return 0, fmt.Errorf("dL/d(output times) has %d samples, trace has %d", nb, b)
+	}
+	return b, nil
 }

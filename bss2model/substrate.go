@@ -83,20 +83,17 @@ func (s *Substrate) Forward(net *batch.Network, chip *Chip, input *tensor.Dense,
 	if err := chip.check(net); err != nil {
 		return err
 	}
-	if input == nil || len(input.Shape()) != 2 || input.Shape()[1] != net.Inputs || input.Dtype() != tensor.Float64 {
-		return fmt.Errorf("bss2model: input times must be a float64 (batch, %d) tensor", net.Inputs)
+	b, err := batch.CheckInput(net, input)
+	if err != nil {
+		return fmt.Errorf("bss2model: %w", err)
 	}
-	b := input.Shape()[0]
 	in := input.Float64s()
 	mux := max(net.Multiplex, 1)
-	shapeTrace(net, b, tr)
+	tr.Reshape(net, b)
 	x := tr.Times[0].Float64s()
 	tau0 := net.Layers[0].Neuron.TauSyn
 	clock := s.P.clockPeriod(tau0)
 	for i, t := range in {
-		if math.IsNaN(t) || math.IsInf(t, -1) {
-			return fmt.Errorf("bss2model: input time of sample %d, feature %d is %g: use +Inf for no spike", i/net.Inputs, i%net.Inputs, t)
-		}
 		t = quantize(t, clock)
 		for r := 0; r < mux; r++ {
 			x[i*mux+r] = t
@@ -108,21 +105,6 @@ func (s *Substrate) Forward(net *batch.Network, chip *Chip, input *tensor.Dense,
 		}
 	}
 	return nil
-}
-
-func shapeTrace(net *batch.Network, b int, tr *batch.Trace) {
-	sizes := []int{net.Layers[0].In}
-	for l := range net.Layers {
-		sizes = append(sizes, net.Layers[l].Out)
-	}
-	if len(tr.Times) != len(sizes) {
-		tr.Times = make([]*tensor.Dense, len(sizes))
-	}
-	for i, n := range sizes {
-		if t := tr.Times[i]; t == nil || t.Shape()[0] != b || t.Shape()[1] != n {
-			tr.Times[i] = batch.NewTimes(b, n)
-		}
-	}
 }
 
 // quantize rounds t to the clock grid (period 0: unchanged).

@@ -306,10 +306,6 @@ func (g *Engine) uploadParams(net *batch.Network) (w, d []Ptr, err error) {
 	return w, d, nil
 }
 
-func shapeOK(t *tensor.Dense, b, n int) bool {
-	return t != nil && t.Dtype() == tensor.Float64 && len(t.Shape()) == 2 && t.Shape()[0] == b && t.Shape()[1] == n
-}
-
 // layerSizes returns the width of the multiplexed input and of every layer.
 func layerSizes(net *batch.Network) []int {
 	sizes := []int{net.Layers[0].In}
@@ -450,25 +446,12 @@ func (g *Engine) Forward(net *batch.Network, input *tensor.Dense, tr *batch.Trac
 	if err := net.Validate(); err != nil {
 		return fmt.Errorf("forward: %w", err)
 	}
-	if input == nil || len(input.Shape()) != 2 || !shapeOK(input, input.Shape()[0], net.Inputs) {
-		return fmt.Errorf("forward: input times must be a float64 (batch, %d) tensor", net.Inputs)
+	b, err := batch.CheckInput(net, input)
+	if err != nil {
+		return fmt.Errorf("forward: %w", err)
 	}
-	b := input.Shape()[0]
 	in := input.Float64s()
-	for i, t := range in {
-		if math.IsNaN(t) || math.IsInf(t, -1) {
-			return fmt.Errorf("forward: input time of sample %d, feature %d is %g: use +Inf for no spike", i/net.Inputs, i%net.Inputs, t)
-		}
-	}
-	sizes := layerSizes(net)
-	if len(tr.Times) != len(sizes) {
-		tr.Times = make([]*tensor.Dense, len(sizes))
-	}
-	for i, n := range sizes {
-		if !shapeOK(tr.Times[i], b, n) {
-			tr.Times[i] = batch.NewTimes(b, n)
-		}
-	}
+	tr.Reshape(net, b)
 	leave, err := g.enter()
 	if err != nil {
 		return err
@@ -486,7 +469,7 @@ func (g *Engine) Forward(net *batch.Network, input *tensor.Dense, tr *batch.Trac
 	if err != nil {
 		return err
 	}
-	for i := range sizes {
+	for i := range tr.Times {
 		if err := g.download(tr.Times[i].Float64s(), times[i], fmt.Sprintf("the times of layer %d", i)); err != nil {
 			return err
 		}
@@ -499,20 +482,9 @@ func (g *Engine) Backward(net *batch.Network, tr *batch.Trace, dOut *tensor.Dens
 	if err := net.Validate(); err != nil {
 		return fmt.Errorf("backward: %w", err)
 	}
-	if tr == nil || len(tr.Times) != len(net.Layers)+1 {
-		return errors.New("backward: the trace does not fit the network: run Forward first")
-	}
-	b := tr.Batch()
-	if !shapeOK(tr.Times[0], b, net.Layers[0].In) {
-		return fmt.Errorf("backward: trace input has shape %v, want (%d, %d)", tr.Times[0].Shape(), b, net.Layers[0].In)
-	}
-	for l := range net.Layers {
-		if !shapeOK(tr.Times[l+1], b, net.Layers[l].Out) {
-			return fmt.Errorf("backward: trace of layer %d has shape %v, want (%d, %d)", l, tr.Times[l+1].Shape(), b, net.Layers[l].Out)
-		}
-	}
-	if !shapeOK(dOut, b, net.Outputs()) {
-		return fmt.Errorf("backward: dL/d(output times) has shape %v, want (%d, %d)", dOut.Shape(), b, net.Outputs())
+	b, err := batch.CheckBackward(net, tr, dOut)
+	if err != nil {
+		return fmt.Errorf("backward: %w", err)
 	}
 	*gr = *batch.NewGradients(net, b)
 	leave, err := g.enter()
