@@ -64,20 +64,11 @@ func (t *Trainer) deviceStep(in []float64, labels []int, lr []float64) (float64,
 	}
 	tc := &t.Cfg.Training
 	if tc.BumpValue > 0 {
-		for l := range t.Model.Net.Layers {
-			n := len(labels) * t.Model.Net.Layers[l].Out
-			if float64(silent[l])/float64(n) > t.Cfg.maxMissing(l) {
-				if tc.BumpDoubling && l == t.LastBumped {
-					t.BumpValue *= 2
-				} else {
-					t.BumpValue = tc.BumpValue
-				}
-				t.LastBumped = l
-				if err := t.stepper.Bump(l, t.BumpValue, tc.BumpTargeted); err != nil {
-					return 0, false, 0, 0, err
-				}
-				return 0, false, correct, 0, nil
+		if l := t.overMissing(silent, len(labels)); l >= 0 {
+			if err := t.stepper.Bump(l, t.nextBump(l), tc.BumpTargeted); err != nil {
+				return 0, false, 0, 0, err
 			}
+			return 0, false, correct, 0, nil
 		}
 	}
 	t.LastBumped = -1

@@ -392,25 +392,32 @@ func (t *Trainer) backward(labels []int) (float64, int, error) {
 // bumpLayer returns the earliest layer whose fraction of silent (sample,
 // neuron) pairs in the current trace exceeds its max_missing, or -1.
 func (t *Trainer) bumpLayer() int {
-	for l := range t.Model.Net.Layers {
-		ts := t.tr.Times[l+1].Float64s()
-		silent := 0
-		for _, v := range ts {
+	silent := make([]int, len(t.Model.Net.Layers))
+	for l := range silent {
+		for _, v := range t.tr.Times[l+1].Float64s() {
 			if math.IsInf(v, 1) || math.IsNaN(v) {
-				silent++
+				silent[l]++
 			}
 		}
-		if float64(silent)/float64(len(ts)) > t.Cfg.maxMissing(l) {
+	}
+	return t.overMissing(silent, t.tr.Batch())
+}
+
+// overMissing returns the earliest layer whose count of silent (sample,
+// neuron) pairs in a batch of b samples is a larger fraction than its
+// max_missing, or -1.
+func (t *Trainer) overMissing(silent []int, b int) int {
+	for l, n := range silent {
+		if float64(n)/float64(b*t.Model.Net.Layers[l].Out) > t.Cfg.maxMissing(l) {
 			return l
 		}
 	}
 	return -1
 }
 
-// bump raises layer l's weights: those of neurons silent for any sample of
-// the batch (targeted) or all of them, by the bump value, which doubles on
-// consecutive bumps of the same layer.
-func (t *Trainer) bump(l int) {
+// nextBump records a bump of layer l and returns its value: the base bump,
+// doubled on each consecutive bump of the same layer.
+func (t *Trainer) nextBump(l int) float64 {
 	tc := &t.Cfg.Training
 	if tc.BumpDoubling && l == t.LastBumped {
 		t.BumpValue *= 2
@@ -418,6 +425,12 @@ func (t *Trainer) bump(l int) {
 		t.BumpValue = tc.BumpValue
 	}
 	t.LastBumped = l
+	return t.BumpValue
+}
+
+func (t *Trainer) bump(l int) {
+	tc := &t.Cfg.Training
+	t.nextBump(l)
 	lay := &t.Model.Net.Layers[l]
 	w := t.Model.W[l]
 	if !tc.BumpTargeted {
