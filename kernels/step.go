@@ -181,16 +181,21 @@ func (s *stepper) sync(only int) error {
 		}
 		if nd := int64(len(l.D())); nd > 0 {
 			dp := s.spec.Delays[li]
-			kind := int64(1)
-			if dp.Sigmoid {
-				kind = 0
-			}
-			if err := s.g.launch("dg_sync_d", nd, nd, kind, dp.Shift, dp.Scale, s.Th[li], s.D[li]); err != nil {
+			if err := s.g.launch("dg_sync_d", nd, nd, delayKind(dp), dp.Shift, dp.Scale, s.Th[li], s.D[li]); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// delayKind is the kernels' code for a delay parametrisation: 0 sigmoid,
+// 1 the parameter itself.
+func delayKind(dp batch.DelayParam) int64 {
+	if dp.Sigmoid {
+		return 0
+	}
+	return 1
 }
 
 // lossParams returns the loss kernel's kind and parameters.
@@ -332,11 +337,7 @@ func (s *stepper) Update(lr []float64, step int) (float64, int, error) {
 	for li := range s.net.Layers {
 		if nd := int64(len(s.net.Layers[li].D())); nd > 0 {
 			dp := s.spec.Delays[li]
-			kind := int64(1)
-			if dp.Sigmoid {
-				kind = 0
-			}
-			if err := g.launch("dg_theta_grad", nd, nd, kind, dp.Scale, s.Th[li], g.bufs[fmt.Sprintf("dD%d", li)].ptr, s.gT[li]); err != nil {
+			if err := g.launch("dg_theta_grad", nd, nd, delayKind(dp), dp.Scale, s.Th[li], g.bufs[fmt.Sprintf("dD%d", li)].ptr, s.gT[li]); err != nil {
 				return 0, 0, err
 			}
 		}

@@ -112,15 +112,10 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("eval: %w", err)
 	}
 	el := time.Since(start)
-	correct := 0
-	for i, p := range batch.Predict(tr.Output()) {
-		if p == set.Labels[i] {
-			correct++
-		}
-	}
+	nc := correct(batch.Predict(tr.Output()), set.Labels)
 	n := set.N
 	fmt.Fprintf(stdout, "network %s on %s split (%d samples): accuracy %.2f%% (%d correct)",
-		name, *split, n, 100*float64(correct)/float64(n), correct)
+		name, *split, n, 100*float64(nc)/float64(n), nc)
 	if exp > 0 {
 		fmt.Fprintf(stdout, "; the reference reports %.2f%%", 100*exp)
 	}

@@ -187,14 +187,19 @@ func robustnessCmd(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func accuracy(pred, labels []int) float64 {
+// correct counts the predictions that equal their label.
+func correct(pred, labels []int) int {
 	c := 0
 	for i, p := range pred {
 		if p == labels[i] {
 			c++
 		}
 	}
-	return float64(c) / float64(len(labels))
+	return c
+}
+
+func accuracy(pred, labels []int) float64 {
+	return float64(correct(pred, labels)) / float64(len(labels))
 }
 
 func fmtF(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
