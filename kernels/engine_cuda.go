@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"time"
 	"unsafe"
 
 	"gorgonia.org/cu"
@@ -43,6 +44,60 @@ type GPU struct {
 	// Name is the device's name; Arch its compute capability (major*10+minor).
 	Name string
 	Arch int
+	// timing, while not nil, accumulates each kernel's device time.
+	timing     map[string]*KernelTime
+	ev0, ev1   cu.Event
+	timedSince time.Time
+}
+
+// KernelTime is one kernel's share of a timed region (see StartTiming).
+type KernelTime struct {
+	Calls  int
+	Device time.Duration
+}
+
+// StartTiming makes every later launch measure its kernel's device time
+// with CUDA events, until StopTiming. Each launch then waits for its
+// kernel, so the region runs slower than it would: for profiling only.
+func (g *GPU) StartTiming() error {
+	leave, err := g.enter()
+	if err != nil {
+		return err
+	}
+	defer leave()
+	if g.timing != nil {
+		return errors.New("kernels: timing already started")
+	}
+	if g.ev0, err = cu.MakeEvent(cu.DefaultEvent); err != nil {
+		return fmt.Errorf("kernels: timing event: %w", err)
+	}
+	if g.ev1, err = cu.MakeEvent(cu.DefaultEvent); err != nil {
+		return fmt.Errorf("kernels: timing event: %w", err)
+	}
+	g.timing = map[string]*KernelTime{}
+	g.timedSince = time.Now()
+	return nil
+}
+
+// StopTiming ends the timed region and returns each kernel's calls and
+// device time, and the region's wall time.
+func (g *GPU) StopTiming() (map[string]*KernelTime, time.Duration, error) {
+	leave, err := g.enter()
+	if err != nil {
+		return nil, 0, err
+	}
+	defer leave()
+	if g.timing == nil {
+		return nil, 0, errors.New("kernels: timing not started")
+	}
+	wall := time.Since(g.timedSince)
+	t := g.timing
+	g.timing = nil
+	err = errors.Join(cu.DestroyEvent(&g.ev0), cu.DestroyEvent(&g.ev1))
+	if err != nil {
+		err = fmt.Errorf("kernels: timing events: %w", err)
+	}
+	return t, wall, err
 }
 
 // NewGPU creates a context on device 0 and loads the kernels' PTX for its
@@ -170,5 +225,29 @@ func (d cuDevice) Launch(name string, n int64, args ...any) error {
 		params[i] = unsafe.Pointer(&words[i])
 	}
 	grid := (n + blockSize - 1) / blockSize
-	return f.Launch(int(grid), 1, 1, blockSize, 1, 1, 0, cu.Stream{}, params)
+	g := d.g
+	if g.timing == nil {
+		return f.Launch(int(grid), 1, 1, blockSize, 1, 1, 0, cu.Stream{}, params)
+	}
+	if err := g.ev0.Record(cu.Stream{}); err != nil {
+		return fmt.Errorf("timing: %w", err)
+	}
+	if err := f.Launch(int(grid), 1, 1, blockSize, 1, 1, 0, cu.Stream{}, params); err != nil {
+		return err
+	}
+	if err := errors.Join(g.ev1.Record(cu.Stream{}), g.ev1.Synchronize()); err != nil {
+		return fmt.Errorf("timing: %w", err)
+	}
+	ms, err := g.ev0.Elapsed(g.ev1)
+	if err != nil {
+		return fmt.Errorf("timing: %w", err)
+	}
+	kt := g.timing[name]
+	if kt == nil {
+		kt = &KernelTime{}
+		g.timing[name] = kt
+	}
+	kt.Calls++
+	kt.Device += time.Duration(ms * 1e6)
+	return nil
 }

@@ -3,11 +3,15 @@
 package kernels
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/delgrad-go/delgrad/batch"
 	"github.com/delgrad-go/delgrad/configs"
@@ -164,9 +168,9 @@ func TestTrainingMatchesCPU(t *testing.T) {
 // BenchmarkTrainEpoch: whole training epochs on the GPU engine (samples/s).
 func BenchmarkTrainEpoch(b *testing.B) {
 	g := gpu(b)
-	for _, name := range []string{"yin_yang_H30_WA", "16x16_mnist"} {
+	for _, name := range []string{"yin_yang_H30_WA", "16x16_mnist", "mnist_784"} {
 		b.Run(name, func(b *testing.B) {
-			if name == "16x16_mnist" && os.Getenv("DELGRAD_MNIST") == "" {
+			if name != "yin_yang_H30_WA" && os.Getenv("DELGRAD_MNIST") == "" {
 				if _, err := trainer.LoadSplit("mnist16", "", "test"); err != nil {
 					b.Skipf("no MNIST: %v", err)
 				}
@@ -183,33 +187,44 @@ func BenchmarkTrainEpoch(b *testing.B) {
 	}
 }
 
+// fwdbwdCase is one forward+backward measurement: a random network of the
+// issue's targets and a large batch.
+type fwdbwdCase struct {
+	name   string
+	regime batch.Regime
+	kind   batch.DelayKind
+	sizes  []int
+	batch  int
+}
+
+var fwdbwdCases = []fwdbwdCase{
+	{"yinyang_4-30-3_axonal", batch.DoubleTau, batch.Axonal, []int{4, 30, 3}, 65536},
+	{"mnist16_256-128-10", batch.EqualTau, batch.NoDelay, []int{256, 128, 10}, 8192},
+	{"mnist_784-350-10", batch.EqualTau, batch.NoDelay, []int{784, 350, 10}, 4096},
+}
+
+// inputs draws the case's network, input times and output errors.
+func (c fwdbwdCase) inputs(rng *rand.Rand) (*batch.Network, *tensor.Dense, *tensor.Dense) {
+	net := randNet(rng, c.regime, c.kind, 0, 1, c.sizes...)
+	x := batch.NewTimes(c.batch, c.sizes[0])
+	for i := range x.Float64s() {
+		x.Float64s()[i] = 0.15 + 1.85*rng.Float64()
+	}
+	K := c.sizes[len(c.sizes)-1]
+	dOut := tensor.New(tensor.WithShape(c.batch, K), tensor.WithBacking(make([]float64, c.batch*K)))
+	for i := range dOut.Float64s() {
+		dOut.Float64s()[i] = 0.01 * rng.NormFloat64()
+	}
+	return net, x, dOut
+}
+
 // BenchmarkForwardBackward: one forward and backward pass of a large batch
 // (samples/s), for the networks of the targets.
 func BenchmarkForwardBackward(b *testing.B) {
 	g := gpu(b)
-	for _, c := range []struct {
-		name   string
-		regime batch.Regime
-		kind   batch.DelayKind
-		sizes  []int
-		batch  int
-	}{
-		{"yinyang_4-30-3_axonal", batch.DoubleTau, batch.Axonal, []int{4, 30, 3}, 65536},
-		{"mnist16_256-128-10", batch.EqualTau, batch.NoDelay, []int{256, 128, 10}, 8192},
-		{"mnist_784-350-10", batch.EqualTau, batch.NoDelay, []int{784, 350, 10}, 4096},
-	} {
+	for _, c := range fwdbwdCases {
 		b.Run(c.name, func(b *testing.B) {
-			rng := rand.New(rand.NewPCG(1, 1))
-			net := randNet(rng, c.regime, c.kind, 0, 1, c.sizes...)
-			x := batch.NewTimes(c.batch, c.sizes[0])
-			for i := range x.Float64s() {
-				x.Float64s()[i] = 0.15 + 1.85*rng.Float64()
-			}
-			K := c.sizes[len(c.sizes)-1]
-			dOut := tensor.New(tensor.WithShape(c.batch, K), tensor.WithBacking(make([]float64, c.batch*K)))
-			for i := range dOut.Float64s() {
-				dOut.Float64s()[i] = 0.01 * rng.NormFloat64()
-			}
+			net, x, dOut := c.inputs(rand.New(rand.NewPCG(1, 1)))
 			var tr batch.Trace
 			gr := batch.NewGradients(net, c.batch)
 			b.ResetTimer()
@@ -243,4 +258,70 @@ func costModel(net *batch.Network) (flops, bytes float64) {
 		bytes += 120 * syn
 	}
 	return flops, bytes
+}
+
+// TestProfileKernels (DELGRAD_PROFILE=1) prints each kernel's device time
+// for one forward+backward pass of the benchmark networks and for one
+// training epoch of Yin-Yang and of MNIST, beside the region's wall time
+// untimed: the gap is launch and copy overhead.
+func TestProfileKernels(t *testing.T) {
+	if os.Getenv("DELGRAD_PROFILE") == "" {
+		t.Skip("set DELGRAD_PROFILE=1 to profile the kernels")
+	}
+	g := gpu(t)
+	profile := func(what string, run func() error) {
+		if err := run(); err != nil { // warm-up: buffers, module load
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if err := run(); err != nil {
+			t.Fatal(err)
+		}
+		plain := time.Since(start)
+		if err := g.StartTiming(); err != nil {
+			t.Fatal(err)
+		}
+		if err := run(); err != nil {
+			t.Fatal(err)
+		}
+		kt, wall, err := g.StopTiming()
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := make([]string, 0, len(kt))
+		var sum time.Duration
+		for n, k := range kt {
+			names = append(names, n)
+			sum += k.Device
+		}
+		if len(names) == 0 || sum <= 0 {
+			t.Fatalf("%s: no kernel time recorded", what)
+		}
+		slices.SortFunc(names, func(a, b string) int { return cmp.Compare(kt[b].Device, kt[a].Device) })
+		t.Logf("PROFILE %s: wall %v untimed, %v timed; kernels %v (%.0f%% of the untimed wall)", what, plain, wall, sum, 100*sum.Seconds()/plain.Seconds())
+		for _, n := range names {
+			k := kt[n]
+			t.Logf("PROFILE   %-16s %6d calls %10.1f us total %8.2f us/call %5.1f%%", n, k.Calls, float64(k.Device.Nanoseconds())/1e3,
+				float64(k.Device.Nanoseconds())/1e3/float64(k.Calls), 100*k.Device.Seconds()/sum.Seconds())
+		}
+	}
+	for _, c := range fwdbwdCases {
+		rng := rand.New(rand.NewPCG(1, 1))
+		net, x, dOut := c.inputs(rng)
+		var tr batch.Trace
+		gr := batch.NewGradients(net, c.batch)
+		profile(fmt.Sprintf("fwd+bwd %s B=%d", c.name, c.batch), func() error {
+			return errors.Join(g.Forward(net, x, &tr), g.Backward(net, &tr, dOut, gr))
+		})
+	}
+	for _, name := range []string{"yin_yang_H30_WA", "mnist_784"} {
+		if name == "mnist_784" && os.Getenv("DELGRAD_MNIST") == "" {
+			if _, err := trainer.LoadSplit("mnist", "", "test"); err != nil {
+				t.Logf("no MNIST: %v", err)
+				continue
+			}
+		}
+		tr := trainerFor(t, name, g, 3)
+		profile("train epoch "+name, func() error { _, err := tr.RunEpoch(nil); return err })
+	}
 }

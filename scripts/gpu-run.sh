@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
 # Runs every GPU check and timing on a GPU machine, from the binaries that
 # scripts/gpu-build.sh made (no Go needed), and prints a short table.
-# Usage: scripts/gpu-run.sh [BINDIR]   (default bin/gpu); logs go to $OUT or /tmp.
+# Usage: scripts/gpu-run.sh [BINDIR]   (default bin/gpu)
+# Logs go to $OUT (or /tmp/delgrad-gpu) as logs.tar.gz; steps are skipped
+# with PROFILE=0, SUITE=0 or TRAIN=0.
 set -uo pipefail
 dir=${1:-bin/gpu}
-logs=${OUT:-/tmp/delgrad-gpu}
-mkdir -p "$logs"
+out=${OUT:-/tmp/delgrad-gpu}
+logs=$(mktemp -d)
+mkdir -p "$out"
+# The logs are packed after every step, so a run cut off at its limit
+# still leaves them.
+save() { tar -C "$logs" -czf "$out/logs.tar.gz.tmp" . 2>/dev/null && mv "$out/logs.tar.gz.tmp" "$out/logs.tar.gz"; }
+trap save EXIT
 export DELGRAD_MNIST=$dir/mnist
-echo "== device"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$logs/device.txt"
+step() { save; echo "== $1 ($(date +%T))"; }
+rc=0
+step device
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader | tee "$logs/device.txt"
 name=$(head -1 "$logs/device.txt")
 # Peak fp64 (vector, TFLOP/s) and memory bandwidth (TB/s) by name, from the data sheets.
 case "$name" in
@@ -18,35 +27,53 @@ case "$name" in
   *A100*) peak="9.7 2.0" ;;
   *) peak="0 0" ;;
 esac
-echo "== parity (GPU engine against the CPU engine)"
-"$dir/kernels.test" -test.run 'TestParity' -test.v > "$logs/parity.log" 2>&1
-prc=$?
+step "parity (GPU engine against the CPU engine)"
+timeout 90 "$dir/kernels.test" -test.run 'TestParity' -test.v > "$logs/parity.log" 2>&1 || rc=1
 grep -c '^    --- PASS' "$logs/parity.log" | sed 's/^/cases passed: /'
-grep -E -- '--- (FAIL|SKIP)' "$logs/parity.log" | head
+grep -E -A3 -- '--- (FAIL|SKIP)' "$logs/parity.log" | head -20
+grep -E '^(panic|FAIL)' "$logs/parity.log" | head -5
 awk '/PARITY/ {t=$(NF-2); g=$NF; if (t>mt) mt=t; if (g>mg) mg=g} END {printf "largest difference: spike times %.3g (bound 1e-10), gradients %.3g (bound 1e-8)\n", mt, mg}' "$logs/parity.log"
-echo "== 20 epochs Yin-Yang H30_WA, GPU and CPU from the same seed"
-"$dir/kernels.test" -test.run 'TestTrainingMatchesCPU' -test.v > "$logs/training.log" 2>&1
-trc=$?
-grep -E 'EPOCH (1|10|20) ' "$logs/training.log" | sed 's/.*EPOCH/epoch/'
-grep -E -- '--- (PASS|FAIL|SKIP)' "$logs/training.log"
-echo "== benchmarks"
-"$dir/kernels.test" -test.run '^$' -test.bench . -test.benchtime 3x > "$logs/bench.log" 2>&1
+step "20 epochs Yin-Yang H30_WA, GPU and CPU from the same seed"
+timeout 60 "$dir/kernels.test" -test.run 'TestTrainingMatchesCPU' -test.v > "$logs/training.log" 2>&1 || rc=1
+grep -E 'EPOCH (1|2|10|20) ' "$logs/training.log" | sed 's/.*EPOCH/epoch/'
+grep -E -A3 -- '--- (PASS|FAIL|SKIP)' "$logs/training.log" | head -8
+step "benchmarks (kernels.test)"
+timeout 120 "$dir/kernels.test" -test.run '^$' -test.bench . -test.benchtime 3x > "$logs/bench.log" 2>&1 || rc=1
 awk -v peak="$peak" 'BEGIN {split(peak, p, " ")}
   /^Benchmark/ {
     sps = ""; gf = ""; gb = "";
     for (i = 1; i < NF; i++) {
       if ($(i+1) == "samples/s") sps = $i;
+      if ($(i+1) == "ns/op") ns = $i;
       if ($(i+1) == "model-GFLOP/s") gf = $i;
       if ($(i+1) == "model-GB/s") gb = $i;
     }
-    line = sprintf("%-50s %14.0f samples/s", $1, sps);
-    if (gf != "" && p[1] > 0) line = line sprintf("  ~%.1f%% of fp64 peak, ~%.1f%% of memory bandwidth (cost model)", 100*gf/(1000*p[1]), 100*gb/(1000*p[2]));
+    line = sprintf("%-50s %12.0f samples/s %9.4f s/op", $1, sps, ns/1e9);
+    if (gf != "" && p[1] > 0) line = line sprintf("  ~%.1f%% fp64 peak, ~%.1f%% bandwidth (cost model)", 100*gf/(1000*p[1]), 100*gb/(1000*p[2]));
     print line
   }' "$logs/bench.log"
-grep -E '^(FAIL|panic)' "$logs/bench.log"
-echo "== delgrad train -device gpu (yin_yang_H30_WA, 300 epochs)"
-start=$(date +%s.%N)
-"$dir/delgrad" train -device gpu -quiet -out "$logs/run-gpu" -force 2>&1 | tail -2
-end=$(date +%s.%N)
-awk -v a="$start" -v b="$end" 'BEGIN {printf "wall time %.1f s\n", b-a}'
-exit $((prc | trc))
+grep -E '^(FAIL|panic)|Error|error' "$logs/bench.log" | head -5
+if [ "${PROFILE:-1}" != 0 ]; then
+  step "kernel profile (device time per kernel, CUDA events)"
+  DELGRAD_PROFILE=1 timeout 60 "$dir/kernels.test" -test.run 'TestProfileKernels' -test.v > "$logs/profile.log" 2>&1 || rc=1
+  grep PROFILE "$logs/profile.log" | sed 's/^ *[a-z_]*\.go:[0-9]*: PROFILE //' | awk '/wall/ {print; n=0; next} {if (n++ < 6) print}'
+  grep -E -A3 -- '--- FAIL' "$logs/profile.log" | head
+fi
+if [ "${SUITE:-1}" != 0 ]; then
+  step "delgrad bench -device gpu"
+  timeout 120 "$dir/delgrad" bench -device gpu -quiet -modes fwdbwd,train -batches 150,4096,65536 -repeats 3 -min-time 100ms \
+    -cases 'yinyang-4-30-3-(axonal|synaptic)-tau2|mnist' -out "$logs/bench-gpu" > "$logs/suite.log" 2>&1 || rc=1
+  tail -25 "$logs/suite.log"
+fi
+if [ "${TRAIN:-1}" != 0 ]; then
+  for cfg in "yin_yang_H30_WA 300" "mnist_784 1"; do
+    set -- $cfg
+    step "delgrad train -device gpu -config $1 -epochs $2"
+    start=$(date +%s.%N)
+    timeout 60 "$dir/delgrad" train -device gpu -config "$1" -epochs "$2" -quiet -out "$logs/run-$1" -force > "$logs/train-$1.log" 2>&1 || rc=1
+    end=$(date +%s.%N)
+    tail -3 "$logs/train-$1.log"
+    awk -v a="$start" -v b="$end" 'BEGIN {printf "wall time %.2f s\n", b-a}'
+  done
+fi
+exit $rc
