@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/delgrad-go/delgrad/internal/xmath"
+
 	"gorgonia.org/tensor"
 )
 
@@ -34,6 +36,47 @@ func (e *CPU) Workers() int { return e.workers }
 
 // grain is the number of samples (or weight rows) a worker takes at a time.
 const grain = 8
+
+// SumChunk returns the number of consecutive samples that a batch sum of b
+// samples into each of n outputs adds into one partial sum; the partials
+// are then added in order. Every engine sums so (the kernels do it in
+// parallel over chunks), so that the CPU and the GPU round alike. Chunks
+// are 8 samples, longer where the partials of many outputs would pass
+// 2^22 values; one chunk when the n outputs alone give the GPU enough work.
+func SumChunk(b, n int) int {
+	if n >= 1<<16 {
+		return max(b, 1)
+	}
+	c := 8
+	for c < b && (b+c-1)/c*n > 1<<22 {
+		c *= 2
+	}
+	return c
+}
+
+// chunkSums sets out[j] to the sum over s < b of x[s*n+j] (j < n), in
+// SumChunk's chunks.
+func chunkSums(out, x []float64, b, n int) {
+	chunk := SumChunk(b, n)
+	part := make([]float64, n)
+	for j := range out {
+		out[j] = 0
+	}
+	for s := 0; s < b; s++ {
+		if s > 0 && s%chunk == 0 {
+			for j := range part {
+				out[j] += part[j]
+				part[j] = 0
+			}
+		}
+		for j := range part {
+			part[j] += x[s*n+j]
+		}
+	}
+	for j := range part {
+		out[j] += part[j]
+	}
+}
 
 // parallel runs fn over [0, n) in chunks on the engine's workers; fn gets
 // the worker index, which selects its scratch.
@@ -175,7 +218,7 @@ type layerBuf struct {
 func (lb *layerBuf) exps(wide, syn bool, ui, ref float64, si, di int) (x1, x2 float64) {
 	switch {
 	case wide:
-		return math.Exp(ui - ref), math.Exp((ui - ref) / 2)
+		return xmath.Exp(ui - ref), xmath.Exp((ui - ref) / 2)
 	case syn:
 		return lb.e1[si] * lb.ed1[di], lb.e2[si] * lb.ed2[di]
 	}
@@ -255,7 +298,7 @@ func (e *CPU) backwardLayer(l *Layer, in, out, delta, gin, dW, dD []float64, b i
 		dmin, dmax = math.Inf(1), math.Inf(-1)
 		for i, v := range d {
 			v *= inv
-			lb.ed1[i], lb.ed2[i] = math.Exp(v), math.Exp(v/2)
+			lb.ed1[i], lb.ed2[i] = xmath.Exp(v), xmath.Exp(v/2)
 			dmin, dmax = min(dmin, v), max(dmax, v)
 		}
 	}
@@ -286,7 +329,7 @@ func (e *CPU) backwardLayer(l *Layer, in, out, delta, gin, dW, dD []float64, b i
 			e1, e2 := lb.e1[s*rows:(s+1)*rows], lb.e2[s*rows:(s+1)*rows]
 			if !wide {
 				for i, ui := range u {
-					e1[i], e2[i] = math.Exp(ui-umin), math.Exp((ui-umin)/2)
+					e1[i], e2[i] = xmath.Exp(ui-umin), xmath.Exp((ui-umin)/2)
 				}
 			}
 			gs := gin[s*nIn : (s+1)*nIn]
@@ -362,18 +405,37 @@ func (e *CPU) backwardLayer(l *Layer, in, out, delta, gin, dW, dD []float64, b i
 		}
 	})
 	// Phase 2, per weight row: the batch sums of dL/dw (and synaptic dL/dd),
-	// each element summed over samples in order.
+	// each element summed in chunks of samples (SumChunk), as the kernels
+	// sum them.
 	for i := range dW {
 		dW[i] = 0
 	}
 	for i := range dD {
 		dD[i] = 0
 	}
+	chunk := SumChunk(b, rows*nOut)
 	e.parallel(rows, func(_, lo, hi int) {
+		part := make([]float64, 2*nOut)
+		pw, pd := part[:nOut], part[nOut:]
 		for i := lo; i < hi; i++ {
 			syn := synaptic && i < nIn
 			dwRow := dW[i*nOut : (i+1)*nOut]
+			flush := func() {
+				for k := range pw {
+					dwRow[k] += pw[k]
+					pw[k] = 0
+				}
+				if syn {
+					for k := range pd {
+						dD[i*nOut+k] += pd[k]
+						pd[k] = 0
+					}
+				}
+			}
 			for s := 0; s < b; s++ {
+				if s > 0 && s%chunk == 0 {
+					flush()
+				}
 				ui0 := lb.u[s*rows+i]
 				if !(ui0 < math.Inf(1)) {
 					continue
@@ -396,29 +458,22 @@ func (e *CPU) backwardLayer(l *Layer, in, out, delta, gin, dW, dD []float64, b i
 					// The same arithmetic as phase 1, which found every term finite.
 					dw, dt := mo.grads(lb.k1[j], lb.k2[j], w[i*nOut+k], ui, x1, x2, us)
 					if !lb.clip[j] {
-						dwRow[k] += dw * mo.tau * lb.dk[j]
+						pw[k] += dw * mo.tau * lb.dk[j]
 					}
 					if syn {
-						dD[i*nOut+k] += dt * lb.dk[j]
+						pd[k] += dt * lb.dk[j]
 					}
 				}
 			}
+			flush()
 		}
 	})
 	// Axonal and dendritic delays: batch sums of per-sample gradients.
 	switch l.Delay {
 	case Axonal:
-		for s := 0; s < b; s++ {
-			for i := 0; i < nIn; i++ {
-				dD[i] += gin[s*nIn+i]
-			}
-		}
+		chunkSums(dD[:nIn], gin, b, nIn)
 	case Dendritic:
-		for s := 0; s < b; s++ {
-			for k := 0; k < nOut; k++ {
-				dD[k] += lb.dend[s*nOut+k]
-			}
-		}
+		chunkSums(dD[:nOut], lb.dend, b, nOut)
 	}
 	clipped := 0
 	for _, c := range lb.clip[:n] {

@@ -1,6 +1,10 @@
 package batch
 
-import "math"
+import (
+	"math"
+
+	"github.com/delgrad-go/delgrad/internal/xmath"
+)
 
 // invE is 1/e, the magnitude of the branch point of the Lambert W function.
 const invE = 0.36787944117144233
@@ -35,8 +39,8 @@ func LambertW0(x float64) float64 {
 		// Pade approximant about 0.
 		w = x * (1 + 4.0/3*x) / (1 + 7.0/3*x + 5.0/6*x*x)
 	default:
-		l1 := math.Log(x)
-		l2 := math.Log(l1)
+		l1 := xmath.Log(x)
+		l2 := xmath.Log(l1)
 		w = l1 - l2 + l2/l1
 	}
 	// Halley's iteration on f(w) = w e^w - x; cubic convergence. A step no
@@ -45,7 +49,7 @@ func LambertW0(x float64) float64 {
 	// otherwise oscillate until the iteration limit).
 	prev := math.Inf(1)
 	for i := 0; i < 32; i++ {
-		ew := math.Exp(w)
+		ew := xmath.Exp(w)
 		f := w*ew - x
 		wp1 := w + 1
 		if wp1 == 0 || f == 0 {

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"math"
 	"slices"
+
+	"github.com/delgrad-go/delgrad/internal/xmath"
 )
 
 // This file holds the per-neuron math of the engine: the sorted causal
@@ -79,8 +81,8 @@ func (p *prefix) prepare() {
 			ref = sp.u
 		}
 		d := sp.u - ref
-		e := math.Exp(d)
-		p.e1[m], p.te1[m], p.e2[m], p.ref[m] = e, d*e, math.Exp(d/2), ref
+		e := xmath.Exp(d)
+		p.e1[m], p.te1[m], p.e2[m], p.ref[m] = e, d*e, xmath.Exp(d/2), ref
 	}
 }
 
@@ -106,15 +108,15 @@ func (mo *model) firstSpike(p *prefix, w []float64) float64 {
 	var a1, b, a2 float64
 	if mo.eps != 0 {
 		r0 := p.ref[0]
-		e := mo.eps * math.Exp(-r0)
-		a1, b, a2 = e, e*(1-r0), mo.eps*math.Exp(-r0/2)
+		e := mo.eps * xmath.Exp(-r0)
+		a1, b, a2 = e, e*(1-r0), mo.eps*xmath.Exp(-r0/2)
 	}
 	for m := 0; m < n; m++ {
 		if sh := p.shift[m]; sh != 0 {
-			f := math.Exp(-sh)
+			f := xmath.Exp(-sh)
 			b = f * (b - sh*a1)
 			a1 *= f
-			a2 *= math.Exp(-sh / 2)
+			a2 *= xmath.Exp(-sh / 2)
 		}
 		wm := w[p.s[m].idx]
 		a1 += wm * p.e1[m]
@@ -143,7 +145,7 @@ func (mo *model) firstSpike(p *prefix, w []float64) float64 {
 				a1*(hi-ref)-b < mo.c*p.e1[m+1]*(1-1e-9) {
 				continue
 			}
-			z := -mo.c / a1 * math.Exp(r)
+			z := -mo.c / a1 * xmath.Exp(r)
 			if !(z >= -invE) {
 				continue
 			}
@@ -165,7 +167,7 @@ func (mo *model) firstSpike(p *prefix, w []float64) float64 {
 		if !(arg > 0) {
 			continue
 		}
-		u := p.ref[m] + 2*math.Log(arg)
+		u := p.ref[m] + 2*xmath.Log(arg)
 		if u >= lo && u <= hi {
 			return u
 		}
@@ -178,8 +180,8 @@ func (mo *model) initSums(ref float64) (a1, b, a2 float64) {
 	if mo.eps == 0 {
 		return 0, 0, 0
 	}
-	e := mo.eps * math.Exp(-ref)
-	return e, e * (1 - ref), mo.eps * math.Exp(-ref/2)
+	e := mo.eps * xmath.Exp(-ref)
+	return e, e * (1 - ref), mo.eps * xmath.Exp(-ref/2)
 }
 
 // coef returns the factors of a neuron's gradients from its causal sums a1,
@@ -193,12 +195,12 @@ func (mo *model) initSums(ref float64) (a1, b, a2 float64) {
 func (mo *model) coef(a1, b, a2, u, ref float64) (k1, k2 float64, ok bool) {
 	if mo.regime == EqualTau {
 		r := b / a1
-		z := -mo.c / a1 * math.Exp(r)
+		z := -mo.c / a1 * xmath.Exp(r)
 		w := LambertW0(z)
 		k1 = -1 / (a1 * (1 + w))
 	} else {
 		s := math.Sqrt(a2*a2 - 4*a1*mo.c)
-		k1 = (1 + mo.c/s*math.Exp((u-ref)/2)) / a1
+		k1 = (1 + mo.c/s*xmath.Exp((u-ref)/2)) / a1
 		k2 = 1 / s
 	}
 	ok = !math.IsNaN(k1) && !math.IsInf(k1, 0) && !math.IsNaN(k2) && !math.IsInf(k2, 0)

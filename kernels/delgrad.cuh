@@ -45,6 +45,62 @@ DG_HD int dg_finite(double x) { return !dg_isnan(x) && !dg_isinf(x); }
 DG_HD double dg_max(double a, double b) { return a > b ? a : b; }
 DG_HD double dg_min(double a, double b) { return a < b ? a : b; }
 
+/*
+ * e^x and ln x as package internal/xmath computes them (fdlibm's
+ * algorithms, IEEE additions, multiplications and divisions only), so that
+ * the kernels, this file compiled for the host and the Go engine round
+ * alike, bit for bit. The library exp and log of CUDA, glibc and Go each
+ * round some arguments differently.
+ */
+DG_HD double dg_from_bits(unsigned long long b) { union { unsigned long long u; double d; } v; v.u = b; return v.d; }
+DG_HD unsigned long long dg_bits(double x) { union { unsigned long long u; double d; } v; v.d = x; return v.u; }
+DG_HD double dg_pow2(int k) { return dg_from_bits((unsigned long long)(k + 1023) << 52); }
+DG_HD double dg_scale(double y, int k) {
+    if (k > -1020 && k < 1020) return y * dg_pow2(k);
+    int k1 = k / 2;
+    return y * dg_pow2(k1) * dg_pow2(k - k1);
+}
+
+DG_HD double dg_exp(double x) {
+    if (x != x) return x;
+    if (x > 7.09782712893383973096e+02) return DG_INF;
+    if (x < -7.45133219101941108420e+02) return 0;
+    if (x > -3.725290298461914e-09 && x < 3.725290298461914e-09) return 1 + x;
+    double h = x < 0 ? -0.5 : 0.5;
+    int k = (int)(x * 1.44269504088896338700e+00 + h);
+    double kf = (double)k;
+    double hi = x - kf * 6.93147180369123816490e-01;
+    double lo = kf * 1.90821492927058770002e-10;
+    double r = hi - lo;
+    double t = r * r;
+    double c = r - t * (1.66666666666666657415e-01 + t * (-2.77777777770155933842e-03 + t * (6.61375632143793436117e-05 +
+                   t * (-1.65339022054652515390e-06 + t * 4.13813679705723846039e-08))));
+    double y = 1 - ((lo - (r * c) / (2 - c)) - hi);
+    return dg_scale(y, k);
+}
+
+DG_HD double dg_log(double x) {
+    if (x != x || x == DG_INF) return x;
+    if (x < 0) return nan("");
+    if (x == 0) return -DG_INF;
+    int ki = 0;
+    if (x < 2.2250738585072014e-308) { x *= 1.80143985094819840000e+16; ki = -54; }
+    unsigned long long b = dg_bits(x);
+    ki += (int)(b >> 52) - 1022;
+    double f1 = dg_from_bits((b & ~(0x7ffULL << 52)) | (1022ULL << 52));
+    if (f1 < 0.70710678118654752440) { f1 *= 2; ki--; }
+    double f = f1 - 1;
+    double k = (double)ki;
+    double s = f / (2 + f);
+    double s2 = s * s, s4 = s2 * s2;
+    double t1 = s2 * (6.666666666666735130e-01 + s4 * (2.857142874366239149e-01 + s4 * (1.818357216161805012e-01 +
+                 s4 * 1.479819860511658591e-01)));
+    double t2 = s4 * (3.999999999940941908e-01 + s4 * (2.222219843214978396e-01 + s4 * 1.531383769920937332e-01));
+    double R = t1 + t2;
+    double hfsq = 0.5 * f * f;
+    return k * 6.93147180369123816490e-01 - ((hfsq - (s * (hfsq + R) + k * 1.90821492927058770002e-10)) - f);
+}
+
 /* Principal branch of the Lambert W function (batch.LambertW0). */
 DG_HD double dg_lambertw0(double x) {
     if (dg_isnan(x) || x < -DG_INV_E) return nan("");
@@ -59,12 +115,12 @@ DG_HD double dg_lambertw0(double x) {
     } else if (x < 3) {
         w = x * (1 + 4.0 / 3 * x) / (1 + 7.0 / 3 * x + 5.0 / 6 * x * x);
     } else {
-        double l1 = log(x), l2 = log(l1);
+        double l1 = dg_log(x), l2 = dg_log(l1);
         w = l1 - l2 + l2 / l1;
     }
     double prev = DG_INF;
     for (int i = 0; i < 32; i++) {
-        double ew = exp(w);
+        double ew = dg_exp(w);
         double f = w * ew - x;
         double wp1 = w + 1;
         if (wp1 == 0 || f == 0) break;
@@ -79,46 +135,64 @@ DG_HD double dg_lambertw0(double x) {
 }
 
 /*
- * Forward, phase 1 (one thread per sample, or per (sample, neuron) for
- * synaptic delays; k is ignored otherwise): the finite effective inputs of
- * the neurons, sorted by (time, index), with the exponentials of the closed
- * forms relative to a reference time that rebases past DG_REBASE_SPAN.
- * Scratch arrays hold Rows entries; returns the number n of entries.
+ * Forward, phase 1: the finite effective inputs of the neurons sorted by
+ * (time, index), with the exponentials of the closed forms relative to a
+ * reference time that rebases past DG_REBASE_SPAN. A "group" is a sample,
+ * or a (sample, neuron) pair for synaptic delays (k is ignored otherwise);
+ * its scratch arrays hold Rows entries.
  */
-DG_HD int dg_prepare(const dg_layer *L, const double *in_s, const double *d, const double *bias, int k,
-                     double *su, int *sidx, double *e1, double *te1, double *e2, double *ref, double *shift) {
+
+/* The scaled effective time of row r of a group (+Inf: no input spike). */
+DG_HD double dg_key(const dg_layer *L, const double *in_s, const double *d, const double *bias, int k, int r) {
     double inv = 1 / L->tau;
-    int n = 0;
-    for (int i = 0; i < L->in; i++) {
-        double t = in_s[i];
-        if (L->delay == DG_AXONAL) t += d[i];
-        double u;
-        if (L->delay == DG_SYNAPTIC) {
-            u = (t + d[i * L->out + k]) * inv;
-        } else {
-            u = t * inv;
-        }
-        if (u < DG_INF) { su[n] = u; sidx[n] = i; n++; }
+    if (r >= L->in) return bias[r - L->in] * inv;
+    double t = in_s[r];
+    if (L->delay == DG_AXONAL) t += d[r];
+    if (L->delay == DG_SYNAPTIC) return (t + d[r * L->out + k]) * inv;
+    return t * inv;
+}
+
+/* Row r's place in its group's sorted inputs (-1: not finite), and, for
+ * r == 0, the group's number of finite inputs; one thread per row, so the
+ * sort runs in parallel (a rank by counting; ties go by row index, as a
+ * stable sort orders them). */
+DG_HD void dg_rank(const dg_layer *L, const double *in_s, const double *d, const double *bias, int k, int r,
+                   double *su, int *sidx, int *cnt) {
+    double u = dg_key(L, in_s, d, bias, k, r);
+    int finite = u < DG_INF;
+    if (!finite && r != 0) return;
+    int rank = 0, n = 0;
+    for (int q = 0; q < L->rows; q++) {
+        double v = dg_key(L, in_s, d, bias, k, q);
+        if (!(v < DG_INF)) continue;
+        n++;
+        if (v < u || (v == u && q < r)) rank++;
     }
-    for (int j = 0; j < L->nbias; j++) { su[n] = bias[j] * inv; sidx[n] = L->in + j; n++; }
-    /* Insertion sort by (u, idx): stable, so equal times keep index order. */
-    for (int m = 1; m < n; m++) {
-        double u = su[m]; int ix = sidx[m]; int q = m - 1;
-        while (q >= 0 && (su[q] > u || (su[q] == u && sidx[q] > ix))) {
-            su[q + 1] = su[q]; sidx[q + 1] = sidx[q]; q--;
-        }
-        su[q + 1] = u; sidx[q + 1] = ix;
+    if (finite) { su[rank] = u; sidx[rank] = r; }
+    if (r == 0) *cnt = n;
+}
+
+/* The exponentials of sorted entry m of a group of n entries: when the
+ * group spans no more than DG_REBASE_SPAN every entry is independent;
+ * otherwise the thread of entry 0 rebases the whole group in order. */
+DG_HD void dg_fwd_exps(int n, int m, const double *su, double *e1, double *te1, double *e2, double *ref,
+                       double *shift) {
+    if (m >= n) return;
+    if (su[n - 1] - su[0] <= DG_REBASE_SPAN) {
+        double dd = su[m] - su[0];
+        double e = dg_exp(dd);
+        shift[m] = 0; e1[m] = e; te1[m] = dd * e; e2[m] = dg_exp(dd / 2); ref[m] = su[0];
+        return;
     }
-    if (n == 0) return 0;
+    if (m != 0) return;
     double r = su[0];
-    for (int m = 0; m < n; m++) {
-        shift[m] = 0;
-        if (su[m] - r > DG_REBASE_SPAN) { shift[m] = su[m] - r; r = su[m]; }
-        double dd = su[m] - r;
-        double e = exp(dd);
-        e1[m] = e; te1[m] = dd * e; e2[m] = exp(dd / 2); ref[m] = r;
+    for (int q = 0; q < n; q++) {
+        shift[q] = 0;
+        if (su[q] - r > DG_REBASE_SPAN) { shift[q] = su[q] - r; r = su[q]; }
+        double dd = su[q] - r;
+        double e = dg_exp(dd);
+        e1[q] = e; te1[q] = dd * e; e2[q] = dg_exp(dd / 2); ref[q] = r;
     }
-    return n;
 }
 
 /*
@@ -135,16 +209,16 @@ DG_HD double dg_first_spike(const dg_layer *L, int n, const double *su, const in
         double a1 = 0, b = 0, a2 = 0;
         if (L->eps != 0) {
             double r0 = ref[0];
-            double e = L->eps * exp(-r0);
-            a1 = e; b = e * (1 - r0); a2 = L->eps * exp(-r0 / 2);
+            double e = L->eps * dg_exp(-r0);
+            a1 = e; b = e * (1 - r0); a2 = L->eps * dg_exp(-r0 / 2);
         }
         for (int m = 0; m < n; m++) {
             double sh = shift[m];
             if (sh != 0) {
-                double f = exp(-sh);
+                double f = dg_exp(-sh);
                 b = f * (b - sh * a1);
                 a1 *= f;
-                a2 *= exp(-sh / 2);
+                a2 *= dg_exp(-sh / 2);
             }
             double wm = w[sidx[m] * L->out + k];
             a1 += wm * e1[m];
@@ -157,7 +231,7 @@ DG_HD double dg_first_spike(const dg_layer *L, int n, const double *su, const in
                 if (m + 1 < n && shift[m + 1] == 0 && rf + r + 1 > hi &&
                     a1 * (hi - rf) - b < L->c * e1[m + 1] * (1 - 1e-9))
                     continue;
-                double z = -L->c / a1 * exp(r);
+                double z = -L->c / a1 * dg_exp(r);
                 if (!(z >= -DG_INV_E)) continue;
                 double u = rf + r - dg_lambertw0(z);
                 if (u >= lo && u <= hi) { t = u; break; }
@@ -169,7 +243,7 @@ DG_HD double dg_first_spike(const dg_layer *L, int n, const double *su, const in
             if (!(disc >= 0)) continue;
             double arg = 2 * a1 / (a2 + sqrt(disc));
             if (!(arg > 0)) continue;
-            double u = ref[m] + 2 * log(arg);
+            double u = ref[m] + 2 * dg_log(arg);
             if (u >= lo && u <= hi) { t = u; break; }
         }
     }
@@ -179,33 +253,42 @@ DG_HD double dg_first_spike(const dg_layer *L, int n, const double *su, const in
 }
 
 /*
- * Backward, phase 0 (one thread per sample): the scaled effective times u
- * of every row (bias rows included; synaptic delays are added per neuron
- * later), the sample's reference time (its earliest input), whether the
- * sample is "wide" (exponentials then go against each neuron's own output
- * time) and, if not, the exponentials e^{u-ref} and e^{(u-ref)/2}.
- * dspan is max |d|/tau over synaptic delays (0 otherwise).
+ * Backward, phase 0: the scaled effective times u of every row (bias rows
+ * included; synaptic delays are added per neuron later), the sample's
+ * reference time (its earliest input), whether the sample is "wide"
+ * (exponentials then go against each neuron's own output time) and, if
+ * not, the exponentials e^{u-ref} and e^{(u-ref)/2}. dspan is max |d|/tau
+ * over synaptic delays (0 otherwise). dg_back_range runs once per sample,
+ * dg_back_row once per (sample, row) after it.
  */
-DG_HD void dg_back_prepare(const dg_layer *L, const double *in_s, const double *d, const double *bias, double dspan,
-                           double *u, double *e1, double *e2, double *ref, int *wide) {
+DG_HD double dg_back_u(const dg_layer *L, const double *in_s, const double *d, const double *bias, int i) {
     double inv = 1 / L->tau;
+    double t;
+    if (i < L->in) {
+        t = in_s[i];
+        if (L->delay == DG_AXONAL) t += d[i];
+    } else {
+        t = bias[i - L->in];
+    }
+    return t * inv;
+}
+
+DG_HD void dg_back_range(const dg_layer *L, const double *in_s, const double *d, const double *bias, double dspan,
+                         double *ref, int *wide) {
     double umin = DG_INF, umax = -DG_INF;
     for (int i = 0; i < L->rows; i++) {
-        double t;
-        if (i < L->in) {
-            t = in_s[i];
-            if (L->delay == DG_AXONAL) t += d[i];
-        } else {
-            t = bias[i - L->in];
-        }
-        u[i] = t * inv;
-        if (u[i] < DG_INF) { umin = dg_min(umin, u[i]); umax = dg_max(umax, u[i]); }
+        double u = dg_back_u(L, in_s, d, bias, i);
+        if (u < DG_INF) { umin = dg_min(umin, u); umax = dg_max(umax, u); }
     }
     *ref = umin;
     *wide = umax - umin + dspan > DG_WIDE_SPAN;
-    if (!*wide) {
-        for (int i = 0; i < L->rows; i++) { e1[i] = exp(u[i] - umin); e2[i] = exp((u[i] - umin) / 2); }
-    }
+}
+
+DG_HD void dg_back_row(const dg_layer *L, const double *in_s, const double *d, const double *bias, double ref,
+                       int wide, int i, double *u, double *e1, double *e2) {
+    double ui = dg_back_u(L, in_s, d, bias, i);
+    *u = ui;
+    if (!wide) { *e1 = dg_exp(ui - ref); *e2 = dg_exp((ui - ref) / 2); }
 }
 
 /* The exponentials of row i for neuron k (batch's layerBuf.exps); ed1,
@@ -213,7 +296,7 @@ DG_HD void dg_back_prepare(const dg_layer *L, const double *in_s, const double *
 DG_HD void dg_exps(const dg_layer *L, int wide, int i, int k, double ui, double rf, const double *e1, const double *e2,
                    const double *ed1, const double *ed2, double *x1, double *x2) {
     int syn = L->delay == DG_SYNAPTIC && i < L->in;
-    if (wide) { *x1 = exp(ui - rf); *x2 = exp((ui - rf) / 2); return; }
+    if (wide) { *x1 = dg_exp(ui - rf); *x2 = dg_exp((ui - rf) / 2); return; }
     if (syn) { *x1 = e1[i] * ed1[i * L->out + k]; *x2 = e2[i] * ed2[i * L->out + k]; return; }
     *x1 = e1[i]; *x2 = e2[i];
 }
@@ -240,7 +323,7 @@ typedef struct {
  * Backward, phase 1 (one thread per (sample, neuron)): the gradient factors
  * of neuron k for one sample from its observed output time and the error
  * delta_k (batch's backwardLayer, phase 1, less the propagated error).
- * u, e1, e2 are the sample's rows from dg_back_prepare.
+ * u, e1, e2 are the sample's rows from dg_back_range and dg_back_row.
  */
 DG_HD dg_nstate dg_back_neuron(const dg_layer *L, const double *u, const double *e1, const double *e2, double ref,
                                int wide, const double *ed1, const double *ed2, const double *w, const double *d,
@@ -254,8 +337,8 @@ DG_HD dg_nstate dg_back_neuron(const dg_layer *L, const double *u, const double 
     double rf = wide ? us : ref;
     double a1 = 0, bb = 0, a2 = 0;
     if (L->eps != 0) {
-        double e = L->eps * exp(-rf);
-        a1 = e; bb = e * (1 - rf); a2 = L->eps * exp(-rf / 2);
+        double e = L->eps * dg_exp(-rf);
+        a1 = e; bb = e * (1 - rf); a2 = L->eps * dg_exp(-rf / 2);
     }
     int syn = L->delay == DG_SYNAPTIC;
     for (int i = 0; i < L->rows; i++) {
@@ -272,12 +355,12 @@ DG_HD dg_nstate dg_back_neuron(const dg_layer *L, const double *u, const double 
     double k1, k2 = 0;
     if (L->regime == DG_EQUALTAU) {
         double r = bb / a1;
-        double z = -L->c / a1 * exp(r);
+        double z = -L->c / a1 * dg_exp(r);
         double wl = dg_lambertw0(z);
         k1 = -1 / (a1 * (1 + wl));
     } else {
         double s = sqrt(a2 * a2 - 4 * a1 * L->c);
-        k1 = (1 + L->c / s * exp((us - rf) / 2)) / a1;
+        k1 = (1 + L->c / s * dg_exp((us - rf) / 2)) / a1;
         k2 = 1 / s;
     }
     if (!dg_finite(k1) || !dg_finite(k2)) return st;
@@ -325,17 +408,17 @@ DG_HD double dg_back_input(const dg_layer *L, const double *u, const double *e1,
 }
 
 /*
- * Backward, phase 3 (one thread per weight (i, k)): dL/dw_ik summed over
- * the batch in sample order, and for synaptic delays dL/dd_ik. u, e1, e2
- * are B x Rows; ref/wide per sample; st is B x Out.
+ * Backward, phase 3 (one thread per weight (i, k) and chunk of samples):
+ * dL/dw_ik summed over samples [s0, s1) in order, and for synaptic delays
+ * dL/dd_ik. u, e1, e2 are B x Rows; ref/wide per sample; st is B x Out.
  */
-DG_HD void dg_back_weight(const dg_layer *L, int B, const double *u, const double *e1, const double *e2,
+DG_HD void dg_back_weight(const dg_layer *L, long long s0, long long s1, const double *u, const double *e1, const double *e2,
                           const int *wide, const double *ed1, const double *ed2, const double *w, const double *d,
                           const dg_nstate *st, int i, int k, double *dW, double *dD) {
     double inv = 1 / L->tau;
     int syn = L->delay == DG_SYNAPTIC && i < L->in;
     double gw = 0, gd = 0;
-    for (long long s = 0; s < B; s++) {
+    for (long long s = s0; s < s1; s++) {
         double ui = u[s * L->rows + i];
         if (!(ui < DG_INF)) continue;
         const dg_nstate *n = &st[s * L->out + k];
@@ -368,17 +451,29 @@ DG_HD void dg_mux_body(long long j, long long B, long long F, long long mux, con
     out[j] = x[j / mux];
 }
 
-/* Forward phase 1: j < B (B*Out for synaptic delays). */
-DG_HD void dg_fwd_prepare_body(long long j, const dg_layer *Lp, long long B, const double *in, const double *d,
-                               const double *bias, double *su, int *sidx, double *e1, double *te1, double *e2,
-                               double *ref, double *shift, int *cnt) {
+/* Forward phase 1a, the sort: j < groups*Rows (groups = B, or B*Out for
+ * synaptic delays). */
+DG_HD void dg_fwd_rank_body(long long j, const dg_layer *Lp, long long B, const double *in, const double *d,
+                            const double *bias, double *su, int *sidx, int *cnt) {
     dg_layer L = *Lp;
     long long per = L.delay == DG_SYNAPTIC ? L.out : 1;
-    if (j >= B * per) return;
-    long long s = j / per;
-    int k = (int)(j % per);
-    long long o = j * L.rows;
-    cnt[j] = dg_prepare(&L, in + s * L.in, d, bias, k, su + o, sidx + o, e1 + o, te1 + o, e2 + o, ref + o, shift + o);
+    if (j >= B * per * L.rows) return;
+    long long p = j / L.rows;
+    int r = (int)(j % L.rows);
+    long long s = p / per;
+    int k = (int)(p % per);
+    long long o = p * L.rows;
+    dg_rank(&L, in + s * L.in, d, bias, k, r, su + o, sidx + o, cnt + p);
+}
+
+/* Forward phase 1b, the exponentials: j < groups*Rows. */
+DG_HD void dg_fwd_exps_body(long long j, long long groups, long long rows, const double *su, const int *cnt,
+                            double *e1, double *te1, double *e2, double *ref, double *shift) {
+    if (j >= groups * rows) return;
+    long long p = j / rows;
+    int m = (int)(j % rows);
+    long long o = p * rows;
+    dg_fwd_exps(cnt[p], m, su + o, e1 + o, te1 + o, e2 + o, ref + o, shift + o);
 }
 
 /* Forward phase 2: j < B*Out. */
@@ -405,18 +500,27 @@ DG_HD void dg_syn_exps_body(long long j, const dg_layer *Lp, const double *d, do
     dg_layer L = *Lp;
     if (j >= (long long)L.in * L.out) return;
     double v = d[j] / L.tau;
-    ed1[j] = exp(v);
-    ed2[j] = exp(v / 2);
+    ed1[j] = dg_exp(v);
+    ed2[j] = dg_exp(v / 2);
 }
 
-/* Backward phase 0: j < B. */
-DG_HD void dg_bwd_prepare_body(long long j, const dg_layer *Lp, long long B, const double *in, const double *d,
-                               const double *bias, double dspan, double *u, double *e1, double *e2, double *ref,
-                               int *wide) {
+/* Backward phase 0a, each sample's reference time and width: j < B. */
+DG_HD void dg_bwd_range_body(long long j, const dg_layer *Lp, long long B, const double *in, const double *d,
+                             const double *bias, double dspan, double *ref, int *wide) {
     dg_layer L = *Lp;
     if (j >= B) return;
-    long long o = j * L.rows;
-    dg_back_prepare(&L, in + j * L.in, d, bias, dspan, u + o, e1 + o, e2 + o, ref + j, wide + j);
+    dg_back_range(&L, in + j * L.in, d, bias, dspan, ref + j, wide + j);
+}
+
+/* Backward phase 0b, each row's time and exponentials: j < B*Rows. */
+DG_HD void dg_bwd_rows_body(long long j, const dg_layer *Lp, long long B, const double *in, const double *d,
+                            const double *bias, const double *ref, const int *wide, double *u, double *e1,
+                            double *e2) {
+    dg_layer L = *Lp;
+    if (j >= B * L.rows) return;
+    long long s = j / L.rows;
+    int i = (int)(j % L.rows);
+    dg_back_row(&L, in + s * L.in, d, bias, ref[s], wide[s], i, u + j, e1 + j, e2 + j);
 }
 
 /* Backward phase 1: j < B*Out. */
@@ -444,31 +548,59 @@ DG_HD void dg_bwd_input_body(long long j, const dg_layer *Lp, long long B, const
     gin[j] = dg_back_input(&L, u + o, e1 + o, e2 + o, wide[s], ed1, ed2, w, d, st + s * L.out, i);
 }
 
-/* Backward phase 3: one thread per weight, the batch sum in sample order; j < Rows*Out. */
-DG_HD void dg_bwd_weight_body(long long j, const dg_layer *Lp, long long B, const double *u, const double *e1,
-                              const double *e2, const int *wide, const double *ed1, const double *ed2,
-                              const double *w, const double *d, const dg_nstate *st, double *dW, double *dD) {
+/*
+ * Batch sums run in two passes that the Go engine mirrors (batch.SumChunk):
+ * chunks of C consecutive samples are summed in order into partial sums,
+ * then dg_chunksum adds a sum's nch partials in chunk order. The partials
+ * of chunk c lie at part[c*stride ...].
+ */
+
+/* Backward phase 3, the partial sums: one thread per (chunk, weight); j < nch*Rows*Out. */
+DG_HD void dg_bwd_weight_body(long long j, const dg_layer *Lp, long long B, long long C, const double *u,
+                              const double *e1, const double *e2, const int *wide, const double *ed1,
+                              const double *ed2, const double *w, const double *d, const dg_nstate *st, double *pW,
+                              double *pD) {
     dg_layer L = *Lp;
-    if (j >= (long long)L.rows * L.out) return;
-    int i = (int)(j / L.out), k = (int)(j % L.out);
-    double *dd = (L.delay == DG_SYNAPTIC && i < L.in) ? dD + j : 0;
-    dg_back_weight(&L, (int)B, u, e1, e2, wide, ed1, ed2, w, d, st, i, k, dW + j, dd);
+    long long n = (long long)L.rows * L.out, nch = (B + C - 1) / C;
+    if (j >= nch * n) return;
+    long long c = j / n, wk = j % n;
+    int i = (int)(wk / L.out), k = (int)(wk % L.out);
+    double *dd = (L.delay == DG_SYNAPTIC && i < L.in) ? pD + j : 0;
+    long long s1 = (c + 1) * C < B ? (c + 1) * C : B;
+    dg_back_weight(&L, c * C, s1, u, e1, e2, wide, ed1, ed2, w, d, st, i, k, pW + j, dd);
 }
 
-/* Column sums of a B x N matrix (axonal delay gradients); j < N. */
-DG_HD void dg_colsum_body(long long j, long long B, long long N, const double *x, double *out) {
-    if (j >= N) return;
+/* The sums of n values over nch chunks, in chunk order; j < n. */
+DG_HD void dg_chunksum_body(long long j, long long n, long long nch, long long stride, const double *part,
+                            double *out) {
+    if (j >= n) return;
     double g = 0;
-    for (long long s = 0; s < B; s++) g += x[s * N + j];
+    for (long long c = 0; c < nch; c++) g += part[c * stride + j];
     out[j] = g;
 }
 
-/* Dendritic delay gradients: column sums of the per-(sample, neuron) errors; j < K. */
-DG_HD void dg_dendsum_body(long long j, long long B, long long K, const dg_nstate *st, double *out) {
-    if (j >= K) return;
+/* Partial column sums of a B x N matrix (axonal delay gradients): one
+ * thread per (chunk, column); j < nch*N. */
+DG_HD void dg_colsum_body(long long j, long long B, long long N, long long C, const double *x, double *part) {
+    long long nch = (B + C - 1) / C;
+    if (j >= nch * N) return;
+    long long c = j / N, col = j % N;
+    long long s1 = (c + 1) * C < B ? (c + 1) * C : B;
     double g = 0;
-    for (long long s = 0; s < B; s++) g += st[s * K + j].dend;
-    out[j] = g;
+    for (long long s = c * C; s < s1; s++) g += x[s * N + col];
+    part[j] = g;
+}
+
+/* Partial dendritic delay gradients: column sums of the per-(sample,
+ * neuron) errors; j < nch*K. */
+DG_HD void dg_dendsum_body(long long j, long long B, long long K, long long C, const dg_nstate *st, double *part) {
+    long long nch = (B + C - 1) / C;
+    if (j >= nch * K) return;
+    long long c = j / K, col = j % K;
+    long long s1 = (c + 1) * C < B ? (c + 1) * C : B;
+    double g = 0;
+    for (long long s = c * C; s < s1; s++) g += st[s * K + col].dend;
+    part[j] = g;
 }
 
 /* Input gradients: each feature sums its mux copies; j < B*F. */
@@ -479,11 +611,15 @@ DG_HD void dg_unmux_body(long long j, long long B, long long F, long long mux, c
     out[j] = v;
 }
 
-/* Clip flags of a layer's (sample, neuron) pairs, 1 or 0 per pair (summed on
- * the host side of the launcher); j < n. */
-DG_HD void dg_clip_flags_body(long long j, long long n, const dg_nstate *st, int *flags) {
-    if (j >= n) return;
-    flags[j] = st[j].clip;
+/* Partial counts of clipped (sample, neuron) pairs per neuron; j < nch*K. */
+DG_HD void dg_clipsum_body(long long j, long long B, long long K, long long C, const dg_nstate *st, double *part) {
+    long long nch = (B + C - 1) / C;
+    if (j >= nch * K) return;
+    long long c = j / K, col = j % K;
+    long long s1 = (c + 1) * C < B ? (c + 1) * C : B;
+    double g = 0;
+    for (long long s = c * C; s < s1; s++) g += st[s * K + col].clip;
+    part[j] = g;
 }
 
 /* ---- The training step on the device (kernels/engine.go, Stepper). ---- */
@@ -501,19 +637,21 @@ DG_HD void dg_sync_w_body(long long j, long long n, double step, const double *W
 DG_HD void dg_sync_d_body(long long j, long long n, long long kind, double shift, double scale, const double *theta,
                           double *d) {
     if (j >= n) return;
-    d[j] = kind == 0 ? shift + scale * (1 / (1 + exp(-theta[j]))) : theta[j];
+    d[j] = kind == 0 ? shift + scale * (1 / (1 + dg_exp(-theta[j]))) : theta[j];
 }
 
-/* Silent (sample, neuron) pairs per neuron of a layer, and whether any; j < K. */
-DG_HD void dg_silent_body(long long j, long long B, long long K, const double *t, double *count, int *any) {
-    if (j >= K) return;
-    double c = 0;
-    for (long long s = 0; s < B; s++) {
-        double v = t[s * K + j];
-        if (v != v || v == DG_INF) c += 1;
+/* Partial counts of silent (sample, neuron) pairs per neuron of a layer; j < nch*K. */
+DG_HD void dg_silent_body(long long j, long long B, long long K, long long C, const double *t, double *part) {
+    long long nch = (B + C - 1) / C;
+    if (j >= nch * K) return;
+    long long c = j / K, col = j % K;
+    long long s1 = (c + 1) * C < B ? (c + 1) * C : B;
+    double g = 0;
+    for (long long s = c * C; s < s1; s++) {
+        double v = t[s * K + col];
+        if (v != v || v == DG_INF) g += 1;
     }
-    count[j] = c;
-    any[j] = c > 0;
+    part[j] = g;
 }
 
 /* Loss of sample j (kind 0: shift-invariant MSE with D = p1; 1: TTFS with
@@ -540,10 +678,10 @@ DG_HD void dg_loss_body(long long j, long long B, long long K, long long kind, d
     } else {
         double lo = DG_INF, sum = 0;
         for (long long k = 0; k < K; k++) lo = dg_gomin(lo, tr[k]);
-        for (long long k = 0; k < K; k++) { double e = exp(-(tr[k] - lo) / p1); g[k] = e; sum += e; }
-        l = -lo / p1 + log(sum) + ty / p1;
+        for (long long k = 0; k < K; k++) { double e = dg_exp(-(tr[k] - lo) / p1); g[k] = e; sum += e; }
+        l = -lo / p1 + dg_log(sum) + ty / p1;
         for (long long k = 0; k < K; k++) g[k] = -g[k] / sum / p1;
-        double reg = p2 * exp(ty / p3);
+        double reg = p2 * dg_exp(ty / p3);
         l += reg;
         g[y] += 1 / p1 + reg / p3;
     }
@@ -560,11 +698,11 @@ DG_HD void dg_loss_body(long long j, long long B, long long K, long long kind, d
 }
 
 /* Weight bump: every weight (targeted == 0) or those of neurons with a
- * silent pair (any[k]); j < rows*K. */
-DG_HD void dg_bump_body(long long j, long long n, long long K, double value, long long targeted, const int *any,
+ * silent pair (count[k] > 0); j < rows*K. */
+DG_HD void dg_bump_body(long long j, long long n, long long K, double value, long long targeted, const double *count,
                         double *W) {
     if (j >= n) return;
-    if (!targeted || any[j % K]) W[j] += value;
+    if (!targeted || count[j % K] > 0) W[j] += value;
 }
 
 /* Gradient of a delay parameter: dL/dd * dd/dtheta (kind 0: sigmoid); j < n. */
@@ -572,7 +710,7 @@ DG_HD void dg_theta_grad_body(long long j, long long n, long long kind, double s
                               const double *dD, double *gT) {
     if (j >= n) return;
     double dd = 1;
-    if (kind == 0) { double s = 1 / (1 + exp(-theta[j])); dd = scale * s * (1 - s); }
+    if (kind == 0) { double s = 1 / (1 + dg_exp(-theta[j])); dd = scale * s * (1 - s); }
     gT[j] = 0 + dD[j] * dd;
 }
 
@@ -601,30 +739,25 @@ DG_HD void dg_clamp_body(long long j, long long n, double c, double *W) {
     W[j] = v != v ? v : (v > c ? c : (v < -c ? -c : v));
 }
 
-/* Column sums of a B x K int matrix into doubles; j < K. */
-DG_HD void dg_icolsum_body(long long j, long long B, long long K, const int *x, double *out) {
-    if (j >= K) return;
-    double c = 0;
-    for (long long s = 0; s < B; s++) c += x[s * K + j];
-    out[j] = c;
-}
-
 #define DG_UNPAREN(...) __VA_ARGS__
 /* X(name, (parameters), (argument names)) for every kernel. */
 #define DG_KERNELS(X) \
     X(dg_mux, (long long B, long long F, long long mux, const double *x, double *out), (B, F, mux, x, out)) \
-    X(dg_fwd_prepare, (const dg_layer *Lp, long long B, const double *in, const double *d, const double *bias, \
-                       double *su, int *sidx, double *e1, double *te1, double *e2, double *ref, double *shift, int *cnt), \
-      (Lp, B, in, d, bias, su, sidx, e1, te1, e2, ref, shift, cnt)) \
+    X(dg_fwd_rank, (const dg_layer *Lp, long long B, const double *in, const double *d, const double *bias, \
+                    double *su, int *sidx, int *cnt), (Lp, B, in, d, bias, su, sidx, cnt)) \
+    X(dg_fwd_exps, (long long groups, long long rows, const double *su, const int *cnt, double *e1, double *te1, \
+                    double *e2, double *ref, double *shift), (groups, rows, su, cnt, e1, te1, e2, ref, shift)) \
     X(dg_fwd_spike, (const dg_layer *Lp, long long B, const double *su, const int *sidx, const double *e1, \
                      const double *te1, const double *e2, const double *ref, const double *shift, const int *cnt, \
                      const double *w, const double *d, double *out), \
       (Lp, B, su, sidx, e1, te1, e2, ref, shift, cnt, w, d, out)) \
     X(dg_clean, (long long n, const double *x, double *out), (n, x, out)) \
     X(dg_syn_exps, (const dg_layer *Lp, const double *d, double *ed1, double *ed2), (Lp, d, ed1, ed2)) \
-    X(dg_bwd_prepare, (const dg_layer *Lp, long long B, const double *in, const double *d, const double *bias, \
-                       double dspan, double *u, double *e1, double *e2, double *ref, int *wide), \
-      (Lp, B, in, d, bias, dspan, u, e1, e2, ref, wide)) \
+    X(dg_bwd_range, (const dg_layer *Lp, long long B, const double *in, const double *d, const double *bias, \
+                     double dspan, double *ref, int *wide), (Lp, B, in, d, bias, dspan, ref, wide)) \
+    X(dg_bwd_rows, (const dg_layer *Lp, long long B, const double *in, const double *d, const double *bias, \
+                    const double *ref, const int *wide, double *u, double *e1, double *e2), \
+      (Lp, B, in, d, bias, ref, wide, u, e1, e2)) \
     X(dg_bwd_neuron, (const dg_layer *Lp, long long B, const double *u, const double *e1, const double *e2, \
                       const double *ref, const int *wide, const double *ed1, const double *ed2, const double *w, \
                       const double *d, const double *out, const double *delta, dg_nstate *st), \
@@ -633,29 +766,30 @@ DG_HD void dg_icolsum_body(long long j, long long B, long long K, const int *x, 
                      const int *wide, const double *ed1, const double *ed2, const double *w, const double *d, \
                      const dg_nstate *st, double *gin), \
       (Lp, B, u, e1, e2, wide, ed1, ed2, w, d, st, gin)) \
-    X(dg_bwd_weight, (const dg_layer *Lp, long long B, const double *u, const double *e1, const double *e2, \
-                      const int *wide, const double *ed1, const double *ed2, const double *w, const double *d, \
-                      const dg_nstate *st, double *dW, double *dD), \
-      (Lp, B, u, e1, e2, wide, ed1, ed2, w, d, st, dW, dD)) \
-    X(dg_colsum, (long long B, long long N, const double *x, double *out), (B, N, x, out)) \
-    X(dg_dendsum, (long long B, long long K, const dg_nstate *st, double *out), (B, K, st, out)) \
+    X(dg_bwd_weight, (const dg_layer *Lp, long long B, long long C, const double *u, const double *e1, \
+                      const double *e2, const int *wide, const double *ed1, const double *ed2, const double *w, \
+                      const double *d, const dg_nstate *st, double *pW, double *pD), \
+      (Lp, B, C, u, e1, e2, wide, ed1, ed2, w, d, st, pW, pD)) \
+    X(dg_chunksum, (long long n, long long nch, long long stride, const double *part, double *out), \
+      (n, nch, stride, part, out)) \
+    X(dg_colsum, (long long B, long long N, long long C, const double *x, double *part), (B, N, C, x, part)) \
+    X(dg_dendsum, (long long B, long long K, long long C, const dg_nstate *st, double *part), (B, K, C, st, part)) \
+    X(dg_clipsum, (long long B, long long K, long long C, const dg_nstate *st, double *part), (B, K, C, st, part)) \
     X(dg_unmux, (long long B, long long F, long long mux, const double *g, double *out), (B, F, mux, g, out)) \
-    X(dg_clip_flags, (long long n, const dg_nstate *st, int *flags), (n, st, flags)) \
     X(dg_sync_w, (long long n, double step, const double *W, double *Wn), (n, step, W, Wn)) \
     X(dg_sync_d, (long long n, long long kind, double shift, double scale, const double *theta, double *d), \
       (n, kind, shift, scale, theta, d)) \
-    X(dg_silent, (long long B, long long K, const double *t, double *count, int *any), (B, K, t, count, any)) \
+    X(dg_silent, (long long B, long long K, long long C, const double *t, double *part), (B, K, C, t, part)) \
     X(dg_loss, (long long B, long long K, long long kind, double p1, double p2, double p3, double inv, \
                 const double *t, const int *labels, double *dOut, double *loss, double *correct), \
       (B, K, kind, p1, p2, p3, inv, t, labels, dOut, loss, correct)) \
-    X(dg_bump, (long long n, long long K, double value, long long targeted, const int *any, double *W), \
-      (n, K, value, targeted, any, W)) \
+    X(dg_bump, (long long n, long long K, double value, long long targeted, const double *count, double *W), \
+      (n, K, value, targeted, count, W)) \
     X(dg_theta_grad, (long long n, long long kind, double scale, const double *theta, const double *dD, double *gT), \
       (n, kind, scale, theta, dD, gT)) \
     X(dg_adam, (long long n, double b1, double b2, double eps, double step, double sq2, const double *g, double *m, \
                 double *v, double *p), (n, b1, b2, eps, step, sq2, g, m, v, p)) \
     X(dg_relu, (long long n, double *theta), (n, theta)) \
-    X(dg_clamp, (long long n, double c, double *W), (n, c, W)) \
-    X(dg_icolsum, (long long B, long long K, const int *x, double *out), (B, K, x, out))
+    X(dg_clamp, (long long n, double c, double *W), (n, c, W))
 
 #endif /* DELGRAD_CUH */

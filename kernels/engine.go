@@ -35,29 +35,31 @@ type Device interface {
 // 'p' a device pointer, 'i' a long long, 'f' a double. It must match
 // DG_KERNELS in delgrad.cuh; a test holds it against the PTX.
 var Kernels = map[string]string{
-	"dg_mux":         "iiipp",
-	"dg_fwd_prepare": "pippppppppppp",
-	"dg_fwd_spike":   "pippppppppppp",
-	"dg_clean":       "ipp",
-	"dg_syn_exps":    "pppp",
-	"dg_bwd_prepare": "pipppfppppp",
-	"dg_bwd_neuron":  "pipppppppppppp",
-	"dg_bwd_input":   "pipppppppppp",
-	"dg_bwd_weight":  "pippppppppppp",
-	"dg_colsum":      "iipp",
-	"dg_dendsum":     "iipp",
-	"dg_unmux":       "iiipp",
-	"dg_clip_flags":  "ipp",
-	"dg_sync_w":      "ifpp",
-	"dg_sync_d":      "iiffpp",
-	"dg_silent":      "iippp",
-	"dg_loss":        "iiiffffppppp",
-	"dg_bump":        "iifipp",
-	"dg_theta_grad":  "iifppp",
-	"dg_adam":        "ifffffpppp",
-	"dg_relu":        "ip",
-	"dg_clamp":       "ifp",
-	"dg_icolsum":     "iipp",
+	"dg_mux":        "iiipp",
+	"dg_fwd_rank":   "pipppppp",
+	"dg_fwd_exps":   "iippppppp",
+	"dg_fwd_spike":  "pippppppppppp",
+	"dg_clean":      "ipp",
+	"dg_syn_exps":   "pppp",
+	"dg_bwd_range":  "pipppfpp",
+	"dg_bwd_rows":   "pipppppppp",
+	"dg_bwd_neuron": "pipppppppppppp",
+	"dg_bwd_input":  "pipppppppppp",
+	"dg_bwd_weight": "piippppppppppp",
+	"dg_chunksum":   "iiipp",
+	"dg_colsum":     "iiipp",
+	"dg_dendsum":    "iiipp",
+	"dg_clipsum":    "iiipp",
+	"dg_unmux":      "iiipp",
+	"dg_sync_w":     "ifpp",
+	"dg_sync_d":     "iiffpp",
+	"dg_silent":     "iiipp",
+	"dg_loss":       "iiiffffppppp",
+	"dg_bump":       "iifipp",
+	"dg_theta_grad": "iifppp",
+	"dg_adam":       "ifffffpppp",
+	"dg_relu":       "ip",
+	"dg_clamp":      "ifp",
 }
 
 // CheckArgs reports whether args fit kernel name's parameter kinds.
@@ -339,11 +341,12 @@ func (g *Engine) forward(net *batch.Network, B int64, x Ptr, w, d []Ptr, prefix 
 		if err != nil {
 			return nil, fmt.Errorf("forward: layer %d: %w", li, err)
 		}
-		per := B
+		groups := B
 		if l.Delay == batch.Synaptic {
-			per *= int64(l.Out)
+			groups *= int64(l.Out)
 		}
-		n := per * int64(l.Rows())
+		R := int64(l.Rows())
+		n := groups * R
 		var s [6]Ptr
 		for i, name := range []string{"su", "e1", "te1", "e2", "ref", "shift"} {
 			if s[i], err = g.buf(name, 8*n); err != nil {
@@ -351,15 +354,18 @@ func (g *Engine) forward(net *batch.Network, B int64, x Ptr, w, d []Ptr, prefix 
 			}
 		}
 		sidx, err1 := g.buf("sidx", 4*n)
-		cnt, err2 := g.buf("cnt", 4*per)
+		cnt, err2 := g.buf("cnt", 4*groups)
 		if err := errors.Join(err1, err2); err != nil {
 			return nil, err
 		}
-		if err := g.launch("dg_fwd_prepare", per, lp, B, times[li], d[li], bias, s[0], sidx, s[1], s[2], s[3], s[4], s[5], cnt); err != nil {
-			return nil, err
-		}
-		if err := g.launch("dg_fwd_spike", B*int64(l.Out), lp, B, s[0], sidx, s[1], s[2], s[3], s[4], s[5], cnt, w[li], d[li], times[li+1]); err != nil {
-			return nil, err
+		for _, st := range []launchStep{
+			{"dg_fwd_rank", n, []any{lp, B, times[li], d[li], bias, s[0], sidx, cnt}, nil},
+			{"dg_fwd_exps", n, []any{groups, R, s[0], cnt, s[1], s[2], s[3], s[4], s[5]}, nil},
+			{"dg_fwd_spike", B * int64(l.Out), []any{lp, B, s[0], sidx, s[1], s[2], s[3], s[4], s[5], cnt, w[li], d[li], times[li+1]}, nil},
+		} {
+			if err := g.launch(st.name, st.n, st.args...); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return times, nil
@@ -369,23 +375,37 @@ type launchStep struct {
 	name string
 	n    int64
 	args []any
+	err  error // a buffer the step needs could not be had
+}
+
+// colSums returns the launches that sum the N columns of a B-row matrix
+// (or of the per-(sample, neuron) states) with kernel name into out, in
+// batch.SumChunk's chunks: partial sums, then their sum in chunk order.
+func (g *Engine) colSums(name string, B, N int64, x, out Ptr) []launchStep {
+	C := int64(batch.SumChunk(int(B), int(N)))
+	nch := (B + C - 1) / C
+	part, err := g.buf("part."+name, 8*nch*N)
+	return []launchStep{
+		{name, nch * N, []any{B, N, C, x, part}, err},
+		{"dg_chunksum", N, []any{N, nch, N, part, out}, err},
+	}
 }
 
 // backward runs the backward pass on the device from the times of every
 // layer and dL/d(output times) delta (B x Outputs, already cleaned of
 // non-finite values). Layer l's gradients land in the buffers "dW<l>" and
-// "dD<l>"; it returns the number of clipped (sample, neuron) pairs per
-// layer and the buffer of the error at the (multiplexed) input.
+// "dD<l>", and its clipped (sample, neuron) pairs per neuron in the doubles
+// at counts + 8*(the sizes of the layers before l); it returns the buffer
+// of the error at the (multiplexed) input. Nothing is copied to the host.
 //
 // dspan[l] bounds max |d|/tau_s over a synaptic layer's delays (it decides
 // which samples count as wide, as in the Go engine).
-func (g *Engine) backward(net *batch.Network, B int64, times []Ptr, delta Ptr, w, d []Ptr, dspan []float64) ([]int, Ptr, error) {
-	clipped := make([]int, len(net.Layers))
+func (g *Engine) backward(net *batch.Network, B int64, times []Ptr, delta Ptr, w, d []Ptr, dspan []float64, counts Ptr) (Ptr, error) {
 	for li := len(net.Layers) - 1; li >= 0; li-- {
 		l := &net.Layers[li]
 		lp, bias, err := g.layerConsts(li, l)
 		if err != nil {
-			return nil, 0, fmt.Errorf("backward: layer %d: %w", li, err)
+			return 0, fmt.Errorf("backward: layer %d: %w", li, err)
 		}
 		R, K, I := int64(l.Rows()), int64(l.Out), int64(l.In)
 		nd := int64(len(l.D()))
@@ -400,45 +420,79 @@ func (g *Engine) backward(net *batch.Network, B int64, times []Ptr, delta Ptr, w
 		dD, err9 := g.buf(fmt.Sprintf("dD%d", li), 8*max(nd, 1))
 		ed1, err10 := g.buf("ed1", 8*max(I*K, 1))
 		ed2, err11 := g.buf("ed2", 8*max(I*K, 1))
-		flags, err12 := g.buf("clipflags", 4*B*K)
-		ccount, err13 := g.buf("clipcount", 8*K)
-		if err := errors.Join(err1, err2, err3, err4, err5, err6, err7, err8, err9, err10, err11, err12, err13); err != nil {
-			return nil, 0, err
+		if err := errors.Join(err1, err2, err3, err4, err5, err6, err7, err8, err9, err10, err11); err != nil {
+			return 0, err
 		}
 		if l.Delay == batch.Synaptic {
 			if err := g.launch("dg_syn_exps", I*K, lp, d[li], ed1, ed2); err != nil {
-				return nil, 0, err
+				return 0, err
 			}
+		}
+		// The weight gradients in chunks of samples, as batch.SumChunk
+		// (and the CPU engine) sums them.
+		C := int64(batch.SumChunk(int(B), int(R*K)))
+		nch := (B + C - 1) / C
+		pW, err1 := g.buf("pW", 8*nch*R*K)
+		pD, err2 := g.buf("pD", 8*nch*R*K)
+		if l.Delay != batch.Synaptic {
+			pD, err2 = g.buf("pD", 8)
+		}
+		if err := errors.Join(err1, err2); err != nil {
+			return 0, err
 		}
 		steps := []launchStep{
-			{"dg_bwd_prepare", B, []any{lp, B, times[li], d[li], bias, dspan[li], u, e1, e2, ref, wide}},
-			{"dg_bwd_neuron", B * K, []any{lp, B, u, e1, e2, ref, wide, ed1, ed2, w[li], d[li], times[li+1], delta, st}},
-			{"dg_bwd_input", B * I, []any{lp, B, u, e1, e2, wide, ed1, ed2, w[li], d[li], st, gin}},
-			{"dg_bwd_weight", R * K, []any{lp, B, u, e1, e2, wide, ed1, ed2, w[li], d[li], st, dW, dD}},
-			{"dg_clip_flags", B * K, []any{B * K, st, flags}},
-			{"dg_icolsum", K, []any{B, K, flags, ccount}},
+			{"dg_bwd_range", B, []any{lp, B, times[li], d[li], bias, dspan[li], ref, wide}, nil},
+			{"dg_bwd_rows", B * R, []any{lp, B, times[li], d[li], bias, ref, wide, u, e1, e2}, nil},
+			{"dg_bwd_neuron", B * K, []any{lp, B, u, e1, e2, ref, wide, ed1, ed2, w[li], d[li], times[li+1], delta, st}, nil},
+			{"dg_bwd_input", B * I, []any{lp, B, u, e1, e2, wide, ed1, ed2, w[li], d[li], st, gin}, nil},
+			{"dg_bwd_weight", nch * R * K, []any{lp, B, C, u, e1, e2, wide, ed1, ed2, w[li], d[li], st, pW, pD}, nil},
+			{"dg_chunksum", R * K, []any{R * K, nch, R * K, pW, dW}, nil},
 		}
+		if l.Delay == batch.Synaptic {
+			steps = append(steps, launchStep{"dg_chunksum", I * K, []any{I * K, nch, R * K, pD, dD}, nil})
+		}
+		steps = append(steps, g.colSums("dg_clipsum", B, K, st, counts+Ptr(8*layerOffset(net, li)))...)
 		switch l.Delay {
 		case batch.Axonal:
-			steps = append(steps, launchStep{"dg_colsum", I, []any{B, I, gin, dD}})
+			steps = append(steps, g.colSums("dg_colsum", B, I, gin, dD)...)
 		case batch.Dendritic:
-			steps = append(steps, launchStep{"dg_dendsum", K, []any{B, K, st, dD}})
+			steps = append(steps, g.colSums("dg_dendsum", B, K, st, dD)...)
 		}
 		for _, s := range steps {
-			if err := g.launch(s.name, s.n, s.args...); err != nil {
-				return nil, 0, err
+			if s.err != nil {
+				return 0, s.err
 			}
-		}
-		counts := make([]float64, K)
-		if err := g.download(counts, ccount, "the clip counts"); err != nil {
-			return nil, 0, err
-		}
-		for _, c := range counts {
-			clipped[li] += int(c)
+			if err := g.launch(s.name, s.n, s.args...); err != nil {
+				return 0, err
+			}
 		}
 		delta = gin
 	}
-	return clipped, delta, nil
+	return delta, nil
+}
+
+// layerOffset returns the number of neurons in the layers before li.
+func layerOffset(net *batch.Network, li int) int {
+	o := 0
+	for _, l := range net.Layers[:li] {
+		o += l.Out
+	}
+	return o
+}
+
+// neurons returns the number of neurons in the network.
+func neurons(net *batch.Network) int { return layerOffset(net, len(net.Layers)) }
+
+// perLayer sums per-neuron counts (laid out as layerOffset says) by layer.
+func perLayer(net *batch.Network, counts []float64) []int {
+	out := make([]int, len(net.Layers))
+	for li, l := range net.Layers {
+		o := layerOffset(net, li)
+		for _, c := range counts[o : o+l.Out] {
+			out[li] += int(c)
+		}
+	}
+	return out
 }
 
 // Forward implements batch.Engine.
@@ -527,11 +581,19 @@ func (g *Engine) Backward(net *batch.Network, tr *batch.Trace, dOut *tensor.Dens
 			dspan[li] = max(math.Abs(dmin), math.Abs(dmax))
 		}
 	}
-	clipped, gin, err := g.backward(net, B, times, delta, w, d, dspan)
+	cnt, err := g.buf("clipcounts", 8*int64(neurons(net)))
 	if err != nil {
 		return err
 	}
-	copy(gr.Clipped, clipped)
+	gin, err := g.backward(net, B, times, delta, w, d, dspan, cnt)
+	if err != nil {
+		return err
+	}
+	counts := make([]float64, neurons(net))
+	if err := g.download(counts, cnt, "the clip counts"); err != nil {
+		return err
+	}
+	copy(gr.Clipped, perLayer(net, counts))
 	for li := range net.Layers {
 		if err := g.download(gr.Weights[li].Float64s(), g.bufs[fmt.Sprintf("dW%d", li)].ptr, fmt.Sprintf("dW of layer %d", li)); err != nil {
 			return err

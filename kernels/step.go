@@ -22,8 +22,9 @@ type stepper struct {
 	// users of the engine, and Close frees it.
 	prefix string
 	// per layer: master weights, network weights, delay parameters, delays,
-	// delay-parameter gradients, silent flags
-	W, Wn, Th, D, gT, any []Ptr
+	// delay-parameter gradients, silent counts per neuron (inside the
+	// buffer that Forward copies back)
+	W, Wn, Th, D, gT, count []Ptr
 	// per optimiser group: parameters, moments, and the delay-parameter
 	// gradient (0 for weight groups, whose gradient is the engine's dW<l>
 	// buffer of the latest backward pass), and the layer
@@ -56,20 +57,19 @@ func (g *Engine) NewStepper(spec batch.StepSpec) (batch.Stepper, error) {
 	defer leave()
 	g.steppers++
 	s := &stepper{g: g, spec: spec, net: net, prefix: fmt.Sprintf("stepper%d.", g.steppers)}
-	s.W, s.Wn, s.Th, s.D, s.gT, s.any = make([]Ptr, L), make([]Ptr, L), make([]Ptr, L), make([]Ptr, L), make([]Ptr, L), make([]Ptr, L)
+	s.W, s.Wn, s.Th, s.D, s.gT, s.count = make([]Ptr, L), make([]Ptr, L), make([]Ptr, L), make([]Ptr, L), make([]Ptr, L), make([]Ptr, L)
 	s.dspan = make([]float64, L)
 	pre := s.prefix
 	for li := range net.Layers {
 		l := &net.Layers[li]
 		n := int64(l.Rows() * l.Out)
 		nd := int64(len(l.D()))
-		var errs [6]error
+		var errs [5]error
 		s.W[li], errs[0] = g.buf(pre+fmt.Sprintf("W%d", li), 8*n)
 		s.Wn[li], errs[1] = g.buf(pre+fmt.Sprintf("Wn%d", li), 8*n)
 		s.Th[li], errs[2] = g.buf(pre+fmt.Sprintf("Th%d", li), 8*max(nd, 1))
 		s.D[li], errs[3] = g.buf(pre+fmt.Sprintf("D%d", li), 8*max(nd, 1))
 		s.gT[li], errs[4] = g.buf(pre+fmt.Sprintf("gT%d", li), 8*max(nd, 1))
-		s.any[li], errs[5] = g.buf(pre+fmt.Sprintf("any%d", li), 4*int64(l.Out))
 		if err := errors.Join(errs[:]...); err != nil {
 			return nil, err
 		}
@@ -239,40 +239,39 @@ func (s *stepper) Forward(in []float64, labels []int) ([]int, int, error) {
 	if s.times, err = g.forward(s.net, B, x, s.Wn, s.D, s.prefix); err != nil {
 		return nil, 0, err
 	}
-	silent := make([]int, len(s.net.Layers))
-	for li := range s.net.Layers {
-		k := int64(s.net.Layers[li].Out)
-		cnt, err := g.buf(s.prefix+"scount", 8*k)
-		if err != nil {
-			return nil, 0, err
-		}
-		if err := g.launch("dg_silent", k, B, k, s.times[li+1], cnt, s.any[li]); err != nil {
-			return nil, 0, err
-		}
-		c := make([]float64, k)
-		if err := g.download(c, cnt, "silent counts"); err != nil {
-			return nil, 0, err
-		}
-		for _, v := range c {
-			silent[li] += int(v)
-		}
-	}
-	dOut, err1 := g.buf(s.prefix+"sdout", 8*B*int64(K))
-	loss, err2 := g.buf(s.prefix+"sloss", 8*B)
-	corr, err3 := g.buf(s.prefix+"scorrect", 8*B)
+	// What the host needs back comes in two copies per step: after the
+	// forward pass the silent counts per neuron and the correct flags (one
+	// buffer), after the update the losses and the clip counts (another).
+	N := int64(neurons(s.net))
+	fwd, err1 := g.buf(s.prefix+"sfwd", 8*(N+B))
+	upd, err2 := g.buf(s.prefix+"supd", 8*(B+N))
+	dOut, err3 := g.buf(s.prefix+"sdout", 8*B*int64(K))
 	if err := errors.Join(err1, err2, err3); err != nil {
 		return nil, 0, err
 	}
+	for li := range s.net.Layers {
+		k := int64(s.net.Layers[li].Out)
+		s.count[li] = fwd + Ptr(8*layerOffset(s.net, li))
+		for _, st := range g.colSums("dg_silent", B, k, s.times[li+1], s.count[li]) {
+			if st.err != nil {
+				return nil, 0, st.err
+			}
+			if err := g.launch(st.name, st.n, st.args...); err != nil {
+				return nil, 0, err
+			}
+		}
+	}
 	kind, p1, p2, p3 := s.lossParams()
-	if err := g.launch("dg_loss", B, B, int64(K), kind, p1, p2, p3, 1/float64(b), s.times[len(s.times)-1], lp, dOut, loss, corr); err != nil {
+	if err := g.launch("dg_loss", B, B, int64(K), kind, p1, p2, p3, 1/float64(b), s.times[len(s.times)-1], lp, dOut, upd, fwd+Ptr(8*N)); err != nil {
 		return nil, 0, err
 	}
-	c := make([]float64, b)
-	if err := g.download(c, corr, "correct flags"); err != nil {
+	back := make([]float64, N+B)
+	if err := g.download(back, fwd, "silent counts and correct flags"); err != nil {
 		return nil, 0, err
 	}
+	silent := perLayer(s.net, back[:N])
 	correct := 0
-	for _, v := range c {
+	for _, v := range back[N:] {
 		correct += int(v)
 	}
 	s.B, s.forwarded = B, true
@@ -295,7 +294,7 @@ func (s *stepper) Bump(li int, value float64, targeted bool) error {
 	if targeted {
 		t = 1
 	}
-	if err := s.g.launch("dg_bump", n, n, int64(l.Out), value, t, s.any[li], s.W[li]); err != nil {
+	if err := s.g.launch("dg_bump", n, n, int64(l.Out), value, t, s.count[li], s.W[li]); err != nil {
 		return err
 	}
 	s.forwarded = false
@@ -317,21 +316,13 @@ func (s *stepper) Update(lr []float64, step int) (float64, int, error) {
 	defer leave()
 	g := s.g
 	B := s.B
-	ls := make([]float64, B)
-	if err := g.download(ls, g.bufs[s.prefix+"sloss"].ptr, "losses"); err != nil {
-		return 0, 0, err
-	}
-	loss := 0.0
-	for _, v := range ls {
-		loss += v
-	}
 	delta := g.bufs[s.prefix+"sdout"].ptr
 	n := B * int64(s.net.Outputs())
 	if err := g.launch("dg_clean", n, n, delta, delta); err != nil {
 		return 0, 0, err
 	}
-	clipped, _, err := g.backward(s.net, B, s.times, delta, s.Wn, s.D, s.dspan)
-	if err != nil {
+	upd := g.bufs[s.prefix+"supd"].ptr
+	if _, err := g.backward(s.net, B, s.times, delta, s.Wn, s.D, s.dspan, upd+Ptr(8*B)); err != nil {
 		return 0, 0, err
 	}
 	for li := range s.net.Layers {
@@ -373,8 +364,16 @@ func (s *stepper) Update(lr []float64, step int) (float64, int, error) {
 	if err := s.sync(-1); err != nil {
 		return 0, 0, err
 	}
+	back := make([]float64, B+int64(neurons(s.net)))
+	if err := g.download(back, upd, "losses and clip counts"); err != nil {
+		return 0, 0, err
+	}
+	loss := 0.0
+	for _, v := range back[:B] {
+		loss += v
+	}
 	total := 0
-	for _, c := range clipped {
+	for _, c := range perLayer(s.net, back[B:]) {
 		total += c
 	}
 	s.forwarded = false

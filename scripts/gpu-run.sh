@@ -56,12 +56,12 @@ grep -E '^(FAIL|panic)|Error|error' "$logs/bench.log" | head -5
 if [ "${PROFILE:-1}" != 0 ]; then
   step "kernel profile (device time per kernel, CUDA events)"
   DELGRAD_PROFILE=1 timeout 60 "$dir/kernels.test" -test.run 'TestProfileKernels' -test.v > "$logs/profile.log" 2>&1 || rc=1
-  grep PROFILE "$logs/profile.log" | sed 's/^ *[a-z_]*\.go:[0-9]*: PROFILE //' | awk '/wall/ {print; n=0; next} {if (n++ < 6) print}'
+  grep PROFILE "$logs/profile.log" | sed 's/^ *[a-z_]*\.go:[0-9]*: PROFILE //' | awk '/wall/ {print; n=0; next} {if (n++ < 8) print}'
   grep -E -A3 -- '--- FAIL' "$logs/profile.log" | head
 fi
 if [ "${SUITE:-1}" != 0 ]; then
   step "delgrad bench -device gpu"
-  timeout 120 "$dir/delgrad" bench -device gpu -quiet -modes fwdbwd,train -batches 150,4096,65536 -repeats 3 -min-time 100ms \
+  timeout 120 "$dir/delgrad" bench -device gpu -quiet -modes fwdbwd,train -batches 80,150,4096,65536 -repeats 3 -min-time 100ms \
     -cases 'yinyang-4-30-3-(axonal|synaptic)-tau2|mnist' -out "$logs/bench-gpu" > "$logs/suite.log" 2>&1 || rc=1
   tail -25 "$logs/suite.log"
 fi

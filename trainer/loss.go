@@ -2,6 +2,8 @@ package trainer
 
 import (
 	"math"
+
+	"github.com/delgrad-go/delgrad/internal/xmath"
 )
 
 // missingLoss is the loss the reference assigns to a sample whose loss is
@@ -60,15 +62,15 @@ func (l TTFS) Sample(t []float64, y int, grad []float64) float64 {
 	}
 	sum := 0.0
 	for k, tk := range t {
-		e := math.Exp(-(tk - lo) / s)
+		e := xmath.Exp(-(tk - lo) / s)
 		grad[k] = e
 		sum += e
 	}
-	loss := -lo/s + math.Log(sum) + ty/s
+	loss := -lo/s + xmath.Log(sum) + ty/s
 	for k := range grad {
 		grad[k] = -grad[k] / sum / s
 	}
-	reg := l.Alpha * math.Exp(ty/(l.Beta*l.TauSyn))
+	reg := l.Alpha * xmath.Exp(ty/(l.Beta*l.TauSyn))
 	loss += reg
 	grad[y] += 1/s + reg/(l.Beta*l.TauSyn)
 	return finiteOr(loss, ty, grad)

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/delgrad-go/delgrad/internal/xmath"
+
 	"github.com/delgrad-go/delgrad/batch"
 )
 
@@ -104,7 +106,7 @@ func NewModel(c *Config, inputs int, rng *rand.Rand) (*Model, error) {
 	return m, nil
 }
 
-func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+func sigmoid(x float64) float64 { return 1 / (1 + xmath.Exp(-x)) }
 
 // thetaIndex maps an effective delay index to its parameter, tiling the
 // trainable delays as the reference's repeat does.

@@ -25,12 +25,17 @@ import (
 )
 
 // New returns a kernels.Engine on the CPU device.
-func New() *kernels.Engine { return kernels.NewEngine(&Device{mem: map[kernels.Ptr]unsafe.Pointer{}}) }
+func New() *kernels.Engine { return kernels.NewEngine(&Device{mem: map[kernels.Ptr]allocation{}}) }
 
 // Device is a kernels.Device in C memory on the CPU.
 type Device struct {
 	mu  sync.Mutex
-	mem map[kernels.Ptr]unsafe.Pointer
+	mem map[kernels.Ptr]allocation
+}
+
+type allocation struct {
+	p     unsafe.Pointer
+	bytes int64
 }
 
 // Alloc implements kernels.Device. Like cuMemAlloc's, the memory is not
@@ -45,7 +50,7 @@ func (d *Device) Alloc(n int64) (kernels.Ptr, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	k := kernels.Ptr(uintptr(p))
-	d.mem[k] = p
+	d.mem[k] = allocation{p, n}
 	return k, nil
 }
 
@@ -57,19 +62,25 @@ func (d *Device) Free(p kernels.Ptr) error {
 	if !ok {
 		return fmt.Errorf("free of unknown pointer %#x", uint64(p))
 	}
-	C.free(m)
+	C.free(m.p)
 	delete(d.mem, p)
 	return nil
 }
 
+// ptr returns the memory at p, the start of an allocation or an address
+// inside one (as a CUDA device pointer may be).
 func (d *Device) ptr(p kernels.Ptr) (unsafe.Pointer, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	m, ok := d.mem[p]
-	if !ok {
-		return nil, fmt.Errorf("unknown device pointer %#x", uint64(p))
+	if m, ok := d.mem[p]; ok {
+		return m.p, nil
 	}
-	return m, nil
+	for base, m := range d.mem {
+		if p > base && int64(p-base) < m.bytes {
+			return unsafe.Add(m.p, p-base), nil
+		}
+	}
+	return nil, fmt.Errorf("unknown device pointer %#x", uint64(p))
 }
 
 // HtoD implements kernels.Device.
@@ -123,40 +134,46 @@ func (d *Device) Launch(name string, n int64, args ...any) error {
 	switch name {
 	case "dg_mux":
 		C.emu_dg_mux(N, ll[0], ll[1], ll[2], pd(3), pd(4))
-	case "dg_fwd_prepare":
-		C.emu_dg_fwd_prepare(N, pl(0), ll[0], pd(2), pd(3), pd(4), pd(5), pi(6), pd(7), pd(8), pd(9), pd(10), pd(11), pi(12))
+	case "dg_fwd_rank":
+		C.emu_dg_fwd_rank(N, pl(0), ll[0], pd(2), pd(3), pd(4), pd(5), pi(6), pi(7))
+	case "dg_fwd_exps":
+		C.emu_dg_fwd_exps(N, ll[0], ll[1], pd(2), pi(3), pd(4), pd(5), pd(6), pd(7), pd(8))
 	case "dg_fwd_spike":
 		C.emu_dg_fwd_spike(N, pl(0), ll[0], pd(2), pi(3), pd(4), pd(5), pd(6), pd(7), pd(8), pi(9), pd(10), pd(11), pd(12))
 	case "dg_clean":
 		C.emu_dg_clean(N, ll[0], pd(1), pd(2))
 	case "dg_syn_exps":
 		C.emu_dg_syn_exps(N, pl(0), pd(1), pd(2), pd(3))
-	case "dg_bwd_prepare":
-		C.emu_dg_bwd_prepare(N, pl(0), ll[0], pd(2), pd(3), pd(4), dd[0], pd(6), pd(7), pd(8), pd(9), pi(10))
+	case "dg_bwd_range":
+		C.emu_dg_bwd_range(N, pl(0), ll[0], pd(2), pd(3), pd(4), dd[0], pd(6), pi(7))
+	case "dg_bwd_rows":
+		C.emu_dg_bwd_rows(N, pl(0), ll[0], pd(2), pd(3), pd(4), pd(5), pi(6), pd(7), pd(8), pd(9))
 	case "dg_bwd_neuron":
 		C.emu_dg_bwd_neuron(N, pl(0), ll[0], pd(2), pd(3), pd(4), pd(5), pi(6), pd(7), pd(8), pd(9), pd(10), pd(11), pd(12), ps(13))
 	case "dg_bwd_input":
 		C.emu_dg_bwd_input(N, pl(0), ll[0], pd(2), pd(3), pd(4), pi(5), pd(6), pd(7), pd(8), pd(9), ps(10), pd(11))
 	case "dg_bwd_weight":
-		C.emu_dg_bwd_weight(N, pl(0), ll[0], pd(2), pd(3), pd(4), pi(5), pd(6), pd(7), pd(8), pd(9), ps(10), pd(11), pd(12))
+		C.emu_dg_bwd_weight(N, pl(0), ll[0], ll[1], pd(3), pd(4), pd(5), pi(6), pd(7), pd(8), pd(9), pd(10), ps(11), pd(12), pd(13))
+	case "dg_chunksum":
+		C.emu_dg_chunksum(N, ll[0], ll[1], ll[2], pd(3), pd(4))
 	case "dg_colsum":
-		C.emu_dg_colsum(N, ll[0], ll[1], pd(2), pd(3))
+		C.emu_dg_colsum(N, ll[0], ll[1], ll[2], pd(3), pd(4))
 	case "dg_dendsum":
-		C.emu_dg_dendsum(N, ll[0], ll[1], ps(2), pd(3))
+		C.emu_dg_dendsum(N, ll[0], ll[1], ll[2], ps(3), pd(4))
+	case "dg_clipsum":
+		C.emu_dg_clipsum(N, ll[0], ll[1], ll[2], ps(3), pd(4))
 	case "dg_unmux":
 		C.emu_dg_unmux(N, ll[0], ll[1], ll[2], pd(3), pd(4))
-	case "dg_clip_flags":
-		C.emu_dg_clip_flags(N, ll[0], ps(1), pi(2))
 	case "dg_sync_w":
 		C.emu_dg_sync_w(N, ll[0], dd[0], pd(2), pd(3))
 	case "dg_sync_d":
 		C.emu_dg_sync_d(N, ll[0], ll[1], dd[0], dd[1], pd(4), pd(5))
 	case "dg_silent":
-		C.emu_dg_silent(N, ll[0], ll[1], pd(2), pd(3), pi(4))
+		C.emu_dg_silent(N, ll[0], ll[1], ll[2], pd(3), pd(4))
 	case "dg_loss":
 		C.emu_dg_loss(N, ll[0], ll[1], ll[2], dd[0], dd[1], dd[2], dd[3], pd(7), pi(8), pd(9), pd(10), pd(11))
 	case "dg_bump":
-		C.emu_dg_bump(N, ll[0], ll[1], dd[0], ll[2], pi(4), pd(5))
+		C.emu_dg_bump(N, ll[0], ll[1], dd[0], ll[2], pd(4), pd(5))
 	case "dg_theta_grad":
 		C.emu_dg_theta_grad(N, ll[0], ll[1], dd[0], pd(3), pd(4), pd(5))
 	case "dg_adam":
@@ -165,8 +182,6 @@ func (d *Device) Launch(name string, n int64, args ...any) error {
 		C.emu_dg_relu(N, ll[0], pd(1))
 	case "dg_clamp":
 		C.emu_dg_clamp(N, ll[0], dd[0], pd(2))
-	case "dg_icolsum":
-		C.emu_dg_icolsum(N, ll[0], ll[1], pi(2), pd(3))
 	default:
 		return fmt.Errorf("kernel %s has no CPU emulation", name)
 	}

@@ -23,28 +23,24 @@ func randNet(rng *rand.Rand, regime batch.Regime, kind batch.DelayKind, bias, mu
 // relDiff is |a - b| / max(|b|, 1), the parity measure of DESIGN.md section 8.
 func relDiff(a, b float64) float64 { return math.Abs(a-b) / math.Max(math.Abs(b), 1) }
 
-func compare(t *testing.T, what string, got, want []float64, tol float64) float64 {
+// compare fails unless got and want are the same bits (NaN matches NaN):
+// the kernels and the Go engine share their exponential, logarithm and
+// summation order, so they round alike. It returns the largest relDiff.
+func compare(t *testing.T, what string, got, want []float64) float64 {
 	t.Helper()
 	worst := 0.0
 	for i := range want {
-		if math.IsInf(want[i], 1) || math.IsInf(got[i], 1) {
-			if got[i] != want[i] {
-				t.Fatalf("%s[%d]: kernel math %g, Go engine %g", what, i, got[i], want[i])
-			}
-			continue
+		if math.Float64bits(got[i]) != math.Float64bits(want[i]) && !(math.IsNaN(got[i]) && math.IsNaN(want[i])) {
+			t.Fatalf("%s[%d]: kernel math %.17g, Go engine %.17g (difference %.3g)", what, i, got[i], want[i], relDiff(got[i], want[i]))
 		}
-		d := relDiff(got[i], want[i])
-		worst = max(worst, d)
-		if !(d <= tol) {
-			t.Fatalf("%s[%d]: kernel math %.17g, Go engine %.17g (difference %.3g > %.0g)", what, i, got[i], want[i], d, tol)
-		}
+		worst = max(worst, relDiff(got[i], want[i]))
 	}
 	return worst
 }
 
-// The kernels, run on the CPU through the GPU's launcher, agree with the Go engine:
-// spike times to 1e-12 and gradients to 1e-10 (relative, above 1), the
-// same silent neurons and the same clipped gradients.
+// The kernels, run on the CPU through the GPU's launcher, agree with the Go
+// engine bit for bit: spike times, gradients, silent neurons and clipped
+// gradients.
 func TestKernelMathMatchesGoEngine(t *testing.T) {
 	kinds := []batch.DelayKind{batch.NoDelay, batch.Axonal, batch.Dendritic, batch.Synaptic}
 	for _, regime := range []batch.Regime{batch.EqualTau, batch.DoubleTau} {
@@ -64,52 +60,7 @@ func TestKernelMathMatchesGoEngine(t *testing.T) {
 							x.Float64s()[i] = 0.15 + 1.85*rng.Float64()
 						}
 					}
-					var want, got batch.Trace
-					if err := batch.NewCPU(1).Forward(net, x, &want); err != nil {
-						t.Fatal(err)
-					}
-					eng := New()
-					defer eng.Release()
-					if err := eng.Forward(net, x, &got); err != nil {
-						t.Fatal(err)
-					}
-					spikes := 0
-					for l := range want.Times {
-						compare(t, fmt.Sprintf("times[%d]", l), got.Times[l].Float64s(), want.Times[l].Float64s(), 1e-12)
-						for _, v := range want.Times[l].Float64s() {
-							if !math.IsInf(v, 1) {
-								spikes++
-							}
-						}
-					}
-					dOut := tensor.New(tensor.WithShape(b, net.Outputs()), tensor.WithBacking(make([]float64, b*net.Outputs())))
-					for i := range dOut.Float64s() {
-						dOut.Float64s()[i] = rng.NormFloat64()
-					}
-					gw, gg := batch.NewGradients(net, b), batch.NewGradients(net, b)
-					if err := batch.NewCPU(1).Backward(net, &want, dOut, gw); err != nil {
-						t.Fatal(err)
-					}
-					if err := eng.Backward(net, &want, dOut, gg); err != nil {
-						t.Fatal(err)
-					}
-					worst := 0.0
-					nonzero := 0
-					for l := range net.Layers {
-						worst = max(worst, compare(t, fmt.Sprintf("dW[%d]", l), gg.Weights[l].Float64s(), gw.Weights[l].Float64s(), 1e-10))
-						if gw.Delays[l] != nil {
-							worst = max(worst, compare(t, fmt.Sprintf("dD[%d]", l), gg.Delays[l].Float64s(), gw.Delays[l].Float64s(), 1e-10))
-						}
-						if gg.Clipped[l] != gw.Clipped[l] {
-							t.Fatalf("layer %d: %d clipped gradients, Go engine %d", l, gg.Clipped[l], gw.Clipped[l])
-						}
-						for _, v := range gw.Weights[l].Float64s() {
-							if v != 0 {
-								nonzero++
-							}
-						}
-					}
-					worst = max(worst, compare(t, "dInput", gg.Input.Float64s(), gw.Input.Float64s(), 1e-10))
+					spikes, nonzero, worst := matchEngine(t, net, x, rng)
 					if spikes < b*10 || nonzero < 50 {
 						t.Fatalf("only %d spikes and %d non-zero weight gradients: the test network tests too little", spikes, nonzero)
 					}
@@ -117,6 +68,98 @@ func TestKernelMathMatchesGoEngine(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// matchEngine runs the network forward and backward on the Go engine and
+// through the launcher on the CPU device, and fails unless every time and
+// gradient is the same; it returns the spikes and non-zero weight
+// gradients seen, and the largest difference (0).
+func matchEngine(t *testing.T, net *batch.Network, x *tensor.Dense, rng *rand.Rand) (spikes, nonzero int, worst float64) {
+	t.Helper()
+	var want, got batch.Trace
+	if err := batch.NewCPU(1).Forward(net, x, &want); err != nil {
+		t.Fatal(err)
+	}
+	eng := New()
+	defer eng.Release()
+	if err := eng.Forward(net, x, &got); err != nil {
+		t.Fatal(err)
+	}
+	for l := range want.Times {
+		compare(t, fmt.Sprintf("times[%d]", l), got.Times[l].Float64s(), want.Times[l].Float64s())
+		for _, v := range want.Times[l].Float64s() {
+			if !math.IsInf(v, 1) {
+				spikes++
+			}
+		}
+	}
+	b := x.Shape()[0]
+	dOut := tensor.New(tensor.WithShape(b, net.Outputs()), tensor.WithBacking(make([]float64, b*net.Outputs())))
+	for i := range dOut.Float64s() {
+		dOut.Float64s()[i] = rng.NormFloat64()
+	}
+	gw, gg := batch.NewGradients(net, b), batch.NewGradients(net, b)
+	if err := batch.NewCPU(1).Backward(net, &want, dOut, gw); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Backward(net, &want, dOut, gg); err != nil {
+		t.Fatal(err)
+	}
+	for l := range net.Layers {
+		worst = max(worst, compare(t, fmt.Sprintf("dW[%d]", l), gg.Weights[l].Float64s(), gw.Weights[l].Float64s()))
+		if gw.Delays[l] != nil {
+			worst = max(worst, compare(t, fmt.Sprintf("dD[%d]", l), gg.Delays[l].Float64s(), gw.Delays[l].Float64s()))
+		}
+		if gg.Clipped[l] != gw.Clipped[l] {
+			t.Fatalf("layer %d: %d clipped gradients, Go engine %d", l, gg.Clipped[l], gw.Clipped[l])
+		}
+		for _, v := range gw.Weights[l].Float64s() {
+			if v != 0 {
+				nonzero++
+			}
+		}
+	}
+	worst = max(worst, compare(t, "dInput", gg.Input.Float64s(), gw.Input.Float64s()))
+	return spikes, nonzero, worst
+}
+
+// Bit for bit also where the rebasing and the wide-sample paths run (inputs
+// spread over thousands of tau_s) and where the batch sums use chunks
+// longer than 8 samples (batch.SumChunk).
+func TestKernelMathRebaseAndChunks(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		regime batch.Regime
+		kind   batch.DelayKind
+		sizes  []int
+		b      int
+		span   float64
+	}{
+		{"rebase_equaltau_synaptic", batch.EqualTau, batch.Synaptic, []int{6, 9, 3}, 60, 3000},
+		{"rebase_doubletau_axonal", batch.DoubleTau, batch.Axonal, []int{6, 9, 3}, 60, 3000},
+		{"chunks_of_16", batch.DoubleTau, batch.NoDelay, []int{599, 100, 2}, 560, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if n := (c.sizes[0] + 1) * c.sizes[1]; c.name == "chunks_of_16" && batch.SumChunk(c.b, n) != 16 {
+				t.Fatalf("SumChunk(%d, %d) = %d: the case no longer tests longer chunks", c.b, n, batch.SumChunk(c.b, n))
+			}
+			rng := rand.New(rand.NewPCG(5, uint64(c.b)))
+			net := randNet(rng, c.regime, c.kind, 1, 1, 0, c.sizes...)
+			x := batch.NewTimes(c.b, c.sizes[0])
+			for i := range x.Float64s() {
+				if rng.Float64() > 0.1 {
+					x.Float64s()[i] = 0.15 + 1.85*rng.Float64()
+					if c.span > 2 && rng.Float64() < 0.3 {
+						x.Float64s()[i] += c.span * rng.Float64()
+					}
+				}
+			}
+			spikes, nonzero, _ := matchEngine(t, net, x, rng)
+			if spikes < c.b || nonzero < 20 {
+				t.Fatalf("only %d spikes and %d non-zero weight gradients", spikes, nonzero)
+			}
+		})
 	}
 }
 

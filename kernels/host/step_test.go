@@ -13,8 +13,8 @@ import (
 
 // The training step on the device (kernels' stepper, here on the CPU
 // device) trains like the trainer's own step on the Go engine: the same
-// accuracy, bumps and clipped gradients every epoch, losses and parameters
-// within rounding.
+// accuracy, bumps and clipped gradients every epoch, and the same losses
+// and parameters, bit for bit.
 func TestDeviceStepMatchesTrainer(t *testing.T) {
 	for _, c := range []struct {
 		name string
@@ -82,7 +82,7 @@ func TestDeviceStepMatchesTrainer(t *testing.T) {
 				}
 				bumps += a.Bumps
 				if a.TrainAcc != b.TrainAcc || a.ValAcc != b.ValAcc || a.Bumps != b.Bumps || a.Clipped != b.Clipped ||
-					!close(a.TrainLoss, b.TrainLoss, 1e-9) || !close(a.ValLoss, b.ValLoss, 1e-9) {
+					!same(a.TrainLoss, b.TrainLoss) || !same(a.ValLoss, b.ValLoss) {
 					t.Fatalf("epoch %d: host %+v\ndevice %+v", e+1, a, b)
 				}
 			}
@@ -95,7 +95,7 @@ func TestDeviceStepMatchesTrainer(t *testing.T) {
 					worst = max(worst, math.Abs(v-dev.Model.Theta[l][i]))
 				}
 			}
-			if worst > 1e-9 {
+			if worst != 0 {
 				t.Fatalf("parameters differ by %g after 4 epochs", worst)
 			}
 			if host.Opt.Step != dev.Opt.Step {
@@ -109,12 +109,8 @@ func TestDeviceStepMatchesTrainer(t *testing.T) {
 	}
 }
 
-func close(a, b, tol float64) bool {
-	if math.IsNaN(a) || math.IsNaN(b) {
-		return math.IsNaN(a) && math.IsNaN(b)
-	}
-	return math.Abs(a-b) <= tol*math.Max(1, math.Abs(b))
-}
+// same reports whether a and b are the same number (NaN matches NaN).
+func same(a, b float64) bool { return a == b || (math.IsNaN(a) && math.IsNaN(b)) }
 
 // Two steppers on one engine keep their own state: trainers of different
 // sizes, trained in turn on one CPU device, each match their host twin.
