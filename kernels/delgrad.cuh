@@ -212,7 +212,17 @@ DG_HD double dg_first_spike(const dg_layer *L, int n, const double *su, const in
             double e = L->eps * dg_exp(-r0);
             a1 = e; b = e * (1 - r0); a2 = L->eps * dg_exp(-r0 / 2);
         }
+        /* The weight of the next input is loaded an iteration ahead (and
+         * its index two ahead), so that the loads overlap the arithmetic
+         * instead of waiting on each other. */
+        int inext = n > 1 ? sidx[1] : 0;
+        double wnext = w[sidx[0] * L->out + k];
         for (int m = 0; m < n; m++) {
+            double wm = wnext;
+            if (m + 1 < n) {
+                wnext = w[inext * L->out + k];
+                if (m + 2 < n) inext = sidx[m + 2];
+            }
             double sh = shift[m];
             if (sh != 0) {
                 double f = dg_exp(-sh);
@@ -220,7 +230,6 @@ DG_HD double dg_first_spike(const dg_layer *L, int n, const double *su, const in
                 a1 *= f;
                 a2 *= dg_exp(-sh / 2);
             }
-            double wm = w[sidx[m] * L->out + k];
             a1 += wm * e1[m];
             double lo = su[m], hi = m + 1 < n ? su[m + 1] : DG_INF;
             if (L->regime == DG_EQUALTAU) {

@@ -44,6 +44,9 @@ type GPU struct {
 	// Name is the device's name; Arch its compute capability (major*10+minor).
 	Name string
 	Arch int
+	// BlockSize is the number of threads per block of every launch
+	// (DefaultBlockSize unless set; a multiple of 32, at most 1024).
+	BlockSize int
 	// timing, while not nil, accumulates each kernel's device time.
 	timing     map[string]*KernelTime
 	ev0, ev1   cu.Event
@@ -203,7 +206,8 @@ func (cuDevice) DtoH(dst unsafe.Pointer, p Ptr, n int64) error {
 	return cu.MemcpyDtoH(dst, cu.DevicePtr(p), n)
 }
 
-const blockSize = 128
+// DefaultBlockSize is the threads per block of a GPU's launches.
+const DefaultBlockSize = 128
 
 // Launch passes every argument as one 8-byte word, as gorgonia.org/cu does.
 func (d cuDevice) Launch(name string, n int64, args ...any) error {
@@ -224,15 +228,19 @@ func (d cuDevice) Launch(name string, n int64, args ...any) error {
 		}
 		params[i] = unsafe.Pointer(&words[i])
 	}
-	grid := (n + blockSize - 1) / blockSize
 	g := d.g
+	blockSize := int64(g.BlockSize)
+	if blockSize <= 0 {
+		blockSize = DefaultBlockSize
+	}
+	grid := (n + blockSize - 1) / blockSize
 	if g.timing == nil {
-		return f.Launch(int(grid), 1, 1, blockSize, 1, 1, 0, cu.Stream{}, params)
+		return f.Launch(int(grid), 1, 1, int(blockSize), 1, 1, 0, cu.Stream{}, params)
 	}
 	if err := g.ev0.Record(cu.Stream{}); err != nil {
 		return fmt.Errorf("timing: %w", err)
 	}
-	if err := f.Launch(int(grid), 1, 1, blockSize, 1, 1, 0, cu.Stream{}, params); err != nil {
+	if err := f.Launch(int(grid), 1, 1, int(blockSize), 1, 1, 0, cu.Stream{}, params); err != nil {
 		return err
 	}
 	if err := errors.Join(g.ev1.Record(cu.Stream{}), g.ev1.Synchronize()); err != nil {

@@ -348,7 +348,18 @@ func TestProfileKernels(t *testing.T) {
 				continue
 			}
 		}
-		tr := trainerFor(t, name, g, 3)
+		tr := trainerFor(t, name, g, 20)
 		profile("train epoch "+name, func() error { _, err := tr.RunEpoch(nil); return err })
+		// The same epochs' wall time for other block sizes (A/B in one run;
+		// the trainer's later epochs do the same work).
+		for _, bs := range []int{32, 64, 128, 256, 256, 128, 64, 32} {
+			g.BlockSize = bs
+			start := time.Now()
+			if _, err := tr.RunEpoch(nil); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("BLOCK %s block size %d: epoch %v", name, bs, time.Since(start))
+		}
+		g.BlockSize = 0
 	}
 }
