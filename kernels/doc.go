@@ -5,14 +5,23 @@
 // nvcc), and, behind the build tag cuda, the Go launcher on gorgonia.org/cu:
 // GPU implements batch.Engine.
 //
-// Parallel layout. Forward: one thread per sample sorts the layer's
-// effective inputs once (per (sample, neuron) with synaptic delays, whose
-// order differs per neuron) and one thread per (sample, neuron) scans the
-// causal prefixes for the first spike. Backward: one thread per (sample,
-// neuron) computes the gradient factors, one per (sample, input) the
-// propagated error (a sum over neurons, in order), and one per weight the
-// batch sum of its gradient (in sample order): no atomics, and the same
-// summation order as the CPU engine. Everything is float64.
+// Parallel layout. Forward: the layer's effective inputs are sorted per
+// sample (per (sample, neuron) with synaptic delays, whose order differs per
+// neuron) by ranking, one thread per input; one thread per sorted entry
+// computes its exponentials, and one thread per (sample, neuron) scans the
+// causal prefixes for the first spike. Backward: one thread per sample
+// finds its time range, one per (sample, row) the exponentials, one per
+// (sample, neuron) the gradient factors, one per (sample, input) the
+// propagated error (a sum over neurons, in order), and one per (chunk of
+// samples, weight) a partial batch sum of its gradient, which dg_chunksum
+// then adds in chunk order (batch.SumChunk). No atomics; everything is
+// float64.
+//
+// Bit for bit. The kernels use the exp and log of package internal/xmath
+// (dg_exp, dg_log), as the Go engine does, are compiled without
+// multiply-add contraction (--fmad=false), and sum in the Go engine's
+// order; so the GPU, the host-compiled kernels and the Go engine give the
+// same bits: spike times, gradients, and whole training runs.
 //
 // Beyond batch.Engine, Engine implements batch.StepEngine: the trainer's
 // whole training step (loss, backward pass, Adam, delay rectification,
