@@ -41,14 +41,15 @@ const grain = 8
 // samples into each of n outputs adds into one partial sum; the partials
 // are then added in order. Every engine sums so (the kernels do it in
 // parallel over chunks), so that the CPU and the GPU round alike. Chunks
-// are 8 samples, longer where the partials of many outputs would pass
-// 2^22 values; one chunk when the n outputs alone give the GPU enough work.
+// are 8 samples, doubled while there would be more than 1024 of them or
+// their partials of the n outputs would pass 2^22 values; one chunk when
+// the n outputs alone give the GPU enough work.
 func SumChunk(b, n int) int {
 	if n >= 1<<16 {
 		return max(b, 1)
 	}
 	c := 8
-	for c < b && (b+c-1)/c*n > 1<<22 {
+	for c < b && ((b+c-1)/c*n > 1<<22 || (b+c-1)/c > 1024) {
 		c *= 2
 	}
 	return c

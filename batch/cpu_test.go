@@ -202,3 +202,26 @@ func TestFiniteDifferences(t *testing.T) {
 		})
 	}
 }
+
+// SumChunk's chunks are the shortest power of two from 8 that leaves at most
+// 1024 chunks and 2^22 partial sums, and one chunk for n >= 2^16.
+func TestSumChunk(t *testing.T) {
+	for _, b := range []int{1, 7, 8, 9, 150, 4096, 8192, 65536, 1 << 20} {
+		for _, n := range []int{1, 150, 33024, 65535, 65536, 275100} {
+			c := SumChunk(b, n)
+			nch := (b + c - 1) / c
+			switch {
+			case n >= 1<<16:
+				if c != b {
+					t.Errorf("SumChunk(%d, %d) = %d, want one chunk", b, n, c)
+				}
+			case c < 8 || c&(c-1) != 0:
+				t.Errorf("SumChunk(%d, %d) = %d, not a power of two from 8", b, n, c)
+			case c < b && (nch > 1024 || nch*n > 1<<22):
+				t.Errorf("SumChunk(%d, %d) = %d leaves %d chunks of partials", b, n, c, nch)
+			case c > 8 && (b+c/2-1)/(c/2) <= 1024 && (b+c/2-1)/(c/2)*n <= 1<<22:
+				t.Errorf("SumChunk(%d, %d) = %d, but %d would do", b, n, c, c/2)
+			}
+		}
+	}
+}

@@ -49,7 +49,7 @@ awk -v peak="$peak" 'BEGIN {split(peak, p, " ")}
       if ($(i+1) == "model-GB/s") gb = $i;
     }
     line = sprintf("%-50s %12.0f samples/s %9.4f s/op", $1, sps, ns/1e9);
-    if (gf != "" && p[1] > 0) line = line sprintf("  ~%.1f%% fp64 peak, ~%.1f%% bandwidth (cost model)", 100*gf/(1000*p[1]), 100*gb/(1000*p[2]));
+    if (gf != "" && p[1] > 0) line = line sprintf("  ~%.1f%% fp64 peak, ~%.1f%% bandwidth (cost model; the DRAM counters read far less, see bench/NOTES.md)", 100*gf/(1000*p[1]), 100*gb/(1000*p[2]));
     print line
   }' "$logs/bench.log"
 grep -E '^(FAIL|panic)|Error|error' "$logs/bench.log" | head -5
