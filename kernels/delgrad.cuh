@@ -588,27 +588,35 @@ DG_HD void dg_chunksum_body(long long j, long long n, long long nch, long long s
     out[j] = g;
 }
 
+/* Thread j of a partial column sum over chunks of C samples of a B x N
+ * matrix: its column and sample range [s0, s1); 0 past the last chunk. */
+DG_HD int dg_chunk(long long j, long long B, long long N, long long C, long long *col, long long *s0, long long *s1) {
+    long long nch = (B + C - 1) / C;
+    if (j >= nch * N) return 0;
+    long long c = j / N;
+    *col = j % N;
+    *s0 = c * C;
+    *s1 = (c + 1) * C < B ? (c + 1) * C : B;
+    return 1;
+}
+
 /* Partial column sums of a B x N matrix (axonal delay gradients): one
  * thread per (chunk, column); j < nch*N. */
 DG_HD void dg_colsum_body(long long j, long long B, long long N, long long C, const double *x, double *part) {
-    long long nch = (B + C - 1) / C;
-    if (j >= nch * N) return;
-    long long c = j / N, col = j % N;
-    long long s1 = (c + 1) * C < B ? (c + 1) * C : B;
+    long long col, s0, s1;
+    if (!dg_chunk(j, B, N, C, &col, &s0, &s1)) return;
     double g = 0;
-    for (long long s = c * C; s < s1; s++) g += x[s * N + col];
+    for (long long s = s0; s < s1; s++) g += x[s * N + col];
     part[j] = g;
 }
 
 /* Partial dendritic delay gradients: column sums of the per-(sample,
  * neuron) errors; j < nch*K. */
 DG_HD void dg_dendsum_body(long long j, long long B, long long K, long long C, const dg_nstate *st, double *part) {
-    long long nch = (B + C - 1) / C;
-    if (j >= nch * K) return;
-    long long c = j / K, col = j % K;
-    long long s1 = (c + 1) * C < B ? (c + 1) * C : B;
+    long long col, s0, s1;
+    if (!dg_chunk(j, B, K, C, &col, &s0, &s1)) return;
     double g = 0;
-    for (long long s = c * C; s < s1; s++) g += st[s * K + col].dend;
+    for (long long s = s0; s < s1; s++) g += st[s * K + col].dend;
     part[j] = g;
 }
 
@@ -622,12 +630,10 @@ DG_HD void dg_unmux_body(long long j, long long B, long long F, long long mux, c
 
 /* Partial counts of clipped (sample, neuron) pairs per neuron; j < nch*K. */
 DG_HD void dg_clipsum_body(long long j, long long B, long long K, long long C, const dg_nstate *st, double *part) {
-    long long nch = (B + C - 1) / C;
-    if (j >= nch * K) return;
-    long long c = j / K, col = j % K;
-    long long s1 = (c + 1) * C < B ? (c + 1) * C : B;
+    long long col, s0, s1;
+    if (!dg_chunk(j, B, K, C, &col, &s0, &s1)) return;
     double g = 0;
-    for (long long s = c * C; s < s1; s++) g += st[s * K + col].clip;
+    for (long long s = s0; s < s1; s++) g += st[s * K + col].clip;
     part[j] = g;
 }
 
@@ -651,12 +657,10 @@ DG_HD void dg_sync_d_body(long long j, long long n, long long kind, double shift
 
 /* Partial counts of silent (sample, neuron) pairs per neuron of a layer; j < nch*K. */
 DG_HD void dg_silent_body(long long j, long long B, long long K, long long C, const double *t, double *part) {
-    long long nch = (B + C - 1) / C;
-    if (j >= nch * K) return;
-    long long c = j / K, col = j % K;
-    long long s1 = (c + 1) * C < B ? (c + 1) * C : B;
+    long long col, s0, s1;
+    if (!dg_chunk(j, B, K, C, &col, &s0, &s1)) return;
     double g = 0;
-    for (long long s = c * C; s < s1; s++) {
+    for (long long s = s0; s < s1; s++) {
         double v = t[s * K + col];
         if (v != v || v == DG_INF) g += 1;
     }
