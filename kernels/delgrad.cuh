@@ -322,28 +322,11 @@ DG_HD void dg_grads(const dg_layer *L, double k1, double k2, double w, double ui
     *dt = 2 * k1 * (w * x1) - k2 * (w * x2);
 }
 
-/* Per-(sample, neuron) backward state. In device memory it is stored
- * field by field (DG_ST: field f of pair j of BK pairs at st[f*BK + j]),
- * so that the threads of a warp, which handle neighbouring neurons, read
- * neighbouring words. */
+/* Per-(sample, neuron) backward state. */
 typedef struct {
     double k1, k2, dk, us, rf, dend;
     int act, clip;
 } dg_nstate;
-
-enum { DG_ST_K1, DG_ST_K2, DG_ST_DK, DG_ST_US, DG_ST_RF, DG_ST_DEND, DG_ST_ACT, DG_ST_CLIP, DG_ST_FIELDS };
-#define DG_ST(st, BK, f, j) ((st)[(long long)(f) * (BK) + (j)])
-
-DG_HD void dg_state_store(double *st, long long BK, long long j, dg_nstate n) {
-    DG_ST(st, BK, DG_ST_K1, j) = n.k1;
-    DG_ST(st, BK, DG_ST_K2, j) = n.k2;
-    DG_ST(st, BK, DG_ST_DK, j) = n.dk;
-    DG_ST(st, BK, DG_ST_US, j) = n.us;
-    DG_ST(st, BK, DG_ST_RF, j) = n.rf;
-    DG_ST(st, BK, DG_ST_DEND, j) = n.dend;
-    DG_ST(st, BK, DG_ST_ACT, j) = n.act;
-    DG_ST(st, BK, DG_ST_CLIP, j) = n.clip;
-}
 
 /*
  * Backward, phase 1 (one thread per (sample, neuron)): the gradient factors
@@ -416,20 +399,19 @@ DG_HD dg_nstate dg_back_neuron(const dg_layer *L, const double *u, const double 
  */
 DG_HD double dg_back_input(const dg_layer *L, const double *u, const double *e1, const double *e2, int wide,
                            const double *ed1, const double *ed2, const double *w, const double *d,
-                           const double *st, long long BK, long long base, int i) {
+                           const dg_nstate *st, int i) {
     double inv = 1 / L->tau;
     double g = 0;
     for (int k = 0; k < L->out; k++) {
-        long long j = base + k;
-        if (DG_ST(st, BK, DG_ST_ACT, j) == 0) continue;
+        const dg_nstate *s = &st[k];
+        if (!s->act) continue;
         double ui = u[i];
         if (L->delay == DG_SYNAPTIC) ui += d[i * L->out + k] * inv;
-        double us = DG_ST(st, BK, DG_ST_US, j);
-        if (!(ui <= us)) continue;
+        if (!(ui <= s->us)) continue;
         double x1, x2, dw, dt;
-        dg_exps(L, wide, i, k, ui, DG_ST(st, BK, DG_ST_RF, j), e1, e2, ed1, ed2, &x1, &x2);
-        dg_grads(L, DG_ST(st, BK, DG_ST_K1, j), DG_ST(st, BK, DG_ST_K2, j), w[i * L->out + k], ui, x1, x2, us, &dw, &dt);
-        g += dt * DG_ST(st, BK, DG_ST_DK, j);
+        dg_exps(L, wide, i, k, ui, s->rf, e1, e2, ed1, ed2, &x1, &x2);
+        dg_grads(L, s->k1, s->k2, w[i * L->out + k], ui, x1, x2, s->us, &dw, &dt);
+        g += dt * s->dk;
     }
     return g;
 }
@@ -437,29 +419,26 @@ DG_HD double dg_back_input(const dg_layer *L, const double *u, const double *e1,
 /*
  * Backward, phase 3 (one thread per weight (i, k) and chunk of samples):
  * dL/dw_ik summed over samples [s0, s1) in order, and for synaptic delays
- * dL/dd_ik. u, e1, e2 are B x Rows; ref/wide per sample; st holds BK =
- * B x Out states.
+ * dL/dd_ik. u, e1, e2 are B x Rows; ref/wide per sample; st is B x Out.
  */
 DG_HD void dg_back_weight(const dg_layer *L, long long s0, long long s1, const double *u, const double *e1, const double *e2,
                           const int *wide, const double *ed1, const double *ed2, const double *w, const double *d,
-                          const double *st, long long BK, int i, int k, double *dW, double *dD) {
+                          const dg_nstate *st, int i, int k, double *dW, double *dD) {
     double inv = 1 / L->tau;
     int syn = L->delay == DG_SYNAPTIC && i < L->in;
-    double wik = w[i * L->out + k];
     double gw = 0, gd = 0;
     for (long long s = s0; s < s1; s++) {
         double ui = u[s * L->rows + i];
         if (!(ui < DG_INF)) continue;
-        long long j = s * L->out + k;
-        if (DG_ST(st, BK, DG_ST_ACT, j) == 0) continue;
+        const dg_nstate *n = &st[s * L->out + k];
+        if (!n->act) continue;
         if (syn) ui += d[i * L->out + k] * inv;
-        double us = DG_ST(st, BK, DG_ST_US, j);
-        if (!(ui <= us)) continue;
-        double x1, x2, dw, dt, dk = DG_ST(st, BK, DG_ST_DK, j);
-        dg_exps(L, wide[s], i, k, ui, DG_ST(st, BK, DG_ST_RF, j), e1 + s * L->rows, e2 + s * L->rows, ed1, ed2, &x1, &x2);
-        dg_grads(L, DG_ST(st, BK, DG_ST_K1, j), DG_ST(st, BK, DG_ST_K2, j), wik, ui, x1, x2, us, &dw, &dt);
-        if (DG_ST(st, BK, DG_ST_CLIP, j) == 0) gw += dw * L->tau * dk;
-        if (syn) gd += dt * dk;
+        if (!(ui <= n->us)) continue;
+        double x1, x2, dw, dt;
+        dg_exps(L, wide[s], i, k, ui, n->rf, e1 + s * L->rows, e2 + s * L->rows, ed1, ed2, &x1, &x2);
+        dg_grads(L, n->k1, n->k2, w[i * L->out + k], ui, x1, x2, n->us, &dw, &dt);
+        if (!n->clip) gw += dw * L->tau * n->dk;
+        if (syn) gd += dt * n->dk;
     }
     *dW = gw;
     if (syn) *dD = gd;
@@ -557,25 +536,25 @@ DG_HD void dg_bwd_rows_body(long long j, const dg_layer *Lp, long long B, const 
 DG_HD void dg_bwd_neuron_body(long long j, const dg_layer *Lp, long long B, const double *u, const double *e1,
                               const double *e2, const double *ref, const int *wide, const double *ed1,
                               const double *ed2, const double *w, const double *d, const double *out,
-                              const double *delta, double *st) {
+                              const double *delta, dg_nstate *st) {
     dg_layer L = *Lp;
     if (j >= B * L.out) return;
     long long s = j / L.out;
     int k = (int)(j % L.out);
     long long o = s * L.rows;
-    dg_state_store(st, B * L.out, j, dg_back_neuron(&L, u + o, e1 + o, e2 + o, ref[s], wide[s], ed1, ed2, w, d, out[j], delta[j], k));
+    st[j] = dg_back_neuron(&L, u + o, e1 + o, e2 + o, ref[s], wide[s], ed1, ed2, w, d, out[j], delta[j], k);
 }
 
 /* Backward phase 2: the propagated error; j < B*In. */
 DG_HD void dg_bwd_input_body(long long j, const dg_layer *Lp, long long B, const double *u, const double *e1,
                              const double *e2, const int *wide, const double *ed1, const double *ed2,
-                             const double *w, const double *d, const double *st, double *gin) {
+                             const double *w, const double *d, const dg_nstate *st, double *gin) {
     dg_layer L = *Lp;
     if (j >= B * L.in) return;
     long long s = j / L.in;
     int i = (int)(j % L.in);
     long long o = s * L.rows;
-    gin[j] = dg_back_input(&L, u + o, e1 + o, e2 + o, wide[s], ed1, ed2, w, d, st, B * L.out, s * L.out, i);
+    gin[j] = dg_back_input(&L, u + o, e1 + o, e2 + o, wide[s], ed1, ed2, w, d, st + s * L.out, i);
 }
 
 /*
@@ -588,7 +567,7 @@ DG_HD void dg_bwd_input_body(long long j, const dg_layer *Lp, long long B, const
 /* Backward phase 3, the partial sums: one thread per (chunk, weight); j < nch*Rows*Out. */
 DG_HD void dg_bwd_weight_body(long long j, const dg_layer *Lp, long long B, long long C, const double *u,
                               const double *e1, const double *e2, const int *wide, const double *ed1,
-                              const double *ed2, const double *w, const double *d, const double *st, double *pW,
+                              const double *ed2, const double *w, const double *d, const dg_nstate *st, double *pW,
                               double *pD) {
     dg_layer L = *Lp;
     long long n = (long long)L.rows * L.out, nch = (B + C - 1) / C;
@@ -597,7 +576,7 @@ DG_HD void dg_bwd_weight_body(long long j, const dg_layer *Lp, long long B, long
     int i = (int)(wk / L.out), k = (int)(wk % L.out);
     double *dd = (L.delay == DG_SYNAPTIC && i < L.in) ? pD + j : 0;
     long long s1 = (c + 1) * C < B ? (c + 1) * C : B;
-    dg_back_weight(&L, c * C, s1, u, e1, e2, wide, ed1, ed2, w, d, st, B * L.out, i, k, pW + j, dd);
+    dg_back_weight(&L, c * C, s1, u, e1, e2, wide, ed1, ed2, w, d, st, i, k, pW + j, dd);
 }
 
 /* The sums of n values over nch chunks, in chunk order; j < n. */
@@ -633,11 +612,11 @@ DG_HD void dg_colsum_body(long long j, long long B, long long N, long long C, co
 
 /* Partial dendritic delay gradients: column sums of the per-(sample,
  * neuron) errors; j < nch*K. */
-DG_HD void dg_dendsum_body(long long j, long long B, long long K, long long C, const double *st, double *part) {
+DG_HD void dg_dendsum_body(long long j, long long B, long long K, long long C, const dg_nstate *st, double *part) {
     long long col, s0, s1;
     if (!dg_chunk(j, B, K, C, &col, &s0, &s1)) return;
     double g = 0;
-    for (long long s = s0; s < s1; s++) g += DG_ST(st, B * K, DG_ST_DEND, s * K + col);
+    for (long long s = s0; s < s1; s++) g += st[s * K + col].dend;
     part[j] = g;
 }
 
@@ -650,11 +629,11 @@ DG_HD void dg_unmux_body(long long j, long long B, long long F, long long mux, c
 }
 
 /* Partial counts of clipped (sample, neuron) pairs per neuron; j < nch*K. */
-DG_HD void dg_clipsum_body(long long j, long long B, long long K, long long C, const double *st, double *part) {
+DG_HD void dg_clipsum_body(long long j, long long B, long long K, long long C, const dg_nstate *st, double *part) {
     long long col, s0, s1;
     if (!dg_chunk(j, B, K, C, &col, &s0, &s1)) return;
     double g = 0;
-    for (long long s = s0; s < s1; s++) g += DG_ST(st, B * K, DG_ST_CLIP, s * K + col);
+    for (long long s = s0; s < s1; s++) g += st[s * K + col].clip;
     part[j] = g;
 }
 
@@ -794,21 +773,21 @@ DG_HD void dg_clamp_body(long long j, long long n, double c, double *W) {
       (Lp, B, in, d, bias, ref, wide, u, e1, e2)) \
     X(dg_bwd_neuron, (const dg_layer *Lp, long long B, const double *u, const double *e1, const double *e2, \
                       const double *ref, const int *wide, const double *ed1, const double *ed2, const double *w, \
-                      const double *d, const double *out, const double *delta, double *st), \
+                      const double *d, const double *out, const double *delta, dg_nstate *st), \
       (Lp, B, u, e1, e2, ref, wide, ed1, ed2, w, d, out, delta, st)) \
     X(dg_bwd_input, (const dg_layer *Lp, long long B, const double *u, const double *e1, const double *e2, \
                      const int *wide, const double *ed1, const double *ed2, const double *w, const double *d, \
-                     const double *st, double *gin), \
+                     const dg_nstate *st, double *gin), \
       (Lp, B, u, e1, e2, wide, ed1, ed2, w, d, st, gin)) \
     X(dg_bwd_weight, (const dg_layer *Lp, long long B, long long C, const double *u, const double *e1, \
                       const double *e2, const int *wide, const double *ed1, const double *ed2, const double *w, \
-                      const double *d, const double *st, double *pW, double *pD), \
+                      const double *d, const dg_nstate *st, double *pW, double *pD), \
       (Lp, B, C, u, e1, e2, wide, ed1, ed2, w, d, st, pW, pD)) \
     X(dg_chunksum, (long long n, long long nch, long long stride, const double *part, double *out), \
       (n, nch, stride, part, out)) \
     X(dg_colsum, (long long B, long long N, long long C, const double *x, double *part), (B, N, C, x, part)) \
-    X(dg_dendsum, (long long B, long long K, long long C, const double *st, double *part), (B, K, C, st, part)) \
-    X(dg_clipsum, (long long B, long long K, long long C, const double *st, double *part), (B, K, C, st, part)) \
+    X(dg_dendsum, (long long B, long long K, long long C, const dg_nstate *st, double *part), (B, K, C, st, part)) \
+    X(dg_clipsum, (long long B, long long K, long long C, const dg_nstate *st, double *part), (B, K, C, st, part)) \
     X(dg_unmux, (long long B, long long F, long long mux, const double *g, double *out), (B, F, mux, g, out)) \
     X(dg_sync_w, (long long n, double step, const double *W, double *Wn), (n, step, W, Wn)) \
     X(dg_sync_d, (long long n, long long kind, double shift, double scale, const double *theta, double *d), \

@@ -94,7 +94,7 @@ func CheckArgs(name string, args []any) error {
 // against the C compiler).
 const (
 	LayerBytes  = 56 // dg_layer: 6 int, 4 double
-	NStateBytes = 8 * 8 // a (sample, neuron) backward state: DG_ST_FIELDS doubles, stored field by field
+	NStateBytes = 56 // dg_nstate: 6 double, 2 int
 )
 
 // EncodeLayer returns layer l's dg_layer struct as the C compiler lays it

@@ -129,6 +129,7 @@ func (d *Device) Launch(name string, n int64, args ...any) error {
 	pd := func(i int) *C.double { return (*C.double)(a[i]) }
 	pi := func(i int) *C.int { return (*C.int)(a[i]) }
 	pl := func(i int) *C.dg_layer { return (*C.dg_layer)(a[i]) }
+	ps := func(i int) *C.dg_nstate { return (*C.dg_nstate)(a[i]) }
 	N := C.longlong(n)
 	switch name {
 	case "dg_mux":
@@ -148,19 +149,19 @@ func (d *Device) Launch(name string, n int64, args ...any) error {
 	case "dg_bwd_rows":
 		C.emu_dg_bwd_rows(N, pl(0), ll[0], pd(2), pd(3), pd(4), pd(5), pi(6), pd(7), pd(8), pd(9))
 	case "dg_bwd_neuron":
-		C.emu_dg_bwd_neuron(N, pl(0), ll[0], pd(2), pd(3), pd(4), pd(5), pi(6), pd(7), pd(8), pd(9), pd(10), pd(11), pd(12), pd(13))
+		C.emu_dg_bwd_neuron(N, pl(0), ll[0], pd(2), pd(3), pd(4), pd(5), pi(6), pd(7), pd(8), pd(9), pd(10), pd(11), pd(12), ps(13))
 	case "dg_bwd_input":
-		C.emu_dg_bwd_input(N, pl(0), ll[0], pd(2), pd(3), pd(4), pi(5), pd(6), pd(7), pd(8), pd(9), pd(10), pd(11))
+		C.emu_dg_bwd_input(N, pl(0), ll[0], pd(2), pd(3), pd(4), pi(5), pd(6), pd(7), pd(8), pd(9), ps(10), pd(11))
 	case "dg_bwd_weight":
-		C.emu_dg_bwd_weight(N, pl(0), ll[0], ll[1], pd(3), pd(4), pd(5), pi(6), pd(7), pd(8), pd(9), pd(10), pd(11), pd(12), pd(13))
+		C.emu_dg_bwd_weight(N, pl(0), ll[0], ll[1], pd(3), pd(4), pd(5), pi(6), pd(7), pd(8), pd(9), pd(10), ps(11), pd(12), pd(13))
 	case "dg_chunksum":
 		C.emu_dg_chunksum(N, ll[0], ll[1], ll[2], pd(3), pd(4))
 	case "dg_colsum":
 		C.emu_dg_colsum(N, ll[0], ll[1], ll[2], pd(3), pd(4))
 	case "dg_dendsum":
-		C.emu_dg_dendsum(N, ll[0], ll[1], ll[2], pd(3), pd(4))
+		C.emu_dg_dendsum(N, ll[0], ll[1], ll[2], ps(3), pd(4))
 	case "dg_clipsum":
-		C.emu_dg_clipsum(N, ll[0], ll[1], ll[2], pd(3), pd(4))
+		C.emu_dg_clipsum(N, ll[0], ll[1], ll[2], ps(3), pd(4))
 	case "dg_unmux":
 		C.emu_dg_unmux(N, ll[0], ll[1], ll[2], pd(3), pd(4))
 	case "dg_sync_w":
@@ -187,11 +188,8 @@ func (d *Device) Launch(name string, n int64, args ...any) error {
 	return nil
 }
 
-// layerSize returns sizeof(dg_layer) (tests).
-func layerSize() int { return int(C.sizeof_dg_layer) }
-
-// stateFields returns DG_ST_FIELDS, the doubles of a backward state (tests).
-func stateFields() int { return int(C.DG_ST_FIELDS) }
+// structSizes returns sizeof(dg_layer) and sizeof(dg_nstate) (tests).
+func structSizes() (layer, nstate int) { return int(C.sizeof_dg_layer), int(C.sizeof_dg_nstate) }
 
 // layerFields reads an encoded dg_layer through the C struct (tests).
 func layerFields(b []byte) (ints [6]int, floats [4]float64) {

@@ -165,11 +165,9 @@ func TestKernelMathRebaseAndChunks(t *testing.T) {
 
 // The Go side's layout of the C structs matches the C compiler's.
 func TestStructLayout(t *testing.T) {
-	if l := layerSize(); l != kernels.LayerBytes {
-		t.Fatalf("sizeof dg_layer %d; kernels says %d", l, kernels.LayerBytes)
-	}
-	if f := stateFields(); 8*f != kernels.NStateBytes {
-		t.Fatalf("a backward state has %d doubles; kernels allocates %d bytes", f, kernels.NStateBytes)
+	l, n := structSizes()
+	if l != kernels.LayerBytes || n != kernels.NStateBytes {
+		t.Fatalf("sizeof dg_layer %d, dg_nstate %d; kernels says %d, %d", l, n, kernels.LayerBytes, kernels.NStateBytes)
 	}
 	lay := batch.NewLayer(7, 5, 2, batch.Neuron{TauSyn: 1.5, TauMem: 3, Threshold: 1.2, Leak: 0.2, Eps: 1e-6}, batch.Synaptic)
 	lay.MaxDWNorm = 0.25
