@@ -212,33 +212,38 @@ DG_HD double dg_first_spike(const dg_layer *L, int n, const double *su, const in
             double e = L->eps * dg_exp(-r0);
             a1 = e; b = e * (1 - r0); a2 = L->eps * dg_exp(-r0 / 2);
         }
-        /* The weight of the next input is loaded an iteration ahead (and
-         * its index two ahead), so that the loads overlap the arithmetic
-         * instead of waiting on each other. */
+        /* The next input's weight, time, shift and exponential are loaded
+         * an iteration ahead (its index two ahead), and every other load
+         * of an iteration comes before its first branch, so that the loads
+         * overlap the arithmetic instead of waiting on each other. */
+        int eq = L->regime == DG_EQUALTAU;
         int inext = n > 1 ? sidx[1] : 0;
         double wnext = w[sidx[0] * L->out + k];
-        for (int m = 0; m < n; m++) {
+        double lo = su[0], sh = shift[0], e1m = e1[0];
+        double hi, shn, e1n;
+        for (int m = 0; m < n; m++, lo = hi, sh = shn, e1m = e1n) {
             double wm = wnext;
+            hi = DG_INF; shn = 0; e1n = 0;
             if (m + 1 < n) {
                 wnext = w[inext * L->out + k];
                 if (m + 2 < n) inext = sidx[m + 2];
+                hi = su[m + 1]; shn = shift[m + 1]; e1n = e1[m + 1];
             }
-            double sh = shift[m];
+            double x = eq ? te1[m] : e2[m], rf = ref[m];
             if (sh != 0) {
                 double f = dg_exp(-sh);
                 b = f * (b - sh * a1);
                 a1 *= f;
                 a2 *= dg_exp(-sh / 2);
             }
-            a1 += wm * e1[m];
-            double lo = su[m], hi = m + 1 < n ? su[m + 1] : DG_INF;
-            if (L->regime == DG_EQUALTAU) {
-                b += wm * te1[m];
+            a1 += wm * e1m;
+            if (eq) {
+                b += wm * x;
                 if (!(a1 > 0)) continue;
-                double r = b / a1, rf = ref[m];
+                double r = b / a1;
                 if (rf + r + 1 < lo || rf + r > hi) continue;
-                if (m + 1 < n && shift[m + 1] == 0 && rf + r + 1 > hi &&
-                    a1 * (hi - rf) - b < L->c * e1[m + 1] * (1 - 1e-9))
+                if (m + 1 < n && shn == 0 && rf + r + 1 > hi &&
+                    a1 * (hi - rf) - b < L->c * e1n * (1 - 1e-9))
                     continue;
                 double z = -L->c / a1 * dg_exp(r);
                 if (!(z >= -DG_INV_E)) continue;
@@ -246,13 +251,13 @@ DG_HD double dg_first_spike(const dg_layer *L, int n, const double *su, const in
                 if (u >= lo && u <= hi) { t = u; break; }
                 continue;
             }
-            a2 += wm * e2[m];
+            a2 += wm * x;
             if (!(a1 > 0)) continue;
             double disc = a2 * a2 - 4 * a1 * L->c;
             if (!(disc >= 0)) continue;
             double arg = 2 * a1 / (a2 + sqrt(disc));
             if (!(arg > 0)) continue;
-            double u = ref[m] + 2 * dg_log(arg);
+            double u = rf + 2 * dg_log(arg);
             if (u >= lo && u <= hi) { t = u; break; }
         }
     }
@@ -300,14 +305,16 @@ DG_HD void dg_back_row(const dg_layer *L, const double *in_s, const double *d, c
     if (!wide) { *e1 = dg_exp(ui - ref); *e2 = dg_exp((ui - ref) / 2); }
 }
 
-/* The exponentials of row i for neuron k (batch's layerBuf.exps); ed1,
- * ed2 hold e^{d/tau}, e^{d/(2 tau)} of the synaptic delays. */
-DG_HD void dg_exps(const dg_layer *L, int wide, int i, int k, double ui, double rf, const double *e1, const double *e2,
-                   const double *ed1, const double *ed2, double *x1, double *x2) {
-    int syn = L->delay == DG_SYNAPTIC && i < L->in;
+/* The exponentials of a row for a neuron (batch's layerBuf.exps) from
+ * values loaded beforehand (e1v, e2v: the row's entries of e1 and e2;
+ * ed1v, ed2v: e^{d/tau}, e^{d/(2 tau)} of the synaptic delay, when syn),
+ * so that a loop can issue all of an iteration's loads before its first
+ * branch. */
+DG_HD void dg_exps_v(int wide, int syn, double ui, double rf, double e1v, double e2v, double ed1v, double ed2v,
+                     double *x1, double *x2) {
     if (wide) { *x1 = dg_exp(ui - rf); *x2 = dg_exp((ui - rf) / 2); return; }
-    if (syn) { *x1 = e1[i] * ed1[i * L->out + k]; *x2 = e2[i] * ed2[i * L->out + k]; return; }
-    *x1 = e1[i]; *x2 = e2[i];
+    if (syn) { *x1 = e1v * ed1v; *x2 = e2v * ed2v; return; }
+    *x1 = e1v; *x2 = e2v;
 }
 
 /* d t_out / d w (tau_s units) and d t_out / d t_i of one causal input (batch's model.grads). */
@@ -351,12 +358,14 @@ DG_HD dg_nstate dg_back_neuron(const dg_layer *L, const double *u, const double 
     }
     int syn = L->delay == DG_SYNAPTIC;
     for (int i = 0; i < L->rows; i++) {
-        double ui = u[i];
-        if (syn && i < L->in) ui += d[i * L->out + k] * inv;
+        int sy = syn && i < L->in;
+        long long ik = (long long)i * L->out + k;
+        double ui = u[i], e1v = e1[i], e2v = e2[i], wi = w[ik];
+        double dv = sy ? d[ik] : 0, ed1v = sy ? ed1[ik] : 0, ed2v = sy ? ed2[ik] : 0;
+        if (sy) ui += dv * inv;
         if (!(ui <= us)) continue;
         double x1, x2;
-        dg_exps(L, wide, i, k, ui, rf, e1, e2, ed1, ed2, &x1, &x2);
-        double wi = w[i * L->out + k];
+        dg_exps_v(wide, sy, ui, rf, e1v, e2v, ed1v, ed2v, &x1, &x2);
         a1 += wi * x1;
         bb += wi * (ui - rf) * x1;
         a2 += wi * x2;
@@ -375,12 +384,15 @@ DG_HD dg_nstate dg_back_neuron(const dg_layer *L, const double *u, const double 
     if (!dg_finite(k1) || !dg_finite(k2)) return st;
     double maxdw = 0, check = 0;
     for (int i = 0; i < L->rows; i++) {
-        double ui = u[i];
-        if (syn && i < L->in) ui += d[i * L->out + k] * inv;
+        int sy = syn && i < L->in;
+        long long ik = (long long)i * L->out + k;
+        double ui = u[i], e1v = e1[i], e2v = e2[i], wi = w[ik];
+        double dv = sy ? d[ik] : 0, ed1v = sy ? ed1[ik] : 0, ed2v = sy ? ed2[ik] : 0;
+        if (sy) ui += dv * inv;
         if (ui <= us) {
             double x1, x2, dw, dt;
-            dg_exps(L, wide, i, k, ui, rf, e1, e2, ed1, ed2, &x1, &x2);
-            dg_grads(L, k1, k2, w[i * L->out + k], ui, x1, x2, us, &dw, &dt);
+            dg_exps_v(wide, sy, ui, rf, e1v, e2v, ed1v, ed2v, &x1, &x2);
+            dg_grads(L, k1, k2, wi, ui, x1, x2, us, &dw, &dt);
             maxdw = dg_max(maxdw, fabs(dw * L->tau * dk));
             dt *= dk;
             check += dw * 0 + dt * 0;
@@ -401,17 +413,23 @@ DG_HD double dg_back_input(const dg_layer *L, const double *u, const double *e1,
                            const double *ed1, const double *ed2, const double *w, const double *d,
                            const dg_nstate *st, int i) {
     double inv = 1 / L->tau;
+    int syn = L->delay == DG_SYNAPTIC;
+    double u0 = u[i], e1v = e1[i], e2v = e2[i];
     double g = 0;
     for (int k = 0; k < L->out; k++) {
         const dg_nstate *s = &st[k];
-        if (!s->act) continue;
-        double ui = u[i];
-        if (L->delay == DG_SYNAPTIC) ui += d[i * L->out + k] * inv;
-        if (!(ui <= s->us)) continue;
+        long long ik = (long long)i * L->out + k;
+        int act = s->act;
+        double us = s->us, rf = s->rf, k1 = s->k1, k2 = s->k2, dk = s->dk, wik = w[ik];
+        double dv = syn ? d[ik] : 0, ed1v = syn ? ed1[ik] : 0, ed2v = syn ? ed2[ik] : 0;
+        if (!act) continue;
+        double ui = u0;
+        if (syn) ui += dv * inv;
+        if (!(ui <= us)) continue;
         double x1, x2, dw, dt;
-        dg_exps(L, wide, i, k, ui, s->rf, e1, e2, ed1, ed2, &x1, &x2);
-        dg_grads(L, s->k1, s->k2, w[i * L->out + k], ui, x1, x2, s->us, &dw, &dt);
-        g += dt * s->dk;
+        dg_exps_v(wide, syn, ui, rf, e1v, e2v, ed1v, ed2v, &x1, &x2);
+        dg_grads(L, k1, k2, wik, ui, x1, x2, us, &dw, &dt);
+        g += dt * dk;
     }
     return g;
 }
@@ -426,19 +444,26 @@ DG_HD void dg_back_weight(const dg_layer *L, long long s0, long long s1, const d
                           const dg_nstate *st, int i, int k, double *dW, double *dD) {
     double inv = 1 / L->tau;
     int syn = L->delay == DG_SYNAPTIC && i < L->in;
+    long long ik = (long long)i * L->out + k;
+    double wik = w[ik];
+    double dinv = syn ? d[ik] * inv : 0, ed1v = syn ? ed1[ik] : 0, ed2v = syn ? ed2[ik] : 0;
     double gw = 0, gd = 0;
+    /* Every load of an iteration comes before its first branch, so that
+     * they wait on memory together. */
     for (long long s = s0; s < s1; s++) {
-        double ui = u[s * L->rows + i];
-        if (!(ui < DG_INF)) continue;
+        long long r = s * L->rows + i;
         const dg_nstate *n = &st[s * L->out + k];
-        if (!n->act) continue;
-        if (syn) ui += d[i * L->out + k] * inv;
-        if (!(ui <= n->us)) continue;
+        double ui = u[r], e1v = e1[r], e2v = e2[r];
+        int act = n->act, clip = n->clip, wd = wide[s];
+        double us = n->us, rf = n->rf, k1 = n->k1, k2 = n->k2, dk = n->dk;
+        if (!(ui < DG_INF) || !act) continue;
+        if (syn) ui += dinv;
+        if (!(ui <= us)) continue;
         double x1, x2, dw, dt;
-        dg_exps(L, wide[s], i, k, ui, n->rf, e1 + s * L->rows, e2 + s * L->rows, ed1, ed2, &x1, &x2);
-        dg_grads(L, n->k1, n->k2, w[i * L->out + k], ui, x1, x2, n->us, &dw, &dt);
-        if (!n->clip) gw += dw * L->tau * n->dk;
-        if (syn) gd += dt * n->dk;
+        dg_exps_v(wd, syn, ui, rf, e1v, e2v, ed1v, ed2v, &x1, &x2);
+        dg_grads(L, k1, k2, wik, ui, x1, x2, us, &dw, &dt);
+        if (!clip) gw += dw * L->tau * dk;
+        if (syn) gd += dt * dk;
     }
     *dW = gw;
     if (syn) *dD = gd;
