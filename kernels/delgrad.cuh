@@ -356,16 +356,19 @@ DG_HD dg_nstate dg_back_neuron(const dg_layer *L, const double *u, const double 
         double e = L->eps * dg_exp(-rf);
         a1 = e; bb = e * (1 - rf); a2 = L->eps * dg_exp(-rf / 2);
     }
+    /* Unlike the weight gradient's loop, these load a row's exponentials
+     * and weight only once the row is known to be causal: many rows are
+     * not, and loading them all was measured slower (bench/NOTES.md). */
     int syn = L->delay == DG_SYNAPTIC;
     for (int i = 0; i < L->rows; i++) {
         int sy = syn && i < L->in;
         long long ik = (long long)i * L->out + k;
-        double ui = u[i], e1v = e1[i], e2v = e2[i], wi = w[ik];
-        double dv = sy ? d[ik] : 0, ed1v = sy ? ed1[ik] : 0, ed2v = sy ? ed2[ik] : 0;
-        if (sy) ui += dv * inv;
+        double ui = u[i];
+        if (sy) ui += d[ik] * inv;
         if (!(ui <= us)) continue;
         double x1, x2;
-        dg_exps_v(wide, sy, ui, rf, e1v, e2v, ed1v, ed2v, &x1, &x2);
+        dg_exps_v(wide, sy, ui, rf, e1[i], e2[i], sy ? ed1[ik] : 0, sy ? ed2[ik] : 0, &x1, &x2);
+        double wi = w[ik];
         a1 += wi * x1;
         bb += wi * (ui - rf) * x1;
         a2 += wi * x2;
@@ -386,13 +389,12 @@ DG_HD dg_nstate dg_back_neuron(const dg_layer *L, const double *u, const double 
     for (int i = 0; i < L->rows; i++) {
         int sy = syn && i < L->in;
         long long ik = (long long)i * L->out + k;
-        double ui = u[i], e1v = e1[i], e2v = e2[i], wi = w[ik];
-        double dv = sy ? d[ik] : 0, ed1v = sy ? ed1[ik] : 0, ed2v = sy ? ed2[ik] : 0;
-        if (sy) ui += dv * inv;
+        double ui = u[i];
+        if (sy) ui += d[ik] * inv;
         if (ui <= us) {
             double x1, x2, dw, dt;
-            dg_exps_v(wide, sy, ui, rf, e1v, e2v, ed1v, ed2v, &x1, &x2);
-            dg_grads(L, k1, k2, wi, ui, x1, x2, us, &dw, &dt);
+            dg_exps_v(wide, sy, ui, rf, e1[i], e2[i], sy ? ed1[ik] : 0, sy ? ed2[ik] : 0, &x1, &x2);
+            dg_grads(L, k1, k2, w[ik], ui, x1, x2, us, &dw, &dt);
             maxdw = dg_max(maxdw, fabs(dw * L->tau * dk));
             dt *= dk;
             check += dw * 0 + dt * 0;
@@ -418,18 +420,15 @@ DG_HD double dg_back_input(const dg_layer *L, const double *u, const double *e1,
     double g = 0;
     for (int k = 0; k < L->out; k++) {
         const dg_nstate *s = &st[k];
+        if (!s->act) continue;
         long long ik = (long long)i * L->out + k;
-        int act = s->act;
-        double us = s->us, rf = s->rf, k1 = s->k1, k2 = s->k2, dk = s->dk, wik = w[ik];
-        double dv = syn ? d[ik] : 0, ed1v = syn ? ed1[ik] : 0, ed2v = syn ? ed2[ik] : 0;
-        if (!act) continue;
         double ui = u0;
-        if (syn) ui += dv * inv;
-        if (!(ui <= us)) continue;
+        if (syn) ui += d[ik] * inv;
+        if (!(ui <= s->us)) continue;
         double x1, x2, dw, dt;
-        dg_exps_v(wide, syn, ui, rf, e1v, e2v, ed1v, ed2v, &x1, &x2);
-        dg_grads(L, k1, k2, wik, ui, x1, x2, us, &dw, &dt);
-        g += dt * dk;
+        dg_exps_v(wide, syn, ui, s->rf, e1v, e2v, syn ? ed1[ik] : 0, syn ? ed2[ik] : 0, &x1, &x2);
+        dg_grads(L, s->k1, s->k2, w[ik], ui, x1, x2, s->us, &dw, &dt);
+        g += dt * s->dk;
     }
     return g;
 }
