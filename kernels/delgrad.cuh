@@ -1,7 +1,7 @@
 /*
  * delgrad.cuh: the per-thread math of the DelGrad engine, written once for
  * the CUDA kernels (delgrad.cu) and for the host (compiled by gcc through
- * cgo in package kernels/hostmath and tested there against the Go engine of
+ * cgo in package kernels/host and tested there against the Go engine of
  * package batch, whose algorithm it mirrors line by line: see
  * batch/neuron.go and batch/cpu.go).
  *
@@ -158,13 +158,14 @@ DG_HD double dg_key(const dg_layer *L, const double *in_s, const double *d, cons
  * stable sort orders them). */
 DG_HD void dg_rank(const dg_layer *L, const double *in_s, const double *d, const double *bias, int k, int r,
                    double *su, int *sidx, int *cnt) {
+    /* Bias rows always count, as the Go engine appends them unchecked. */
     double u = dg_key(L, in_s, d, bias, k, r);
-    int finite = u < DG_INF;
+    int finite = r >= L->in || u < DG_INF;
     if (!finite && r != 0) return;
     int rank = 0, n = 0;
     for (int q = 0; q < L->rows; q++) {
         double v = dg_key(L, in_s, d, bias, k, q);
-        if (!(v < DG_INF)) continue;
+        if (q < L->in && !(v < DG_INF)) continue;
         n++;
         if (v < u || (v == u && q < r)) rank++;
     }
@@ -302,6 +303,9 @@ DG_HD void dg_back_row(const dg_layer *L, const double *in_s, const double *d, c
                        int wide, int i, double *u, double *e1, double *e2) {
     double ui = dg_back_u(L, in_s, d, bias, i);
     *u = ui;
+    /* A wide sample's exponentials go against each neuron's own time and
+     * are not stored; 0 keeps the entries defined for loads made ahead. */
+    *e1 = 0; *e2 = 0;
     if (!wide) { *e1 = dg_exp(ui - ref); *e2 = dg_exp((ui - ref) / 2); }
 }
 

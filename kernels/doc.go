@@ -7,21 +7,26 @@
 //
 // Parallel layout. Forward: the layer's effective inputs are sorted per
 // sample (per (sample, neuron) with synaptic delays, whose order differs per
-// neuron) by ranking, one thread per input; one thread per sorted entry
-// computes its exponentials, and one thread per (sample, neuron) scans the
-// causal prefixes for the first spike. Backward: one thread per sample
-// finds its time range, one per (sample, row) the exponentials, one per
-// (sample, neuron) the gradient factors, one per (sample, input) the
-// propagated error (a sum over neurons, in order), and one per (chunk of
-// samples, weight) a partial batch sum of its gradient, which dg_chunksum
-// then adds in chunk order (batch.SumChunk). No atomics; everything is
-// float64.
+// neuron) by ranking, one thread per row (bias rows included); one thread
+// per sorted entry computes its exponentials (the first entry's thread
+// rebases a group that spans more than 512 tau_s, in order), and one thread
+// per (sample, neuron) scans the causal prefixes for the first spike.
+// Backward: one thread per sample finds its time range, one per (sample,
+// row) the exponentials, one per (sample, neuron) the gradient factors, one
+// per (sample, input) the propagated error (a sum over neurons, in order),
+// and one per (chunk of samples, weight) a partial batch sum of its
+// gradient, which dg_chunksum then adds in chunk order (batch.SumChunk).
+// No atomics; everything is float64.
 //
 // Bit for bit. The kernels use the exp and log of package internal/xmath
 // (dg_exp, dg_log), as the Go engine does, are compiled without
-// multiply-add contraction (--fmad=false), and sum in the Go engine's
-// order; so the GPU, the host-compiled kernels and the Go engine give the
-// same bits: spike times, gradients, and whole training runs.
+// multiply-add contraction (nvcc --fmad=false; kernels/host with the
+// matching pragma), and sum in the Go engine's order; so the GPU, the
+// host-compiled kernels and the Go engine give the same bits: spike times,
+// gradients, and whole training runs. This needs a Go build that does not
+// fuse multiply-adds either: amd64 at GOAMD64=v1 or v2 (the default).
+// Elsewhere (arm64, GOAMD64=v3) the engines agree to rounding, and the
+// tests say so.
 //
 // Beyond batch.Engine, Engine implements batch.StepEngine: the trainer's
 // whole training step (loss, backward pass, Adam, delay rectification,

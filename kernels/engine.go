@@ -432,11 +432,12 @@ func (g *Engine) backward(net *batch.Network, B int64, times []Ptr, delta Ptr, w
 		// (and the CPU engine) sums them.
 		C := int64(batch.SumChunk(int(B), int(R*K)))
 		nch := (B + C - 1) / C
-		pW, err1 := g.buf("pW", 8*nch*R*K)
-		pD, err2 := g.buf("pD", 8*nch*R*K)
-		if l.Delay != batch.Synaptic {
-			pD, err2 = g.buf("pD", 8)
+		pdBytes := int64(8)
+		if l.Delay == batch.Synaptic {
+			pdBytes = 8 * nch * R * K
 		}
+		pW, err1 := g.buf("pW", 8*nch*R*K)
+		pD, err2 := g.buf("pD", pdBytes)
 		if err := errors.Join(err1, err2); err != nil {
 			return 0, err
 		}

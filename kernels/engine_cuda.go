@@ -75,6 +75,7 @@ func (g *GPU) StartTiming() error {
 		return fmt.Errorf("kernels: timing event: %w", err)
 	}
 	if g.ev1, err = cu.MakeEvent(cu.DefaultEvent); err != nil {
+		cu.DestroyEvent(&g.ev0)
 		return fmt.Errorf("kernels: timing event: %w", err)
 	}
 	g.timing = map[string]*KernelTime{}
@@ -230,8 +231,11 @@ func (d cuDevice) Launch(name string, n int64, args ...any) error {
 	}
 	g := d.g
 	blockSize := int64(g.BlockSize)
-	if blockSize <= 0 {
+	if blockSize == 0 {
 		blockSize = DefaultBlockSize
+	}
+	if blockSize < 32 || blockSize > 1024 || blockSize%32 != 0 {
+		return fmt.Errorf("block size %d: want a multiple of 32 from 32 to 1024", blockSize)
 	}
 	grid := (n + blockSize - 1) / blockSize
 	if g.timing == nil {

@@ -226,6 +226,9 @@ func (s *stepper) Forward(in []float64, labels []int) ([]int, int, error) {
 		return nil, 0, err
 	}
 	defer leave()
+	// Until this pass succeeds, Bump and Update refuse to run: a failed
+	// pass may have moved the buffers that s.count points into.
+	s.forwarded = false
 	g := s.g
 	B := int64(b)
 	x, err := g.uploadF("x", in)

@@ -41,7 +41,7 @@ step "benchmarks (kernels.test)"
 timeout 120 "$dir/kernels.test" -test.run '^$' -test.bench . -test.benchtime 3x > "$logs/bench.log" 2>&1 || rc=1
 awk -v peak="$peak" 'BEGIN {split(peak, p, " ")}
   /^Benchmark/ {
-    sps = ""; gf = ""; gb = "";
+    sps = ""; gf = ""; gb = ""; ns = "";
     for (i = 1; i < NF; i++) {
       if ($(i+1) == "samples/s") sps = $i;
       if ($(i+1) == "ns/op") ns = $i;

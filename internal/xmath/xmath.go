@@ -8,7 +8,10 @@
 // differences until accuracies part.)
 //
 // Both are the classic fdlibm algorithms (argument reduction by ln 2 and a
-// minimax polynomial), accurate to under one unit in the last place.
+// minimax polynomial), accurate to under one unit in the last place. Their
+// products are converted explicitly (float64(a*b)), which keeps the Go
+// compiler from fusing them with the following sums on any architecture,
+// as the kernels are compiled without contraction.
 package xmath
 
 import "math"
@@ -67,14 +70,16 @@ func Exp(x float64) float64 {
 	if x < 0 {
 		h = -0.5
 	}
-	k := int(x*log2e + h)
+	// The conversions float64(a*b) keep the compiler from fusing a product
+	// with the following sum (arm64, GOAMD64=v3), as the kernels do not.
+	k := int(float64(x*log2e) + h)
 	kf := float64(k)
-	hi := x - kf*ln2Hi
-	lo := kf * ln2Lo
+	hi := x - float64(kf*ln2Hi)
+	lo := float64(kf * ln2Lo)
 	r := hi - lo
-	t := r * r
-	c := r - t*(p1+t*(p2+t*(p3+t*(p4+t*p5))))
-	y := 1 - ((lo - (r*c)/(2-c)) - hi)
+	t := float64(r * r)
+	c := r - float64(t*(p1+float64(t*(p2+float64(t*(p3+float64(t*(p4+float64(t*p5)))))))))
+	y := 1 - ((lo - float64(r*c)/(2-c)) - hi)
 	return scale(y, k)
 }
 
@@ -103,11 +108,11 @@ func Log(x float64) float64 {
 	f := f1 - 1
 	k := float64(ki)
 	s := f / (2 + f)
-	s2 := s * s
-	s4 := s2 * s2
-	t1 := s2 * (lg1 + s4*(lg3+s4*(lg5+s4*lg7)))
-	t2 := s4 * (lg2 + s4*(lg4+s4*lg6))
+	s2 := float64(s * s)
+	s4 := float64(s2 * s2)
+	t1 := float64(s2 * (lg1 + float64(s4*(lg3+float64(s4*(lg5+float64(s4*lg7)))))))
+	t2 := float64(s4 * (lg2 + float64(s4*(lg4+float64(s4*lg6)))))
 	R := t1 + t2
-	hfsq := 0.5 * f * f
-	return k*ln2Hi - ((hfsq - (s*(hfsq+R) + k*ln2Lo)) - f)
+	hfsq := float64(0.5 * f * f)
+	return float64(k*ln2Hi) - ((hfsq - (float64(s*(hfsq+R)) + float64(k*ln2Lo))) - f)
 }

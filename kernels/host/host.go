@@ -198,3 +198,8 @@ func layerFields(b []byte) (ints [6]int, floats [4]float64) {
 	floats = [4]float64{float64(l.tau), float64(l.c), float64(l.eps), float64(l.maxdwnorm)}
 	return ints, floats
 }
+
+// dgExp and dgLog call the kernels' dg_exp and dg_log, compiled as the
+// kernels are (tests).
+func dgExp(x float64) float64 { return float64(C.emu_exp(C.double(x))) }
+func dgLog(x float64) float64 { return float64(C.emu_log(C.double(x))) }

@@ -6,4 +6,8 @@
 #define DG_EMU_DECL(name, params, args) void emu_##name(long long dg_threads, DG_UNPAREN params);
 DG_KERNELS(DG_EMU_DECL)
 
+/* dg_exp and dg_log, compiled as the kernels are (tests). */
+double emu_exp(double x);
+double emu_log(double x);
+
 #endif
