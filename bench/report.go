@@ -198,7 +198,9 @@ func Markdown(w io.Writer, m Machine, rs []Result) error {
 	}
 	fmt.Fprintf(b, "\n## All measurements\n\n")
 	fmt.Fprintf(b, "GPU rows: the estimated share of the GPU's fp64 rate / memory bandwidth (bench.Cost's model over\n")
-	fmt.Fprintf(b, "the data-sheet peaks), a guide to which one bounds a kernel, not a profile.\n\n")
+	fmt.Fprintf(b, "the data-sheet peaks), not a profile. The model counts every byte as device-memory traffic;\n")
+	fmt.Fprintf(b, "the hardware counters (scripts/gpu-ncu.sh, bench/NOTES.md) show the working sets staying in the\n")
+	fmt.Fprintf(b, "caches, so the bandwidth share overstates DRAM traffic and the kernels are bound by latency and issue.\n\n")
 	fmt.Fprintf(b, "| case | mode | engine | batch | samples/s | spread | host peak MiB | device MiB | reference samples/s | ratio | GPU fp64 / bandwidth share |\n")
 	fmt.Fprintf(b, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, r := range rs {
