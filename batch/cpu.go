@@ -334,6 +334,19 @@ func (e *CPU) backwardLayer(l *Layer, in, out, delta, gin, dW, dD []float64, b i
 				}
 			}
 			gs := gin[s*nIn : (s+1)*nIn]
+			// The rows with an input spike, in order. A row without one
+			// takes no part in any sum below (each loop skips it before any
+			// arithmetic, and its propagated error stays +0), so the
+			// per-neuron loops run over these rows only.
+			fin := p.fin[:0]
+			for i, ui := range u {
+				if ui < math.Inf(1) {
+					fin = append(fin, int32(i))
+				}
+			}
+			p.fin = fin
+			p.dts = grow(p.dts, rows)
+			dts := p.dts
 			for k := 0; k < nOut; k++ {
 				j := s*nOut + k
 				lb.act[j], lb.clip[j], lb.dend[j] = false, false, 0
@@ -356,7 +369,9 @@ func (e *CPU) backwardLayer(l *Layer, in, out, delta, gin, dW, dD []float64, b i
 					return lb.exps(wide, synaptic && i < nIn, ui, rf, s*rows+i, i*nOut+k)
 				}
 				a1, bb, a2 := mo.initSums(rf)
-				for i, ui := range u {
+				for _, i32 := range fin {
+					i := int(i32)
+					ui := u[i]
 					if synaptic && i < nIn {
 						ui += d[i*nOut+k] * inv
 					}
@@ -376,8 +391,9 @@ func (e *CPU) backwardLayer(l *Layer, in, out, delta, gin, dW, dD []float64, b i
 				// Terms of extreme inputs can overflow; such a neuron is treated
 				// as one without a gradient, as the reference treats undefined W.
 				maxdw, check := 0.0, 0.0
-				dts := p.dts[:0]
-				for i, ui := range u {
+				for _, i32 := range fin {
+					i := int(i32)
+					ui := u[i]
 					if synaptic && i < nIn {
 						ui += d[i*nOut+k] * inv
 					}
@@ -390,14 +406,15 @@ func (e *CPU) backwardLayer(l *Layer, in, out, delta, gin, dW, dD []float64, b i
 						dt *= dk
 						check += dw*0 + dt*0
 					}
-					dts = append(dts, dt)
+					dts[i] = dt
 				}
-				p.dts = dts
 				if check != 0 || math.IsInf(maxdw, 0) || math.IsNaN(maxdw) {
 					continue
 				}
-				for i := 0; i < nIn; i++ {
-					gs[i] += dts[i]
+				for _, i32 := range fin {
+					if i := int(i32); i < nIn {
+						gs[i] += dts[i]
+					}
 				}
 				lb.act[j] = true
 				lb.clip[j] = l.MaxDWNorm > 0 && maxdw > l.MaxDWNorm

@@ -52,6 +52,7 @@ type prefix struct {
 	ref   []float64 // reference time of element m
 	shift []float64 // ref[m] - ref[m-1], 0 where unchanged
 	dts   []float64 // backward scratch: one neuron's input-time gradients
+	fin   []int32   // backward scratch: a sample's rows with an input spike
 }
 
 // prepare sorts p.s by (time, input index) and fills the exponentials.
