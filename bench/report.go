@@ -176,26 +176,7 @@ func Markdown(w io.Writer, m Machine, rs []Result) error {
 	fmt.Fprintf(b, "A training step is the trainer's (Trainer.TrainSteps); on an engine with a device training step\n")
 	fmt.Fprintf(b, "several consecutive steps are timed together, so that the parameter copies are spread as over an epoch.\n\n")
 	fmt.Fprintf(b, "## Best throughput per case (median samples/s at the best batch size)\n\n")
-	engines := uniq(rs, func(r Result) string { return r.Engine })
-	fmt.Fprintf(b, "| case | mode | %s |\n| --- | --- |%s\n", strings.Join(engines, " | "), strings.Repeat(" --- |", len(engines)))
-	for _, c := range uniq(rs, func(r Result) string { return r.Case }) {
-		for _, md := range Modes {
-			cells := make([]string, len(engines))
-			any := false
-			for i, e := range engines {
-				best := bestOf(rs, c, md, e)
-				if best == nil {
-					cells[i] = "-"
-					continue
-				}
-				any = true
-				cells[i] = fmt.Sprintf("%.0f (B=%d)", best.Median, best.Batch)
-			}
-			if any {
-				fmt.Fprintf(b, "| %s | %s | %s |\n", c, md, strings.Join(cells, " | "))
-			}
-		}
-	}
+	bestTable(b, rs)
 	fmt.Fprintf(b, "\n## All measurements\n\n")
 	fmt.Fprintf(b, "GPU rows: the estimated share of the GPU's fp64 rate / memory bandwidth (bench.Cost's model over\n")
 	fmt.Fprintf(b, "the data-sheet peaks), not a profile. The model counts every byte as device-memory traffic;\n")
@@ -377,25 +358,7 @@ func ReadmeSection(dirs []string) (string, error) {
 			gpu = "no GPU"
 		}
 		fmt.Fprintf(b, "\n[%s](%s): %s, %d cores, %s, %s; `%s`\n\n", filepath.Base(d), filepath.ToSlash(d), m.CPU, m.Cores, gpu, m.Date, m.Command)
-		engines := uniq(rs, func(r Result) string { return r.Engine })
-		fmt.Fprintf(b, "| case | mode | %s |\n| --- | --- |%s\n", strings.Join(engines, " | "), strings.Repeat(" --- |", len(engines)))
-		for _, c := range uniq(rs, func(r Result) string { return r.Case }) {
-			for _, md := range Modes {
-				cells := make([]string, len(engines))
-				seen := false
-				for i, e := range engines {
-					if best := bestOf(rs, c, md, e); best != nil {
-						cells[i] = fmt.Sprintf("%.0f (B=%d)", best.Median, best.Batch)
-						seen = true
-					} else {
-						cells[i] = "-"
-					}
-				}
-				if seen {
-					fmt.Fprintf(b, "| %s | %s | %s |\n", c, md, strings.Join(cells, " | "))
-				}
-			}
-		}
+		bestTable(b, rs)
 	}
 	b.WriteString("\n" + End)
 	return b.String(), nil
@@ -410,4 +373,28 @@ func ReplaceSection(text, section string) (string, error) {
 		return "", fmt.Errorf("bench: the README has no %q ... %q section", Begin, End)
 	}
 	return text[:i] + section + text[j+len(End):], nil
+}
+
+// bestTable writes the table of each case and mode's best median samples/s
+// per engine (and its batch size), skipping rows no engine measured.
+func bestTable(b *strings.Builder, rs []Result) {
+	engines := uniq(rs, func(r Result) string { return r.Engine })
+	fmt.Fprintf(b, "| case | mode | %s |\n| --- | --- |%s\n", strings.Join(engines, " | "), strings.Repeat(" --- |", len(engines)))
+	for _, c := range uniq(rs, func(r Result) string { return r.Case }) {
+		for _, md := range Modes {
+			cells := make([]string, len(engines))
+			seen := false
+			for i, e := range engines {
+				if best := bestOf(rs, c, md, e); best != nil {
+					cells[i] = fmt.Sprintf("%.0f (B=%d)", best.Median, best.Batch)
+					seen = true
+				} else {
+					cells[i] = "-"
+				}
+			}
+			if seen {
+				fmt.Fprintf(b, "| %s | %s | %s |\n", c, md, strings.Join(cells, " | "))
+			}
+		}
+	}
 }
