@@ -3,6 +3,7 @@ package bss2model
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/delgrad-go/delgrad/batch"
@@ -77,4 +78,20 @@ func sameTimes(t *testing.T, what string, a, b []float64, rel float64) float64 {
 		}
 	}
 	return worst
+}
+
+// sameAsEngineOn runs net on a chip with parameters p (a fresh one when
+// chip is nil) and fails unless its output times equal the engine's on a
+// copy of net that edit changed as the chip's term should; it returns the
+// chip's output times.
+func sameAsEngineOn(t *testing.T, term string, p Params, chip *Chip, net *batch.Network, x *tensor.Dense, rng *rand.Rand, edit func(*batch.Network)) []float64 {
+	t.Helper()
+	q := cloneNet(net)
+	edit(q)
+	want := engineTrace(t, q, x).Output().Float64s()
+	got := chipTrace(t, p, net, chip, x, rng).Output().Float64s()
+	if !slices.Equal(got, want) {
+		t.Fatalf("the chip with %s differs from the engine on the network edited to match", term)
+	}
+	return got
 }

@@ -258,29 +258,21 @@ func TestTermsAlone(t *testing.T) {
 				t.Fatalf("w %g -> %g: more than half a step away", w, q)
 			}
 		}
-		q := cloneNet(net)
-		for i, w := range q.Layers[0].W() {
-			q.Layers[0].W()[i] = p.QuantizeWeight(w)
-		}
-		want := engineTrace(t, q, x).Output().Float64s()
-		got := chipTrace(t, p, net, nil, x, rng).Output().Float64s()
-		if !slices.Equal(got, want) {
-			t.Fatal("the chip with 6-bit weights differs from the engine on the rounded weights")
-		}
+		sameAsEngineOn(t, "6-bit weights", p, nil, net, x, rng, func(q *batch.Network) {
+			for i, w := range q.Layers[0].W() {
+				q.Layers[0].W()[i] = p.QuantizeWeight(w)
+			}
+		})
 	})
 	t.Run("gain scales weights", func(t *testing.T) {
 		p := Ideal()
 		p.GainStd = 0.05
 		chip := NewChip(&p, net, rng)
-		g := cloneNet(net)
-		for i := range g.Layers[0].W() {
-			g.Layers[0].W()[i] *= chip.Layers[0].Gain[i]
-		}
-		want := engineTrace(t, g, x).Output().Float64s()
-		got := chipTrace(t, p, net, chip, x, rng).Output().Float64s()
-		if !slices.Equal(got, want) {
-			t.Fatal("the chip with synapse gains differs from the engine on the scaled weights")
-		}
+		got := sameAsEngineOn(t, "synapse gains", p, chip, net, x, rng, func(g *batch.Network) {
+			for i := range g.Layers[0].W() {
+				g.Layers[0].W()[i] *= chip.Layers[0].Gain[i]
+			}
+		})
 		if slices.Equal(got, ideal) {
 			t.Fatal("gains changed nothing")
 		}
@@ -301,15 +293,11 @@ func TestTermsAlone(t *testing.T) {
 				t.Fatalf("delay %g -> %g: more than half a register step away", d, r)
 			}
 		}
-		q := cloneNet(net)
-		for i, d := range q.Layers[0].D() {
-			q.Layers[0].D()[i] = p.RealiseDelay(d, 1)
-		}
-		want := engineTrace(t, q, x).Output().Float64s()
-		got := chipTrace(t, p, net, nil, x, rng).Output().Float64s()
-		if !slices.Equal(got, want) {
-			t.Fatal("the chip's delays differ from the engine on the realised delays")
-		}
+		sameAsEngineOn(t, "delay neurons", p, nil, net, x, rng, func(q *batch.Network) {
+			for i, d := range q.Layers[0].D() {
+				q.Layers[0].D()[i] = p.RealiseDelay(d, 1)
+			}
+		})
 	})
 	t.Run("clock", func(t *testing.T) {
 		p := Ideal()
