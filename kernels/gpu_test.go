@@ -123,16 +123,9 @@ func TestParity(t *testing.T) {
 			if err := g.Backward(net, &tc, dOut, gg); err != nil {
 				t.Fatal(err)
 			}
-			wg := worst(t, "dInput", gg.Input.Float64s(), gc.Input.Float64s())
-			for l := range net.Layers {
-				wg = max(wg, worst(t, fmt.Sprintf("dW[%d]", l), gg.Weights[l].Float64s(), gc.Weights[l].Float64s()))
-				if gc.Delays[l] != nil {
-					wg = max(wg, worst(t, fmt.Sprintf("dD[%d]", l), gg.Delays[l].Float64s(), gc.Delays[l].Float64s()))
-				}
-				if gg.Clipped[l] != gc.Clipped[l] {
-					t.Fatalf("layer %d: %d clipped on the GPU, %d on the CPU", l, gg.Clipped[l], gc.Clipped[l])
-				}
-			}
+			wg := testnet.CompareGradients(t, gg, gc, func(what string, got, want []float64) float64 {
+				return worst(t, what, got, want)
+			})
 			if wg > 1e-8 {
 				t.Fatalf("gradients differ by %.3g > 1e-8", wg)
 			}

@@ -153,21 +153,16 @@ func matchEngine(t *testing.T, net *batch.Network, x *tensor.Dense, rng *rand.Ra
 	if err := eng.Backward(net, &want, dOut, gg); err != nil {
 		t.Fatal(err)
 	}
+	worst = max(worst, testnet.CompareGradients(t, gg, gw, func(what string, got, want []float64) float64 {
+		return compare(t, what, got, want)
+	}))
 	for l := range net.Layers {
-		worst = max(worst, compare(t, fmt.Sprintf("dW[%d]", l), gg.Weights[l].Float64s(), gw.Weights[l].Float64s()))
-		if gw.Delays[l] != nil {
-			worst = max(worst, compare(t, fmt.Sprintf("dD[%d]", l), gg.Delays[l].Float64s(), gw.Delays[l].Float64s()))
-		}
-		if gg.Clipped[l] != gw.Clipped[l] {
-			t.Fatalf("layer %d: %d clipped gradients, Go engine %d", l, gg.Clipped[l], gw.Clipped[l])
-		}
 		for _, v := range gw.Weights[l].Float64s() {
 			if v != 0 {
 				nonzero++
 			}
 		}
 	}
-	worst = max(worst, compare(t, "dInput", gg.Input.Float64s(), gw.Input.Float64s()))
 	return spikes, nonzero, worst
 }
 
