@@ -22,9 +22,8 @@ type stepper struct {
 	// users of the engine, and Close frees it.
 	prefix string
 	// per layer: master weights, network weights, delay parameters, delays,
-	// delay-parameter gradients, silent counts per neuron (inside the
-	// buffer that Forward copies back)
-	W, Wn, Th, D, gT, count []Ptr
+	// delay-parameter gradients
+	W, Wn, Th, D, gT []Ptr
 	// per optimiser group: parameters, moments, and the delay-parameter
 	// gradient (0 for weight groups, whose gradient is the engine's dW<l>
 	// buffer of the latest backward pass), and the layer
@@ -57,7 +56,7 @@ func (g *Engine) NewStepper(spec batch.StepSpec) (batch.Stepper, error) {
 	defer leave()
 	g.steppers++
 	s := &stepper{g: g, spec: spec, net: net, prefix: fmt.Sprintf("stepper%d.", g.steppers)}
-	s.W, s.Wn, s.Th, s.D, s.gT, s.count = make([]Ptr, L), make([]Ptr, L), make([]Ptr, L), make([]Ptr, L), make([]Ptr, L), make([]Ptr, L)
+	s.W, s.Wn, s.Th, s.D, s.gT = make([]Ptr, L), make([]Ptr, L), make([]Ptr, L), make([]Ptr, L), make([]Ptr, L)
 	s.dspan = make([]float64, L)
 	pre := s.prefix
 	for li := range net.Layers {
@@ -226,8 +225,8 @@ func (s *stepper) Forward(in []float64, labels []int) ([]int, int, error) {
 		return nil, 0, err
 	}
 	defer leave()
-	// Until this pass succeeds, Bump and Update refuse to run: a failed
-	// pass may have moved the buffers that s.count points into.
+	// Until this pass succeeds, Bump and Update refuse to run: they read
+	// what it leaves in the device buffers.
 	s.forwarded = false
 	g := s.g
 	B := int64(b)
@@ -254,8 +253,7 @@ func (s *stepper) Forward(in []float64, labels []int) ([]int, int, error) {
 	}
 	for li := range s.net.Layers {
 		k := int64(s.net.Layers[li].Out)
-		s.count[li] = fwd + Ptr(8*layerOffset(s.net, li))
-		for _, st := range g.colSums("dg_silent", B, k, s.times[li+1], s.count[li]) {
+		for _, st := range g.colSums("dg_silent", B, k, s.times[li+1], s.silentCounts(li)) {
 			if st.err != nil {
 				return nil, 0, st.err
 			}
@@ -281,6 +279,13 @@ func (s *stepper) Forward(in []float64, labels []int) ([]int, int, error) {
 	return silent, correct, nil
 }
 
+// silentCounts returns where the latest Forward left layer li's silent
+// counts per neuron: inside the buffer it copies back, before the correct
+// flags.
+func (s *stepper) silentCounts(li int) Ptr {
+	return s.g.bufs[s.prefix+"sfwd"].ptr + Ptr(8*layerOffset(s.net, li))
+}
+
 // Bump implements batch.Stepper.
 func (s *stepper) Bump(li int, value float64, targeted bool) error {
 	if !s.forwarded {
@@ -297,7 +302,7 @@ func (s *stepper) Bump(li int, value float64, targeted bool) error {
 	if targeted {
 		t = 1
 	}
-	if err := s.g.launch("dg_bump", n, n, int64(l.Out), value, t, s.count[li], s.W[li]); err != nil {
+	if err := s.g.launch("dg_bump", n, n, int64(l.Out), value, t, s.silentCounts(li), s.W[li]); err != nil {
 		return err
 	}
 	s.forwarded = false
