@@ -47,19 +47,43 @@ type Stepper interface {
 	// the device; Store copies them back.
 	Load(w, theta, m, v [][]float64) error
 	Store(w, theta, m, v [][]float64) error
-	// Forward runs a batch (B x Inputs times, B labels) and returns, per
-	// layer, the number of silent (sample, neuron) pairs, and the number of
-	// correct predictions.
-	Forward(in []float64, labels []int) (silent []int, correct int, err error)
-	// Bump adds value to layer l's weights (targeted: only those of
-	// neurons silent for a sample of the last Forward) instead of a step.
-	Bump(l int, value float64, targeted bool) error
-	// Update takes the step for the last Forward: loss gradient, backward
-	// pass, Adam with learning rates lr (one per group) at the optimiser's
-	// step count (already incremented), delay rectification and weight
-	// clipping. It returns the batch-mean loss and the number of clipped
-	// (sample, neuron) weight gradients.
-	Update(lr []float64, step int) (loss float64, clipped int, err error)
+	// Run trains on the samples of in (len(labels) x Inputs times) in
+	// batches of b, in order, the last one possibly smaller. Each batch
+	// is the trainer's step: the forward pass, the bump check of rule,
+	// then either a weight bump or the loss gradient, backward pass, Adam
+	// with learning rates lr (one per group), delay rectification and
+	// weight clipping. The batches follow each other on the device with
+	// nothing copied back in between; st carries the optimiser's step
+	// count and the bump state in and out and accumulates the metrics.
+	Run(in []float64, labels []int, b int, lr []float64, rule BumpRule, st *RunState) error
 	// Close frees the device memory.
 	Close() error
+}
+
+// BumpRule is the trainer's weight-bumping rule: when a layer's share of
+// silent (sample, neuron) pairs exceeds its MaxMissing, the earliest such
+// layer's weights grow by the bump value (Value, doubled on consecutive
+// bumps of the same layer when Doubling) instead of a step, only those of
+// silent neurons when Targeted. Value 0 turns bumping off.
+type BumpRule struct {
+	Value              float64
+	Doubling, Targeted bool
+	MaxMissing         []float64
+}
+
+// RunState is the state a Stepper's Run carries across batches and the
+// metrics it sums.
+type RunState struct {
+	// Step is the optimiser's step count (steps taken so far).
+	Step int
+	// BumpValue is the latest bump value, LastBumped the layer bumped by
+	// the latest batch (-1: that batch took a step).
+	BumpValue  float64
+	LastBumped int
+	// LossSum sums the batch-mean losses of the batches that took a step
+	// (Steps of them); Bumps counts the others. Correct counts correct
+	// predictions over all batches, Clipped the clipped (sample, neuron)
+	// weight gradients of the stepped batches.
+	LossSum                        float64
+	Steps, Bumps, Correct, Clipped int
 }

@@ -780,6 +780,122 @@ DG_HD void dg_clamp_body(long long j, long long n, double c, double *W) {
     W[j] = v != v ? v : (v > c ? c : (v < -c ? -c : v));
 }
 
+/* x[0] + x[1] + ... + x[n-1], added in order, by one thread: the loads
+ * go out 16 at a time so that they wait on memory together. */
+DG_HD double dg_sum(const double *x, long long n) {
+    double s = 0;
+    long long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        double v[16];
+        for (int q = 0; q < 16; q++) v[q] = x[i + q];
+        for (int q = 0; q < 16; q++) s += v[q];
+    }
+    for (; i < n; i++) s += x[i];
+    return s;
+}
+
+/*
+ * The device-side control of a run of training steps (stepper.Run), so
+ * that a run needs no copy back between its batches. ctl holds:
+ *   [0] this batch's bumped layer (-1: none, the batch takes a step),
+ *   [1] the bump value, [2] the last bumped layer (-1: none; both carry
+ *   the trainer's BumpValue and LastBumped), [3] optimiser steps taken in
+ *   this run, [4] the sum of the stepped batches' mean losses, [5] stepped
+ *   batches, [6] bumped batches, [7] correct predictions, [8] clipped
+ *   (sample, neuron) weight gradients, [9] batches begun in this run.
+ * rule holds the bump value (0: no bumping), whether it doubles on
+ * consecutive bumps of a layer, then per layer its size and its largest
+ * allowed share of silent (sample, neuron) pairs.
+ */
+
+/* The trainer's bump check (overMissing, nextBump) on a batch's silent
+ * counts per neuron, and its correct predictions; one thread (j == 0). */
+DG_HD void dg_decide_body(long long j, long long B, long long nl, const double *rule, const double *silent,
+                          const double *correct, double *ctl) {
+    if (j != 0) return;
+    ctl[9] += 1;
+    ctl[7] += dg_sum(correct, B);
+    long long flag = -1;
+    if (rule[0] > 0) {
+        long long off = 0;
+        for (long long l = 0; l < nl; l++) {
+            long long out = (long long)rule[2 + 2 * l];
+            double n = dg_sum(silent + off, out);
+            off += out;
+            if (n / (double)(B * out) > rule[3 + 2 * l]) { flag = l; break; }
+        }
+    }
+    if (flag >= 0) {
+        if (rule[1] != 0 && ctl[2] == (double)flag) ctl[1] *= 2; else ctl[1] = rule[0];
+        ctl[2] = (double)flag;
+        ctl[6] += 1;
+    } else {
+        ctl[2] = -1;
+        ctl[3] += 1;
+    }
+    ctl[0] = (double)flag;
+}
+
+/* dg_clean, or zeros when the batch bumped: the backward pass then finds
+ * no active neuron and skips its work; j < n. */
+DG_HD void dg_clean_if_body(long long j, long long n, const double *ctl, const double *x, double *out) {
+    if (j >= n) return;
+    if (ctl[0] >= 0) { out[j] = 0; return; }
+    dg_clean_body(j, n, x, out);
+}
+
+/* dg_bump when the batch bumps layer l; j < rows*K. */
+DG_HD void dg_bump_if_body(long long j, long long n, long long K, long long l, long long targeted, const double *ctl,
+                           const double *count, double *W) {
+    if (ctl[0] != (double)l) return;
+    dg_bump_body(j, n, K, ctl[1], targeted, count, W);
+}
+
+/* dg_adam for group gi when the batch takes a step: row i of tab (the
+ * run's step i+1; rows of stride entries) holds each group's lr / bias
+ * correction 1 and, last, sqrt(bias correction 2), as the host computed
+ * them; j < n. */
+DG_HD void dg_adam_if_body(long long j, long long n, double b1, double b2, double eps, const double *tab,
+                           long long stride, long long gi, const double *ctl, const double *g, double *m, double *v,
+                           double *p) {
+    if (ctl[0] >= 0) return;
+    const double *row = tab + ((long long)ctl[3] - 1) * stride;
+    dg_adam_body(j, n, b1, b2, eps, row[gi], row[stride - 1], g, m, v, p);
+}
+
+/* Copies the batch that ctl[9] numbers (of b samples each; this one has
+ * B) from a run's input times X (F per sample) and labels Y to xb and yb,
+ * so that every batch's launches take the same arguments; j < B*F + B. */
+DG_HD void dg_batch_in_body(long long j, long long B, long long F, long long b, const double *ctl, const double *X,
+                            const int *Y, double *xb, int *yb) {
+    long long o = (long long)ctl[9] * b;
+    if (j < B * F) { xb[j] = X[o * F + j]; return; }
+    j -= B * F;
+    if (j < B) yb[j] = Y[o + j];
+}
+
+/* dg_relu and dg_clamp when the batch takes a step; j < n. */
+DG_HD void dg_relu_if_body(long long j, long long n, const double *ctl, double *theta) {
+    if (ctl[0] >= 0) return;
+    dg_relu_body(j, n, theta);
+}
+
+DG_HD void dg_clamp_if_body(long long j, long long n, double c, const double *ctl, double *W) {
+    if (ctl[0] >= 0) return;
+    dg_clamp_body(j, n, c, W);
+}
+
+/* Adds a stepped batch's mean loss (of B losses in upd) and its N clip
+ * counts (after them) to the run's sums, in the trainer's order; one
+ * thread (j == 0). */
+DG_HD void dg_accum_body(long long j, long long B, long long N, const double *upd, double *ctl) {
+    if (j != 0 || ctl[0] >= 0) return;
+    double loss = dg_sum(upd, B);
+    ctl[8] += dg_sum(upd + B, N);
+    ctl[4] += loss * (1 / (double)B);
+    ctl[5] += 1;
+}
+
 #define DG_UNPAREN(...) __VA_ARGS__
 /* X(name, (parameters), (argument names)) for every kernel. */
 #define DG_KERNELS(X) \
@@ -831,6 +947,19 @@ DG_HD void dg_clamp_body(long long j, long long n, double c, double *W) {
     X(dg_adam, (long long n, double b1, double b2, double eps, double step, double sq2, const double *g, double *m, \
                 double *v, double *p), (n, b1, b2, eps, step, sq2, g, m, v, p)) \
     X(dg_relu, (long long n, double *theta), (n, theta)) \
-    X(dg_clamp, (long long n, double c, double *W), (n, c, W))
+    X(dg_clamp, (long long n, double c, double *W), (n, c, W)) \
+    X(dg_decide, (long long B, long long nl, const double *rule, const double *silent, const double *correct, \
+                  double *ctl), (B, nl, rule, silent, correct, ctl)) \
+    X(dg_bump_if, (long long n, long long K, long long l, long long targeted, const double *ctl, const double *count, \
+                   double *W), (n, K, l, targeted, ctl, count, W)) \
+    X(dg_adam_if, (long long n, double b1, double b2, double eps, const double *tab, long long stride, long long gi, \
+                   const double *ctl, const double *g, double *m, double *v, double *p), \
+      (n, b1, b2, eps, tab, stride, gi, ctl, g, m, v, p)) \
+    X(dg_batch_in, (long long B, long long F, long long b, const double *ctl, const double *X, const int *Y, \
+                    double *xb, int *yb), (B, F, b, ctl, X, Y, xb, yb)) \
+    X(dg_relu_if, (long long n, const double *ctl, double *theta), (n, ctl, theta)) \
+    X(dg_clamp_if, (long long n, double c, const double *ctl, double *W), (n, c, ctl, W)) \
+    X(dg_accum, (long long B, long long N, const double *upd, double *ctl), (B, N, upd, ctl)) \
+    X(dg_clean_if, (long long n, const double *ctl, const double *x, double *out), (n, ctl, x, out))
 
 #endif /* DELGRAD_CUH */

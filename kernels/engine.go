@@ -31,6 +31,23 @@ type Device interface {
 	Launch(name string, n int64, args ...any) error
 }
 
+// Recorder is a Device that can record a sequence of launches once and
+// replay it as one (CUDA graphs). The launches recorded must take only
+// buffers that stay allocated while the recording is replayed.
+type Recorder interface {
+	// Record runs launch with the device's launches recorded instead of
+	// run, and returns the recording.
+	Record(launch func() error) (Replay, error)
+}
+
+// Replay is a recorded sequence of launches.
+type Replay interface {
+	// Replay launches the recorded sequence once.
+	Replay() error
+	// Close frees the recording.
+	Close() error
+}
+
 // Kernels lists every kernel with the kinds of its parameters, in order:
 // 'p' a device pointer, 'i' a long long, 'f' a double. It must match
 // DG_KERNELS in delgrad.cuh; a test holds it against the PTX.
@@ -60,6 +77,14 @@ var Kernels = map[string]string{
 	"dg_adam":       "ifffffpppp",
 	"dg_relu":       "ip",
 	"dg_clamp":      "ifp",
+	"dg_decide":     "iipppp",
+	"dg_bump_if":    "iiiippp",
+	"dg_adam_if":    "ifffpiippppp",
+	"dg_batch_in":   "iiippppp",
+	"dg_relu_if":    "ipp",
+	"dg_clamp_if":   "ifpp",
+	"dg_accum":      "iipp",
+	"dg_clean_if":   "ippp",
 }
 
 // CheckArgs reports whether args fit kernel name's parameter kinds.
@@ -127,6 +152,9 @@ type Engine struct {
 	consts map[string][]byte
 	// steppers counts the steppers made, to name their own buffers.
 	steppers int
+	// gen counts the allocations and frees of device buffers: a recorded
+	// sequence of launches (Recorder) is valid while it is unchanged.
+	gen uint64
 	// bind, when set, runs before each call (the CUDA device binds its
 	// context to the calling thread) and returns the function that undoes it.
 	bind func() (func(), error)
@@ -165,6 +193,7 @@ func (g *Engine) Release() error {
 	}
 	g.bufs = map[string]buffer{}
 	g.consts = map[string][]byte{}
+	g.gen++
 	return first
 }
 
@@ -191,6 +220,7 @@ func (g *Engine) freePrefix(prefix string) error {
 			}
 			delete(g.bufs, name)
 			delete(g.consts, name)
+			g.gen++
 		}
 	}
 	return first
@@ -208,6 +238,7 @@ func (g *Engine) buf(name string, n int64) (Ptr, error) {
 		delete(g.bufs, name)
 		delete(g.consts, name)
 	}
+	g.gen++
 	p, err := g.dev.Alloc(n)
 	if err != nil {
 		return 0, fmt.Errorf("kernels: allocating %d bytes for %s: %w", n, name, err)

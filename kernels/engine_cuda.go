@@ -5,6 +5,13 @@ package kernels
 /*
 #cgo LDFLAGS: -ldl -L/usr/lib/x86_64-linux-gnu/stubs
 int dg_cuinit_status(void);
+int dg_launch(void *f, unsigned int grid, unsigned int block, unsigned long long *words, int n, void *stream);
+int dg_stream_create(void **s);
+int dg_stream_destroy(void *s);
+int dg_capture_begin(void *s);
+int dg_capture_end(void *s, int ok, void **exec);
+int dg_graph_launch(void *exec);
+int dg_graph_destroy(void *exec);
 */
 import "C"
 
@@ -47,6 +54,13 @@ type GPU struct {
 	// BlockSize is the number of threads per block of every launch
 	// (DefaultBlockSize unless set; a multiple of 32, at most 1024).
 	BlockSize int
+	// NoGraphs turns recording (Record, CUDA graphs) off: the stepper then
+	// launches every kernel of every batch.
+	NoGraphs bool
+	// stream is where Record captures launches (made on first use);
+	// recording says a capture is on.
+	stream    unsafe.Pointer
+	recording bool
 	// timing, while not nil, accumulates each kernel's device time.
 	timing     map[string]*KernelTime
 	ev0, ev1   cu.Event
@@ -183,14 +197,83 @@ func (g *GPU) Close() error {
 		return fmt.Errorf("kernels: close: %w", err)
 	}
 	err := g.Engine.Release()
+	if g.stream != nil {
+		if e := cuResult("cuStreamDestroy", C.dg_stream_destroy(g.stream)); e != nil && err == nil {
+			err = fmt.Errorf("kernels: close: %w", e)
+		}
+		g.stream = nil
+	}
 	if e := g.ctx.Destroy(); e != nil && err == nil {
 		err = fmt.Errorf("kernels: destroying the context: %w", e)
 	}
 	return err
 }
 
+// cuResult turns a CUDA driver status into an error naming the call.
+func cuResult(call string, st C.int) error {
+	if st == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s returned CUresult %d", call, int(st))
+}
+
+// Record implements Recorder with a CUDA graph: launch runs with the
+// launches captured on the GPU's own stream, and the graph replays on the
+// default stream. It must run on the thread that holds the context (as
+// the Engine's calls do).
+func (d cuDevice) Record(launch func() error) (Replay, error) {
+	g := d.g
+	if g.timing != nil {
+		return nil, errors.New("kernels: no recording while kernels are timed")
+	}
+	if g.NoGraphs {
+		return nil, errors.New("kernels: recording is off (NoGraphs)")
+	}
+	if g.stream == nil {
+		var s unsafe.Pointer
+		if err := cuResult("cuStreamCreate", C.dg_stream_create(&s)); err != nil {
+			return nil, fmt.Errorf("kernels: %w", err)
+		}
+		g.stream = s
+	}
+	if err := cuResult("cuStreamBeginCapture", C.dg_capture_begin(g.stream)); err != nil {
+		return nil, fmt.Errorf("kernels: %w", err)
+	}
+	g.recording = true
+	err := launch()
+	g.recording = false
+	ok := C.int(0)
+	if err == nil {
+		ok = 1
+	}
+	var exec unsafe.Pointer
+	if e := cuResult("cuStreamEndCapture", C.dg_capture_end(g.stream, ok, &exec)); e != nil && err == nil {
+		err = fmt.Errorf("kernels: recording: %w", e)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &cuGraph{exec}, nil
+}
+
+// cuGraph is an instantiated CUDA graph.
+type cuGraph struct{ exec unsafe.Pointer }
+
+func (c *cuGraph) Replay() error { return cuResult("cuGraphLaunch", C.dg_graph_launch(c.exec)) }
+
+func (c *cuGraph) Close() error {
+	if c.exec == nil {
+		return nil
+	}
+	err := cuResult("cuGraphExecDestroy", C.dg_graph_destroy(c.exec))
+	c.exec = nil
+	return err
+}
+
 // cuDevice implements Device with the CUDA driver API.
 type cuDevice struct{ g *GPU }
+
+var _ Recorder = cuDevice{}
 
 func (cuDevice) Alloc(n int64) (Ptr, error) {
 	p, err := cu.MemAlloc(n)
@@ -210,14 +293,17 @@ func (cuDevice) DtoH(dst unsafe.Pointer, p Ptr, n int64) error {
 // DefaultBlockSize is the threads per block of a GPU's launches.
 const DefaultBlockSize = 128
 
-// Launch passes every argument as one 8-byte word, as gorgonia.org/cu does.
+// Launch passes every argument as one 8-byte word, as gorgonia.org/cu does,
+// through dg_launch (launch_cuda.c).
 func (d cuDevice) Launch(name string, n int64, args ...any) error {
 	f, ok := d.g.fns[name]
 	if !ok {
 		return fmt.Errorf("no kernel %s in the module", name)
 	}
-	words := make([]uint64, len(args))
-	params := make([]unsafe.Pointer, len(args))
+	if len(args) > 32 {
+		return fmt.Errorf("%d arguments, at most 32", len(args))
+	}
+	var words [32]uint64
 	for i, a := range args {
 		switch v := a.(type) {
 		case Ptr:
@@ -227,7 +313,6 @@ func (d cuDevice) Launch(name string, n int64, args ...any) error {
 		case float64:
 			words[i] = math.Float64bits(v)
 		}
-		params[i] = unsafe.Pointer(&words[i])
 	}
 	g := d.g
 	blockSize := int64(g.BlockSize)
@@ -238,13 +323,22 @@ func (d cuDevice) Launch(name string, n int64, args ...any) error {
 		return fmt.Errorf("block size %d: want a multiple of 32 from 32 to 1024", blockSize)
 	}
 	grid := (n + blockSize - 1) / blockSize
+	// cu.Function holds just the driver's CUfunction handle.
+	fn := *(*unsafe.Pointer)(unsafe.Pointer(&f))
+	launch := func() error {
+		var stream unsafe.Pointer
+		if g.recording {
+			stream = g.stream
+		}
+		return cuResult("cuLaunchKernel", C.dg_launch(fn, C.uint(grid), C.uint(blockSize), (*C.ulonglong)(unsafe.Pointer(&words[0])), C.int(len(args)), stream))
+	}
 	if g.timing == nil {
-		return f.Launch(int(grid), 1, 1, int(blockSize), 1, 1, 0, cu.Stream{}, params)
+		return launch()
 	}
 	if err := g.ev0.Record(cu.Stream{}); err != nil {
 		return fmt.Errorf("timing: %w", err)
 	}
-	if err := f.Launch(int(grid), 1, 1, int(blockSize), 1, 1, 0, cu.Stream{}, params); err != nil {
+	if err := launch(); err != nil {
 		return err
 	}
 	if err := errors.Join(g.ev1.Record(cu.Stream{}), g.ev1.Synchronize()); err != nil {

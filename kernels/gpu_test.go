@@ -12,6 +12,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/delgrad-go/delgrad/batch"
 	"github.com/delgrad-go/delgrad/configs"
@@ -299,7 +300,6 @@ func TestProfileKernels(t *testing.T) {
 		t.Skip("set DELGRAD_PROFILE=1 to profile the kernels")
 	}
 	g := gpu(t)
-	t.Cleanup(func() { g.BlockSize = 0 })
 	profile := func(what string, run func() error) {
 		if err := run(); err != nil { // warm-up: buffers, module load
 			t.Fatal(err)
@@ -346,8 +346,8 @@ func TestProfileKernels(t *testing.T) {
 			return g.Backward(net, &tr, dOut, gr)
 		})
 	}
-	for _, name := range []string{"yin_yang_H30_WA", "mnist_784"} {
-		if name == "mnist_784" && os.Getenv("DELGRAD_MNIST") == "" {
+	for _, name := range []string{"yin_yang_H30_WA", "16x16_mnist", "mnist_784"} {
+		if name != "yin_yang_H30_WA" && os.Getenv("DELGRAD_MNIST") == "" {
 			if _, err := trainer.LoadSplit("mnist", "", "test"); err != nil {
 				t.Logf("no MNIST: %v", err)
 				continue
@@ -355,16 +355,114 @@ func TestProfileKernels(t *testing.T) {
 		}
 		tr := trainerFor(t, name, g, 20)
 		profile("train epoch "+name, func() error { _, err := tr.RunEpoch(nil); return err })
-		// The same epochs' wall time for other block sizes (A/B in one run;
-		// the trainer's later epochs do the same work).
-		for _, bs := range []int{32, 64, 128, 256, 256, 128, 64, 32} {
-			g.BlockSize = bs
-			start := time.Now()
-			if _, err := tr.RunEpoch(nil); err != nil {
-				t.Fatal(err)
+	}
+}
+
+// BenchmarkLaunch measures the cost of one kernel launch: "enqueue" is the
+// host's time per launch of a one-thread kernel with no wait (enqueue-us per
+// launch), "pipeline" adds the wait for the last one (the device's rate
+// for back-to-back tiny kernels), "roundtrip" is a launch followed by an
+// 8-byte copy back (one synchronisation).
+func BenchmarkLaunch(b *testing.B) {
+	g := gpu(b)
+	one := make([]float64, 1)
+	for _, mode := range []string{"enqueue", "pipeline", "roundtrip"} {
+		b.Run(mode, func(b *testing.B) {
+			// The context is bound to the goroutine's thread.
+			leave, err := g.enter()
+			if err != nil {
+				b.Fatal(err)
 			}
-			t.Logf("BLOCK %s block size %d: epoch %v", name, bs, time.Since(start))
+			defer leave()
+			p, err := g.buf("bench.launch", 8)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var enq time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := g.launch("dg_relu", 1, int64(1), p); err != nil {
+					b.Fatal(err)
+				}
+				if mode == "roundtrip" {
+					if err := g.download(one, p, "bench"); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			enq = b.Elapsed()
+			if mode == "enqueue" {
+				b.StopTimer()
+			}
+			if err := g.download(one, p, "bench"); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(enq.Seconds()*1e6/float64(b.N), "enqueue-us")
+		})
+	}
+}
+
+// countingDevice counts a Device's launches and copies.
+type countingDevice struct {
+	Device
+	launches, copies int
+}
+
+func (c *countingDevice) Launch(name string, n int64, args ...any) error {
+	c.launches++
+	return c.Device.Launch(name, n, args...)
+}
+
+func (c *countingDevice) HtoD(p Ptr, src unsafe.Pointer, n int64) error {
+	c.copies++
+	return c.Device.HtoD(p, src, n)
+}
+
+func (c *countingDevice) DtoH(dst unsafe.Pointer, p Ptr, n int64) error {
+	c.copies++
+	return c.Device.DtoH(dst, p, n)
+}
+
+// BenchmarkTrainStepSmall times the device training step at the configs'
+// batch sizes (Yin-Yang H30_WA at 150, 16x16 MNIST at 50), with its full
+// batches replayed as CUDA graphs ("graphs") and launched kernel by kernel
+// ("launches", which also counts launches and copies per step): with
+// BenchmarkLaunch it says how much of a small step is launch overhead.
+func BenchmarkTrainStepSmall(b *testing.B) {
+	g := gpu(b)
+	for _, name := range []string{"yin_yang_H30_WA", "16x16_mnist"} {
+		for _, mode := range []string{"graphs", "launches"} {
+			b.Run(name+"/"+mode, func(b *testing.B) {
+				if name != "yin_yang_H30_WA" && os.Getenv("DELGRAD_MNIST") == "" {
+					if _, err := trainer.LoadSplit("mnist16", "", "test"); err != nil {
+						b.Skipf("no MNIST: %v", err)
+					}
+				}
+				g.NoGraphs = mode == "launches"
+				defer func() { g.NoGraphs = false }()
+				t := trainerFor(b, name, g, 1)
+				var cd *countingDevice
+				if mode == "launches" {
+					cd = &countingDevice{Device: g.Engine.dev}
+					g.Engine.dev = cd
+					defer func() { g.Engine.dev = cd.Device }()
+				}
+				if err := t.TrainSteps(64); err != nil {
+					b.Fatal(err)
+				}
+				if cd != nil {
+					cd.launches, cd.copies = 0, 0
+				}
+				b.ResetTimer()
+				if err := t.TrainSteps(b.N); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(b.Elapsed().Seconds()*1e6/float64(b.N), "us/step")
+				if cd != nil {
+					b.ReportMetric(float64(cd.launches)/float64(b.N), "launches/step")
+					b.ReportMetric(float64(cd.copies)/float64(b.N), "copies/step")
+				}
+			})
 		}
-		g.BlockSize = 0
 	}
 }

@@ -9,11 +9,10 @@ import (
 	"github.com/delgrad-go/delgrad/batch"
 )
 
-// stepper runs the trainer's training step on the engine's device: master
+// stepper runs the trainer's training steps on the engine's device: master
 // weights, delay parameters, Adam moments and the network's weights and
-// delays stay in device memory; a batch moves its input times and labels
-// in and, per layer, the silent-neuron counts, the correct count, the
-// losses and the clip counts out.
+// delays stay in device memory; a run of batches moves its input times and
+// labels in and its counts out, one copy each way.
 type stepper struct {
 	g    *Engine
 	spec batch.StepSpec
@@ -32,8 +31,13 @@ type stepper struct {
 	gn             []int64
 	dspan          []float64
 	times          []Ptr
-	B              int64
-	forwarded      bool
+	// graph replays a recorded full batch (see batch); warm says a batch
+	// with warmKey ran directly since its buffers last moved.
+	graph    Replay
+	graphKey graphKey
+	warm     bool
+	warmKey  graphKey
+	noGraph  bool
 }
 
 // NewStepper implements batch.StepEngine.
@@ -143,7 +147,6 @@ func (s *stepper) Load(w, theta, m, v [][]float64) error {
 			return err
 		}
 	}
-	s.forwarded = false
 	return s.sync(-1)
 }
 
@@ -206,194 +209,299 @@ func (s *stepper) lossParams() (int64, float64, float64, float64) {
 	return 0, sp.DeltaT * sp.TauSyn, 0, 0
 }
 
-// Forward implements batch.Stepper.
-func (s *stepper) Forward(in []float64, labels []int) ([]int, int, error) {
-	b := len(labels)
-	if b < 1 || len(in) != b*s.net.Inputs {
-		return nil, 0, fmt.Errorf("kernels: step: %d input times for %d samples of %d inputs", len(in), b, s.net.Inputs)
+// ctl layout (see dg_decide in delgrad.cuh).
+const (
+	ctlFlag = iota
+	ctlBumpValue
+	ctlLastBumped
+	ctlSteps
+	ctlLossSum
+	ctlStepped
+	ctlBumps
+	ctlCorrect
+	ctlClipped
+	ctlBatch
+	ctlLen
+)
+
+// Run implements batch.Stepper. Per batch it launches the forward pass,
+// the silent counts and the loss, dg_decide (the bump check, on the
+// device), the conditional bump, and the backward pass and update, whose
+// state-changing kernels (Adam, rectification, clipping) do nothing on a
+// batch that bumped; the batch's loss and counts are added up on the
+// device. The inputs go up in one copy and ctl comes back in one, so the
+// host never waits for the device between batches.
+func (s *stepper) Run(in []float64, labels []int, b int, lr []float64, rule batch.BumpRule, st *batch.RunState) error {
+	n := len(labels)
+	F, K, L := s.net.Inputs, s.net.Outputs(), len(s.net.Layers)
+	switch {
+	case n < 1 || b < 1:
+		return fmt.Errorf("kernels: step: %d samples in batches of %d", n, b)
+	case len(in) != n*F:
+		return fmt.Errorf("kernels: step: %d input times for %d samples of %d inputs", len(in), n, F)
+	case len(lr) != len(s.gp):
+		return fmt.Errorf("kernels: step: %d learning rates for %d groups", len(lr), len(s.gp))
+	case len(rule.MaxMissing) != L:
+		return fmt.Errorf("kernels: step: %d bump thresholds for %d layers", len(rule.MaxMissing), L)
+	case st.Step < 0:
+		return fmt.Errorf("kernels: step: optimiser step count %d", st.Step)
 	}
-	K := s.net.Outputs()
-	lab := make([]int32, b)
+	lab := make([]int32, n)
 	for i, y := range labels {
 		if y < 0 || y >= K {
-			return nil, 0, fmt.Errorf("kernels: step: label %d out of range", y)
+			return fmt.Errorf("kernels: step: label %d of sample %d out of range [0, %d)", y, i, K)
 		}
 		lab[i] = int32(y)
 	}
+	// Adam's factors for every step this run may take, computed on the
+	// host as the trainer's optimiser does: one row per step, each group's
+	// lr / bias correction 1, then sqrt(bias correction 2).
+	batches := (n + b - 1) / b
+	sp := &s.spec
+	stride := len(s.gp) + 1
+	tab := make([]float64, stride*batches)
+	for i := range batches {
+		step := float64(st.Step + i + 1)
+		bc1 := 1 - math.Pow(sp.Beta1, step)
+		row := tab[i*stride : (i+1)*stride]
+		for gi := range s.gp {
+			row[gi] = lr[gi] / bc1
+		}
+		row[stride-1] = math.Sqrt(1 - math.Pow(sp.Beta2, step))
+	}
+	rl := []float64{max(rule.Value, 0), 0}
+	if rule.Doubling {
+		rl[1] = 1
+	}
+	for li, m := range rule.MaxMissing {
+		rl = append(rl, float64(s.net.Layers[li].Out), m)
+	}
+	// The run's state and sums go in and come back whole, so that the
+	// losses add up in the same order whatever the run's length.
+	ctl := make([]float64, ctlLen)
+	ctl[ctlFlag], ctl[ctlBumpValue], ctl[ctlLastBumped] = -1, st.BumpValue, float64(st.LastBumped)
+	ctl[ctlLossSum], ctl[ctlStepped], ctl[ctlBumps] = st.LossSum, float64(st.Steps), float64(st.Bumps)
+	ctl[ctlCorrect], ctl[ctlClipped] = float64(st.Correct), float64(st.Clipped)
 	leave, err := s.g.enter()
 	if err != nil {
-		return nil, 0, err
+		return err
 	}
 	defer leave()
-	// Until this pass succeeds, Bump and Update refuse to run: they read
-	// what it leaves in the device buffers.
-	s.forwarded = false
-	g := s.g
-	B := int64(b)
-	x, err := g.uploadF("x", in)
+	g, pre := s.g, s.prefix
+	x, err1 := g.uploadF(pre+"X", in)
+	y, err2 := g.upload(pre+"Y", unsafe.Pointer(&lab[0]), int64(4*n))
+	tp, err3 := g.uploadF(pre+"adam", tab)
+	rp, err4 := g.uploadF(pre+"rule", rl)
+	cp, err5 := g.uploadF(pre+"ctl", ctl)
+	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
+		return err
+	}
+	a := stepArgs{b: int64(b), stride: int64(stride), x: x, y: y, tab: tp, rule: rp, ctl: cp, bump: rl[0] > 0, targeted: rule.Targeted}
+	for bi := range batches {
+		B := min(b, n-bi*b)
+		if err := s.batch(a, int64(B)); err != nil {
+			return err
+		}
+	}
+	if err := g.download(ctl, cp, "the run's counts"); err != nil {
+		return err
+	}
+	st.Step += int(ctl[ctlSteps])
+	st.BumpValue, st.LastBumped = ctl[ctlBumpValue], int(ctl[ctlLastBumped])
+	st.LossSum = ctl[ctlLossSum]
+	st.Steps, st.Bumps = int(ctl[ctlStepped]), int(ctl[ctlBumps])
+	st.Correct, st.Clipped = int(ctl[ctlCorrect]), int(ctl[ctlClipped])
+	return nil
+}
+
+// stepArgs holds what a run's batches share: the batch size, the Adam
+// table's row length, and the device buffers of the inputs, labels, Adam
+// table, bump rule and ctl; whether the rule bumps and targets.
+type stepArgs struct {
+	b, stride            int64
+	x, y, tab, rule, ctl Ptr
+	bump, targeted       bool
+}
+
+// graphKey is what a recorded batch depends on beyond the buffers' places.
+type graphKey struct {
+	a   stepArgs
+	B   int64
+	gen uint64
+}
+
+// batch runs the next batch of a run (B samples). The launches of a full
+// batch take the same arguments every time (the inputs are copied to
+// fixed buffers by dg_batch_in, the Adam row is found through ctl): on a
+// device that records launches (Recorder) the first full batch runs as it
+// is, the second is recorded, and every later one replays the recording,
+// one launch instead of about fifty, for as long as the engine's buffers
+// stay where they were (Engine.gen).
+func (s *stepper) batch(a stepArgs, B int64) error {
+	rec, ok := s.g.dev.(Recorder)
+	if !ok || B != a.b || s.noGraph {
+		return s.launchBatch(a, B)
+	}
+	key := graphKey{a, B, s.g.gen}
+	if s.graph != nil && s.graphKey == key {
+		return s.graph.Replay()
+	}
+	if s.graph != nil {
+		err := s.graph.Close()
+		s.graph = nil
+		if err != nil {
+			return fmt.Errorf("kernels: step: %w", err)
+		}
+	}
+	if !s.warm || s.warmKey != key {
+		// First run it directly: it allocates the buffers it needs, which
+		// a recording may not.
+		s.warm, s.warmKey = true, key
+		if err := s.launchBatch(a, B); err != nil {
+			return err
+		}
+		s.warmKey.gen = s.g.gen
+		return nil
+	}
+	r, err := rec.Record(func() error { return s.launchBatch(a, B) })
 	if err != nil {
-		return nil, 0, err
+		// Recording is an optimisation: run on without it.
+		s.noGraph = true
+		return s.launchBatch(a, B)
 	}
-	lp, err := g.upload(s.prefix+"labels", unsafe.Pointer(&lab[0]), 4*B)
-	if err != nil {
-		return nil, 0, err
-	}
-	if s.times, err = g.forward(s.net, B, x, s.Wn, s.D, s.prefix); err != nil {
-		return nil, 0, err
-	}
-	// What the host needs back comes in two copies per step: after the
-	// forward pass the silent counts per neuron and the correct flags (one
-	// buffer), after the update the losses and the clip counts (another).
+	s.graph, s.graphKey = r, key
+	return r.Replay()
+}
+
+// launchBatch launches a batch of B samples: its inputs, the forward pass,
+// the silent counts, the loss, the bump check (dg_decide), the
+// conditional bump, the update, and the sums of its loss and counts.
+func (s *stepper) launchBatch(a stepArgs, B int64) error {
+	g, pre := s.g, s.prefix
+	F, K, L := int64(s.net.Inputs), int64(s.net.Outputs()), len(s.net.Layers)
 	N := int64(neurons(s.net))
-	fwd, err1 := g.buf(s.prefix+"sfwd", 8*(N+B))
-	upd, err2 := g.buf(s.prefix+"supd", 8*(B+N))
-	dOut, err3 := g.buf(s.prefix+"sdout", 8*B*int64(K))
-	if err := errors.Join(err1, err2, err3); err != nil {
-		return nil, 0, err
+	xb, err1 := g.buf(pre+"xb", 8*a.b*F)
+	yb, err2 := g.buf(pre+"yb", 4*a.b)
+	fwd, err3 := g.buf(pre+"sfwd", 8*(N+a.b))
+	upd, err4 := g.buf(pre+"supd", 8*(a.b+N))
+	dOut, err5 := g.buf(pre+"sdout", 8*a.b*K)
+	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
+		return err
+	}
+	if err := g.launch("dg_batch_in", B*F+B, B, F, a.b, a.ctl, a.x, a.y, xb, yb); err != nil {
+		return err
+	}
+	var err error
+	if s.times, err = g.forward(s.net, B, xb, s.Wn, s.D, pre); err != nil {
+		return err
 	}
 	for li := range s.net.Layers {
 		k := int64(s.net.Layers[li].Out)
-		for _, st := range g.colSums("dg_silent", B, k, s.times[li+1], s.silentCounts(li)) {
-			if st.err != nil {
-				return nil, 0, st.err
+		for _, c := range g.colSums("dg_silent", B, k, s.times[li+1], s.silentCounts(li)) {
+			if c.err != nil {
+				return c.err
 			}
-			if err := g.launch(st.name, st.n, st.args...); err != nil {
-				return nil, 0, err
+			if err := g.launch(c.name, c.n, c.args...); err != nil {
+				return err
 			}
 		}
 	}
+	correct := fwd + Ptr(8*N)
 	kind, p1, p2, p3 := s.lossParams()
-	if err := g.launch("dg_loss", B, B, int64(K), kind, p1, p2, p3, 1/float64(b), s.times[len(s.times)-1], lp, dOut, upd, fwd+Ptr(8*N)); err != nil {
-		return nil, 0, err
+	if err := g.launch("dg_loss", B, B, K, kind, p1, p2, p3, 1/float64(B), s.times[L], yb, dOut, upd, correct); err != nil {
+		return err
 	}
-	back := make([]float64, N+B)
-	if err := g.download(back, fwd, "silent counts and correct flags"); err != nil {
-		return nil, 0, err
+	if err := g.launch("dg_decide", 1, B, int64(L), a.rule, fwd, correct, a.ctl); err != nil {
+		return err
 	}
-	silent := perLayer(s.net, back[:N])
-	correct := 0
-	for _, v := range back[N:] {
-		correct += int(v)
+	if a.bump {
+		t := int64(0)
+		if a.targeted {
+			t = 1
+		}
+		for li := range s.net.Layers {
+			l := &s.net.Layers[li]
+			nw := int64(l.Rows() * l.Out)
+			if err := g.launch("dg_bump_if", nw, nw, int64(l.Out), int64(li), t, a.ctl, s.silentCounts(li), s.W[li]); err != nil {
+				return err
+			}
+		}
 	}
-	s.B, s.forwarded = B, true
-	return silent, correct, nil
+	if err := s.update(B, dOut, upd, a); err != nil {
+		return err
+	}
+	return g.launch("dg_accum", 1, B, N, upd, a.ctl)
 }
 
-// silentCounts returns where the latest Forward left layer li's silent
-// counts per neuron: inside the buffer it copies back, before the correct
-// flags.
+// silentCounts returns where a batch's silent counts per neuron of layer
+// li lie: in the stepper's forward buffer, before the correct flags.
 func (s *stepper) silentCounts(li int) Ptr {
 	return s.g.bufs[s.prefix+"sfwd"].ptr + Ptr(8*layerOffset(s.net, li))
 }
 
-// Bump implements batch.Stepper.
-func (s *stepper) Bump(li int, value float64, targeted bool) error {
-	if !s.forwarded {
-		return errors.New("kernels: step: Bump before Forward")
-	}
-	leave, err := s.g.enter()
-	if err != nil {
-		return err
-	}
-	defer leave()
-	l := &s.net.Layers[li]
-	n := int64(l.Rows() * l.Out)
-	t := int64(0)
-	if targeted {
-		t = 1
-	}
-	if err := s.g.launch("dg_bump", n, n, int64(l.Out), value, t, s.silentCounts(li), s.W[li]); err != nil {
-		return err
-	}
-	s.forwarded = false
-	return s.sync(li)
-}
-
-// Update implements batch.Stepper.
-func (s *stepper) Update(lr []float64, step int) (float64, int, error) {
-	if !s.forwarded {
-		return 0, 0, errors.New("kernels: step: Update before Forward")
-	}
-	if len(lr) != len(s.gp) || step < 1 {
-		return 0, 0, fmt.Errorf("kernels: step: %d learning rates for %d groups, step %d", len(lr), len(s.gp), step)
-	}
-	leave, err := s.g.enter()
-	if err != nil {
-		return 0, 0, err
-	}
-	defer leave()
+// update launches a batch's step after its forward pass: the loss
+// gradient's cleaning (to zeros when the batch bumped), the backward pass (clip counts into upd after the
+// B losses), the delay-parameter gradients, Adam, rectification, clipping
+// and the network's weights and delays; the kernels that change
+// parameters do nothing when ctl says the batch bumped.
+func (s *stepper) update(B int64, delta, upd Ptr, a stepArgs) error {
+	ctl := a.ctl
 	g := s.g
-	B := s.B
-	delta := g.bufs[s.prefix+"sdout"].ptr
 	n := B * int64(s.net.Outputs())
-	if err := g.launch("dg_clean", n, n, delta, delta); err != nil {
-		return 0, 0, err
+	if err := g.launch("dg_clean_if", n, n, ctl, delta, delta); err != nil {
+		return err
 	}
-	upd := g.bufs[s.prefix+"supd"].ptr
 	if _, err := g.backward(s.net, B, s.times, delta, s.Wn, s.D, s.dspan, upd+Ptr(8*B)); err != nil {
-		return 0, 0, err
+		return err
 	}
 	for li := range s.net.Layers {
 		if nd := int64(len(s.net.Layers[li].D())); nd > 0 {
 			dp := s.spec.Delays[li]
 			if err := g.launch("dg_theta_grad", nd, nd, delayKind(dp), dp.Scale, s.Th[li], g.bufs[fmt.Sprintf("dD%d", li)].ptr, s.gT[li]); err != nil {
-				return 0, 0, err
+				return err
 			}
 		}
 	}
 	sp := &s.spec
-	bc1 := 1 - math.Pow(sp.Beta1, float64(step))
-	bc2 := 1 - math.Pow(sp.Beta2, float64(step))
-	sq2 := math.Sqrt(bc2)
 	for gi := range s.gp {
 		grad := s.gg[gi]
 		if grad == 0 {
 			grad = g.bufs[fmt.Sprintf("dW%d", s.gl[gi])].ptr
 		}
-		if err := g.launch("dg_adam", s.gn[gi], s.gn[gi], sp.Beta1, sp.Beta2, sp.AdamEps, lr[gi]/bc1, sq2,
-			grad, s.gm[gi], s.gv[gi], s.gp[gi]); err != nil {
-			return 0, 0, err
+		if err := g.launch("dg_adam_if", s.gn[gi], s.gn[gi], sp.Beta1, sp.Beta2, sp.AdamEps, a.tab, a.stride, int64(gi),
+			ctl, grad, s.gm[gi], s.gv[gi], s.gp[gi]); err != nil {
+			return err
 		}
 	}
 	for li := range s.net.Layers {
 		if nd := int64(len(s.net.Layers[li].D())); nd > 0 && !sp.Delays[li].Sigmoid {
-			if err := g.launch("dg_relu", nd, nd, s.Th[li]); err != nil {
-				return 0, 0, err
+			if err := g.launch("dg_relu_if", nd, nd, ctl, s.Th[li]); err != nil {
+				return err
 			}
 		}
 		if c := sp.ClipWeights; c > 0 {
 			l := &s.net.Layers[li]
-			n := int64(l.Rows() * l.Out)
-			if err := g.launch("dg_clamp", n, n, c, s.W[li]); err != nil {
-				return 0, 0, err
+			nw := int64(l.Rows() * l.Out)
+			if err := g.launch("dg_clamp_if", nw, nw, c, ctl, s.W[li]); err != nil {
+				return err
 			}
 		}
 	}
-	if err := s.sync(-1); err != nil {
-		return 0, 0, err
-	}
-	back := make([]float64, B+int64(neurons(s.net)))
-	if err := g.download(back, upd, "losses and clip counts"); err != nil {
-		return 0, 0, err
-	}
-	loss := 0.0
-	for _, v := range back[:B] {
-		loss += v
-	}
-	total := 0
-	for _, c := range perLayer(s.net, back[B:]) {
-		total += c
-	}
-	s.forwarded = false
-	return loss * (1 / float64(B)), total, nil
+	return s.sync(-1)
 }
 
-// Close implements batch.Stepper: it frees the stepper's own buffers.
+// Close implements batch.Stepper: it frees the stepper's own buffers and
+// its recording.
 func (s *stepper) Close() error {
 	leave, err := s.g.enter()
 	if err != nil {
 		return err
 	}
 	defer leave()
-	return s.g.freePrefix(s.prefix)
+	var errGraph error
+	if s.graph != nil {
+		errGraph = s.graph.Close()
+		s.graph = nil
+	}
+	return errors.Join(errGraph, s.g.freePrefix(s.prefix))
 }

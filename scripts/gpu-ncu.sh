@@ -3,7 +3,7 @@
 # GPU machine (from scripts/gpu-build.sh's binaries): per kernel launch, the
 # SpeedOfLight section (memory and compute throughput as a share of the
 # device's peak) of one forward+backward pass per benchmark network.
-# Usage: scripts/gpu-ncu.sh [BINDIR]; writes ncu-<case>.csv to $OUT (or /tmp).
+# Usage: [CASES='name:launches ...'] scripts/gpu-ncu.sh [BINDIR]; writes ncu-<case>.csv to $OUT (or /tmp).
 # Clocks are left as they are (--clock-control none).
 set -uo pipefail
 dir=${1:-bin/gpu}
@@ -14,7 +14,7 @@ rc=0
 # Launches per forward+backward pass (Engine.Forward then Engine.Backward):
 # mux, 3 per layer forward, clean, 8 per layer backward (+2 per axonal
 # layer for the delay sums), unmux.
-for spec in yinyang_4-30-3_axonal:29 mnist16_256-128-10:25 mnist_784-350-10:25; do
+for spec in ${CASES:-yinyang_4-30-3_axonal:29 mnist16_256-128-10:25 mnist_784-350-10:25}; do
   c=${spec%:*} n=${spec#*:}
   echo "== $c"
   # The benchmark runs the pass 1 + 2 times; the first pass is skipped and
@@ -22,7 +22,7 @@ for spec in yinyang_4-30-3_axonal:29 mnist16_256-128-10:25 mnist_784-350-10:25; 
   timeout 150 "$ncu" --clock-control none --section SpeedOfLight --csv -k 'regex:^dg_' --launch-skip "$n" --launch-count "$n" \
     "$dir/kernels.test" -test.run '^$' -test.bench "ForwardBackward/$c\$" -test.benchtime 2x > "$out/ncu-$c.csv" 2> "$out/ncu-$c.err" || rc=1
   # kernel, metric, value: the throughput rows only.
-  awk -F'","' '/Throughput/ {gsub(/"/, "", $NF); printf "%-16s %-32s %s\n", $5, $(NF-2), $NF}' "$out/ncu-$c.csv" | sort -k1,1 -k2,2 -u | head -40
+  awk -F'","' '/Throughput/ {gsub(/"/, "", $NF); printf "%-16s %-32s %s\n", $5, $(NF-2), $NF}' "$out/ncu-$c.csv" | head -80
   tail -2 "$out/ncu-$c.err"
 done
 exit $rc

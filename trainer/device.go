@@ -55,29 +55,83 @@ func (t *Trainer) initDevice() {
 	t.DeviceNote = "training steps run on the device"
 }
 
-// deviceStep is step on the device: forward, the bump check on the silent
-// counts, then a bump or the update, as step does on the host.
-func (t *Trainer) deviceStep(in []float64, labels []int, lr []float64) (float64, bool, int, int, error) {
-	silent, correct, err := t.stepper.Forward(in, labels)
-	if err != nil {
-		return 0, false, 0, 0, err
-	}
+// runDevice trains on the samples in (n x F, already permuted and noised)
+// on the device, in batches of b, carrying the optimiser's step
+// count and the bump state across, and adds the metrics to st.
+func (t *Trainer) runDevice(in []float64, labels []int, b int, lr []float64, st *batch.RunState) error {
 	tc := &t.Cfg.Training
-	if tc.BumpValue > 0 {
-		if l := t.overMissing(silent, len(labels)); l >= 0 {
-			if err := t.stepper.Bump(l, t.nextBump(l), tc.BumpTargeted); err != nil {
-				return 0, false, 0, 0, err
-			}
-			return 0, false, correct, 0, nil
+	rule := batch.BumpRule{Value: tc.BumpValue, Doubling: tc.BumpDoubling, Targeted: tc.BumpTargeted}
+	for l := range t.Model.Net.Layers {
+		rule.MaxMissing = append(rule.MaxMissing, t.Cfg.maxMissing(l))
+	}
+	st.Step, st.BumpValue, st.LastBumped = t.Opt.Step, t.BumpValue, t.LastBumped
+	if err := t.stepper.Run(in, labels, b, lr, rule, st); err != nil {
+		return fmt.Errorf("device step: %w", err)
+	}
+	t.Opt.Step, t.BumpValue, t.LastBumped = st.Step, st.BumpValue, st.LastBumped
+	return nil
+}
+
+// partBytes bounds the input times of one part of an epoch on the device
+// (runEpochDevice): small enough to stay in the host's caches, large
+// enough that a part's copy in and its counts' copy back are rare.
+const partBytes = 2 << 20
+
+// runEpochDevice trains one epoch's batches (the training split in the
+// order perm) on the device. The epoch goes up in parts of whole batches,
+// about partBytes of input times each, or finer so that progress is
+// reported about 20 times; while the device runs one part, a goroutine
+// gathers and noises the next into the other of two buffers.
+func (t *Trainer) runEpochDevice(perm []int, lr []float64, progress Progress) (batch.RunState, error) {
+	var st batch.RunState
+	set := t.Data.Train
+	F, b := set.F, t.Cfg.Training.BatchSize
+	if err := t.loadDevice(); err != nil {
+		return st, err
+	}
+	batches := (set.N + b - 1) / b
+	per := max(1, min(batches, partBytes/(8*b*F)))
+	if progress != nil {
+		per = min(per, max(1, (batches+19)/20))
+	}
+	n := per * b
+	var in [2][]float64
+	var labels [2][]int
+	// prep fills buffer k%2 with the part starting at sample lo. The host
+	// step draws the noise batch by batch in sample order; the parts are
+	// prepared in order, so they draw the same numbers.
+	prep := func(k, lo int) {
+		hi := min(lo+n, set.N)
+		in[k%2] = grow(in[k%2], (hi-lo)*F)
+		if cap(labels[k%2]) < n {
+			labels[k%2] = make([]int, n)
+		}
+		labels[k%2] = labels[k%2][:hi-lo]
+		for i, r := range perm[lo:hi] {
+			copy(in[k%2][i*F:(i+1)*F], set.Row(r))
+			labels[k%2][i] = set.Labels[r]
+		}
+		t.addNoise(in[k%2])
+	}
+	prep(0, 0)
+	for k, lo := 0, 0; lo < set.N; k, lo = k+1, lo+n {
+		done := make(chan struct{})
+		if lo+n < set.N {
+			go func() { prep(k+1, lo+n); close(done) }()
+		} else {
+			close(done)
+		}
+		err := t.runDevice(in[k%2], labels[k%2], b, lr, &st)
+		<-done
+		if err != nil {
+			return st, fmt.Errorf("batches from sample %d: %w", lo, err)
+		}
+		if progress != nil {
+			hi := min(lo+n, set.N)
+			progress(hi, set.N, st.LossSum/float64(max(st.Steps, 1)), float64(st.Correct)/float64(hi))
 		}
 	}
-	t.LastBumped = -1
-	t.Opt.Step++
-	loss, clipped, err := t.stepper.Update(lr, t.Opt.Step)
-	if err != nil {
-		return 0, false, 0, 0, err
-	}
-	return loss, true, correct, clipped, nil
+	return st, t.storeDevice()
 }
 
 // loadDevice copies the parameters and optimiser state to the device.
@@ -110,25 +164,34 @@ func (t *Trainer) TrainSteps(n int) error {
 	tc := &t.Cfg.Training
 	b := min(tc.BatchSize, set.N)
 	lr := t.LR(t.Epoch)
-	step := t.step
+	F := set.F
+	// The device runs up to 64 batches per copy in.
+	per := 1
 	if t.stepper != nil {
 		if err := t.loadDevice(); err != nil {
 			return err
 		}
-		step = t.deviceStep
+		per = 64
 	}
-	F := set.F
-	t.inBuf = grow(t.inBuf, b*F)
-	labels := make([]int, b)
-	for i := 0; i < n; i++ {
-		for j := 0; j < b; j++ {
+	var st batch.RunState
+	for i := 0; i < n; i += per {
+		nb := min(per, n-i)
+		t.inBuf = grow(t.inBuf, nb*b*F)
+		labels := make([]int, nb*b)
+		for j := range labels {
 			r := (t.benchPos + j) % set.N
 			copy(t.inBuf[j*F:(j+1)*F], set.Row(r))
 			labels[j] = set.Labels[r]
 		}
-		t.benchPos = (t.benchPos + b) % set.N
+		t.benchPos = (t.benchPos + nb*b) % set.N
 		t.addNoise(t.inBuf)
-		if _, _, _, _, err := step(t.inBuf, labels, lr); err != nil {
+		if t.stepper != nil {
+			if err := t.runDevice(t.inBuf, labels, b, lr, &st); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, _, _, _, err := t.step(t.inBuf, labels, lr); err != nil {
 			return err
 		}
 	}

@@ -222,15 +222,15 @@ func (t *Trainer) RunEpoch(progress Progress) (EpochMetrics, error) {
 	perm := t.rng.Perm(set.N)
 	m := EpochMetrics{Epoch: t.Epoch + 1, LR: lr}
 	lossSum, steps, correct := 0.0, 0, 0
-	step := t.step
-	if t.stepper != nil {
-		if err := t.loadDevice(); err != nil {
-			return m, err
-		}
-		step = t.deviceStep
-	}
 	F := set.F
-	for lo := 0; lo < set.N; lo += tc.BatchSize {
+	if t.stepper != nil {
+		st, err := t.runEpochDevice(perm, lr, progress)
+		if err != nil {
+			return m, fmt.Errorf("epoch %d: %w", t.Epoch+1, err)
+		}
+		lossSum, steps, correct, m.Bumps, m.Clipped = st.LossSum, st.Steps, st.Correct, st.Bumps, st.Clipped
+	}
+	for lo := 0; lo < set.N && t.stepper == nil; lo += tc.BatchSize {
 		hi := min(lo+tc.BatchSize, set.N)
 		b := hi - lo
 		t.inBuf = grow(t.inBuf, b*F)
@@ -243,7 +243,7 @@ func (t *Trainer) RunEpoch(progress Progress) (EpochMetrics, error) {
 		for i := range labels {
 			labels[i] = set.Labels[perm[lo+i]]
 		}
-		loss, ok, nc, clipped, err := step(in, labels, lr)
+		loss, ok, nc, clipped, err := t.step(in, labels, lr)
 		if err != nil {
 			return m, fmt.Errorf("epoch %d, batch at sample %d: %w", t.Epoch+1, lo, err)
 		}
@@ -257,11 +257,6 @@ func (t *Trainer) RunEpoch(progress Progress) (EpochMetrics, error) {
 		}
 		if progress != nil {
 			progress(hi, set.N, lossSum/float64(max(steps, 1)), float64(correct)/float64(hi))
-		}
-	}
-	if t.stepper != nil {
-		if err := t.storeDevice(); err != nil {
-			return m, fmt.Errorf("epoch %d: %w", t.Epoch+1, err)
 		}
 	}
 	trainDur := time.Since(start)

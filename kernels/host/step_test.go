@@ -4,6 +4,8 @@ package host
 
 import (
 	"math"
+	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/delgrad-go/delgrad/batch"
@@ -40,9 +42,10 @@ func TestDeviceStepMatchesTrainer(t *testing.T) {
 			c.Training.RoundWeights = 1.0 / 30
 			c.Training.ClipWeights = 2.1
 		}},
-		{"bumps", func(c *trainer.Config) {
+		{"bumps_partial_batch", func(c *trainer.Config) {
 			c.Layers[0].WeightsMean = 0.1
 			c.Training.BumpTargeted = false
+			c.Training.BatchSize = 30 // 200 samples: 6 batches of 30, one of 20
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -62,7 +65,9 @@ func TestDeviceStepMatchesTrainer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			eng := New()
+			// The device records batches and replays them (CUDA graphs'
+			// semantics, see recorder).
+			eng, rec := newRecorder()
 			defer eng.Release()
 			dev, err := trainer.NewTrainer(cfg, data, eng)
 			if err != nil {
@@ -77,9 +82,25 @@ func TestDeviceStepMatchesTrainer(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				b, err := dev.RunEpoch(nil)
+				// Odd epochs run with a progress report, so the device runs
+				// them in parts (one batch each here), which must not change
+				// a bit.
+				var prog trainer.Progress
+				done := 0
+				if e%2 == 1 {
+					prog = func(d, total int, loss, acc float64) {
+						if d <= done || d > total {
+							t.Fatalf("progress %d of %d after %d", d, total, done)
+						}
+						done = d
+					}
+				}
+				b, err := dev.RunEpoch(prog)
 				if err != nil {
 					t.Fatal(err)
+				}
+				if prog != nil && done != data.Train.N {
+					t.Fatalf("progress ended at %d of %d samples", done, data.Train.N)
 				}
 				bumps += a.Bumps
 				if a.TrainAcc != b.TrainAcc || a.ValAcc != b.ValAcc || a.Bumps != b.Bumps || a.Clipped != b.Clipped ||
@@ -106,8 +127,11 @@ func TestDeviceStepMatchesTrainer(t *testing.T) {
 				t.Fatalf("optimiser steps %d (host), %d (device)", host.Opt.Step, dev.Opt.Step)
 			}
 			t.Logf("%s: %d bumps, %d steps, largest parameter difference %.2g", c.name, bumps, host.Opt.Step, worst)
-			if c.name == "bumps" && bumps == 0 {
+			if c.name == "bumps_partial_batch" && bumps == 0 {
 				t.Fatal("the bump case did not bump")
+			}
+			if rec.records == 0 || rec.replays < 10 {
+				t.Fatalf("%d recordings, %d replays: the recorded batches were not used", rec.records, rec.replays)
 			}
 		})
 	}
@@ -167,6 +191,46 @@ func TestSteppersShareAnEngine(t *testing.T) {
 			if md.TrainAcc != mh.TrainAcc || md.ValAcc != mh.ValAcc || md.Bumps != mh.Bumps {
 				t.Fatalf("epoch %d: device %+v, host %+v", e+1, md, mh)
 			}
+		}
+	}
+}
+
+// Run refuses inputs that do not fit, naming what is wrong, and leaves the
+// state alone.
+func TestRunRejectsBadInput(t *testing.T) {
+	eng := New()
+	defer eng.Release()
+	net := testnet.Net(rand.New(rand.NewPCG(1, 2)), testnet.Spec{TauMem: 2, Sizes: []int{4, 5, 3}})
+	st, err := eng.NewStepper(batch.StepSpec{Net: net, Loss: "shift_mse", DeltaT: 0.2, TauSyn: 1, Beta1: 0.9,
+		Beta2: 0.999, AdamEps: 1e-8, Delays: make([]batch.DelayParam, 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	in, labels := make([]float64, 8), []int{0, 2}
+	lr, rule := []float64{0.1, 0.1}, batch.BumpRule{MaxMissing: []float64{0.3, 0}}
+	for _, c := range []struct {
+		name, want string
+		in         []float64
+		labels     []int
+		b          int
+		lr         []float64
+		rule       batch.BumpRule
+	}{
+		{"short input", "7 input times for 2 samples", in[:7], labels, 2, lr, rule},
+		{"label", "label 3 of sample 1 out of range", in, []int{0, 3}, 2, lr, rule},
+		{"no samples", "0 samples", nil, nil, 2, lr, rule},
+		{"batch size", "in batches of 0", in, labels, 0, lr, rule},
+		{"learning rates", "1 learning rates for 2 groups", in, labels, 2, lr[:1], rule},
+		{"thresholds", "1 bump thresholds for 2 layers", in, labels, 2, lr, batch.BumpRule{MaxMissing: []float64{0.3}}},
+	} {
+		rs := batch.RunState{Step: 5, LastBumped: -1}
+		err := st.Run(c.in, c.labels, c.b, c.lr, c.rule, &rs)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
+		}
+		if rs != (batch.RunState{Step: 5, LastBumped: -1}) {
+			t.Errorf("%s: state changed to %+v", c.name, rs)
 		}
 	}
 }

@@ -1,0 +1,86 @@
+//go:build cgo
+
+package host
+
+import (
+	"errors"
+	"unsafe"
+
+	"github.com/delgrad-go/delgrad/kernels"
+)
+
+// recorder is the CPU device with kernels.Recorder as CUDA graphs behave:
+// a recording holds each launch with its arguments as they were, and a
+// replay runs them again with those same arguments; copies while
+// recording are refused, as stream capture refuses them. With it the
+// stepper's recorded batches are checked on the CPU: an argument that
+// should change from batch to batch would be replayed stale.
+type recorder struct {
+	*Device
+	recording        *[]launchRec
+	records, replays int
+}
+
+type launchRec struct {
+	name string
+	n    int64
+	args []any
+}
+
+func newRecorder() (*kernels.Engine, *recorder) {
+	r := &recorder{Device: &Device{mem: map[kernels.Ptr]allocation{}}}
+	return kernels.NewEngine(r), r
+}
+
+var errCopyWhileRecording = errors.New("copy while recording")
+
+func (r *recorder) Launch(name string, n int64, args ...any) error {
+	if r.recording != nil {
+		*r.recording = append(*r.recording, launchRec{name, n, append([]any(nil), args...)})
+		return nil
+	}
+	return r.Device.Launch(name, n, args...)
+}
+
+func (r *recorder) HtoD(p kernels.Ptr, src unsafe.Pointer, n int64) error {
+	if r.recording != nil {
+		return errCopyWhileRecording
+	}
+	return r.Device.HtoD(p, src, n)
+}
+
+func (r *recorder) DtoH(dst unsafe.Pointer, p kernels.Ptr, n int64) error {
+	if r.recording != nil {
+		return errCopyWhileRecording
+	}
+	return r.Device.DtoH(dst, p, n)
+}
+
+func (r *recorder) Record(launch func() error) (kernels.Replay, error) {
+	var list []launchRec
+	r.recording = &list
+	err := launch()
+	r.recording = nil
+	if err != nil {
+		return nil, err
+	}
+	r.records++
+	return &replay{r, list}, nil
+}
+
+type replay struct {
+	r    *recorder
+	list []launchRec
+}
+
+func (p *replay) Replay() error {
+	p.r.replays++
+	for _, l := range p.list {
+		if err := p.r.Device.Launch(l.name, l.n, l.args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *replay) Close() error { p.list = nil; return nil }
