@@ -607,13 +607,26 @@ DG_HD void dg_bwd_weight_body(long long j, const dg_layer *Lp, long long B, long
     dg_back_weight(&L, c * C, s1, u, e1, e2, wide, ed1, ed2, w, d, st, i, k, pW + j, dd);
 }
 
+/* x[0] + x[stride] + ... + x[(n-1)*stride], added in order by one
+ * thread; the loads go out 16 at a time, so that they wait on memory
+ * together instead of one after another. */
+DG_HD double dg_sum(const double *x, long long n, long long stride) {
+    double s = 0;
+    long long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        double v[16];
+        for (int q = 0; q < 16; q++) v[q] = x[(i + q) * stride];
+        for (int q = 0; q < 16; q++) s += v[q];
+    }
+    for (; i < n; i++) s += x[i * stride];
+    return s;
+}
+
 /* The sums of n values over nch chunks, in chunk order; j < n. */
 DG_HD void dg_chunksum_body(long long j, long long n, long long nch, long long stride, const double *part,
                             double *out) {
     if (j >= n) return;
-    double g = 0;
-    for (long long c = 0; c < nch; c++) g += part[c * stride + j];
-    out[j] = g;
+    out[j] = dg_sum(part + j, nch, stride);
 }
 
 /* Thread j of a partial column sum over chunks of C samples of a B x N
@@ -780,20 +793,6 @@ DG_HD void dg_clamp_body(long long j, long long n, double c, double *W) {
     W[j] = v != v ? v : (v > c ? c : (v < -c ? -c : v));
 }
 
-/* x[0] + x[1] + ... + x[n-1], added in order, by one thread: the loads
- * go out 16 at a time so that they wait on memory together. */
-DG_HD double dg_sum(const double *x, long long n) {
-    double s = 0;
-    long long i = 0;
-    for (; i + 16 <= n; i += 16) {
-        double v[16];
-        for (int q = 0; q < 16; q++) v[q] = x[i + q];
-        for (int q = 0; q < 16; q++) s += v[q];
-    }
-    for (; i < n; i++) s += x[i];
-    return s;
-}
-
 /*
  * The device-side control of a run of training steps (stepper.Run), so
  * that a run needs no copy back between its batches. ctl holds:
@@ -814,13 +813,13 @@ DG_HD void dg_decide_body(long long j, long long B, long long nl, const double *
                           const double *correct, double *ctl) {
     if (j != 0) return;
     ctl[9] += 1;
-    ctl[7] += dg_sum(correct, B);
+    ctl[7] += dg_sum(correct, B, 1);
     long long flag = -1;
     if (rule[0] > 0) {
         long long off = 0;
         for (long long l = 0; l < nl; l++) {
             long long out = (long long)rule[2 + 2 * l];
-            double n = dg_sum(silent + off, out);
+            double n = dg_sum(silent + off, out, 1);
             off += out;
             if (n / (double)(B * out) > rule[3 + 2 * l]) { flag = l; break; }
         }
@@ -890,8 +889,8 @@ DG_HD void dg_clamp_if_body(long long j, long long n, double c, const double *ct
  * thread (j == 0). */
 DG_HD void dg_accum_body(long long j, long long B, long long N, const double *upd, double *ctl) {
     if (j != 0 || ctl[0] >= 0) return;
-    double loss = dg_sum(upd, B);
-    ctl[8] += dg_sum(upd + B, N);
+    double loss = dg_sum(upd, B, 1);
+    ctl[8] += dg_sum(upd + B, N, 1);
     ctl[4] += loss * (1 / (double)B);
     ctl[5] += 1;
 }
