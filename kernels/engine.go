@@ -38,6 +38,10 @@ type Recorder interface {
 	// Record runs launch with the device's launches recorded instead of
 	// run, and returns the recording.
 	Record(launch func() error) (Replay, error)
+	// Replaying reports whether recordings may be replayed now (not, for
+	// example, while each launch is timed): when not, their launches are
+	// to be made one by one.
+	Replaying() bool
 }
 
 // Replay is a recorded sequence of launches.
@@ -155,6 +159,8 @@ type Engine struct {
 	// gen counts the allocations and frees of device buffers: a recorded
 	// sequence of launches (Recorder) is valid while it is unchanged.
 	gen uint64
+	// replays holds the live recordings, which Release closes.
+	replays map[Replay]bool
 	// bind, when set, runs before each call (the CUDA device binds its
 	// context to the calling thread) and returns the function that undoes it.
 	bind func() (func(), error)
@@ -167,7 +173,7 @@ type buffer struct {
 
 // NewEngine returns an engine on dev.
 func NewEngine(dev Device) *Engine {
-	return &Engine{dev: dev, bufs: map[string]buffer{}, consts: map[string][]byte{}}
+	return &Engine{dev: dev, bufs: map[string]buffer{}, consts: map[string][]byte{}, replays: map[Replay]bool{}}
 }
 
 // DeviceBytes returns the device memory the engine's buffers hold.
@@ -194,6 +200,12 @@ func (g *Engine) Release() error {
 	g.bufs = map[string]buffer{}
 	g.consts = map[string][]byte{}
 	g.gen++
+	for r := range g.replays {
+		if err := r.Close(); err != nil && first == nil {
+			first = fmt.Errorf("kernels: freeing a recording: %w", err)
+		}
+	}
+	clear(g.replays)
 	return first
 }
 
@@ -304,6 +316,8 @@ func (g *Engine) uploadConst(name string, b []byte) (Ptr, error) {
 		return 0, err
 	}
 	g.consts[name] = append([]byte(nil), b...)
+	// A recording that reads this buffer was made for what it held.
+	g.gen++
 	return p, nil
 }
 

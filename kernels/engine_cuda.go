@@ -12,6 +12,7 @@ int dg_capture_begin(void *s);
 int dg_capture_end(void *s, int ok, void **exec);
 int dg_graph_launch(void *exec);
 int dg_graph_destroy(void *exec);
+int dg_driver_version(int *v);
 */
 import "C"
 
@@ -57,10 +58,17 @@ type GPU struct {
 	// NoGraphs turns recording (Record, CUDA graphs) off: the stepper then
 	// launches every kernel of every batch.
 	NoGraphs bool
+	// Recordings and Replays count the batches recorded and replayed;
+	// RecordErr is the latest recording's failure (the stepper then
+	// launches kernel by kernel).
+	Recordings, Replays int
+	RecordErr           error
 	// stream is where Record captures launches (made on first use);
 	// recording says a capture is on.
 	stream    unsafe.Pointer
 	recording bool
+	// graphs says the driver has what recording needs (CUDA 11.4).
+	graphs bool
 	// timing, while not nil, accumulates each kernel's device time.
 	timing     map[string]*KernelTime
 	ev0, ev1   cu.Event
@@ -166,6 +174,8 @@ func NewGPU() (*GPU, error) {
 		}
 		g.fns[name] = f
 	}
+	var ver C.int
+	g.graphs = C.dg_driver_version(&ver) == 0 && ver >= 11040
 	ok = true
 	g.Engine = NewEngine(cuDevice{g})
 	g.Engine.bind = func() (func(), error) {
@@ -222,12 +232,23 @@ func cuResult(call string, st C.int) error {
 // default stream. It must run on the thread that holds the context (as
 // the Engine's calls do).
 func (d cuDevice) Record(launch func() error) (Replay, error) {
-	g := d.g
-	if g.timing != nil {
-		return nil, errors.New("kernels: no recording while kernels are timed")
+	r, err := d.record(launch)
+	if err != nil {
+		d.g.RecordErr = err
+		return nil, err
 	}
-	if g.NoGraphs {
-		return nil, errors.New("kernels: recording is off (NoGraphs)")
+	d.g.Recordings++
+	return r, nil
+}
+
+// Replaying implements Recorder: not while kernels are timed (a replay
+// would escape the timing) nor with NoGraphs.
+func (d cuDevice) Replaying() bool { return d.g.timing == nil && !d.g.NoGraphs && d.g.graphs }
+
+func (d cuDevice) record(launch func() error) (Replay, error) {
+	g := d.g
+	if !d.Replaying() {
+		return nil, errors.New("kernels: recording is off (timing, NoGraphs or a driver older than CUDA 11.4)")
 	}
 	if g.stream == nil {
 		var s unsafe.Pointer
@@ -253,13 +274,22 @@ func (d cuDevice) Record(launch func() error) (Replay, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &cuGraph{exec}, nil
+	return &cuGraph{g: g, exec: exec}, nil
 }
 
 // cuGraph is an instantiated CUDA graph.
-type cuGraph struct{ exec unsafe.Pointer }
+type cuGraph struct {
+	g    *GPU
+	exec unsafe.Pointer
+}
 
-func (c *cuGraph) Replay() error { return cuResult("cuGraphLaunch", C.dg_graph_launch(c.exec)) }
+func (c *cuGraph) Replay() error {
+	if c.exec == nil {
+		return errors.New("kernels: replay of a freed recording")
+	}
+	c.g.Replays++
+	return cuResult("cuGraphLaunch", C.dg_graph_launch(c.exec))
+}
 
 func (c *cuGraph) Close() error {
 	if c.exec == nil {

@@ -187,7 +187,11 @@ func TestTrainingMatchesCPU(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("TRAINED largest accuracy difference %.4f; %d weights differ in any bit", worst, differ)
+	t.Logf("TRAINED largest accuracy difference %.4f; %d weights differ in any bit; %d batches recorded, %d replayed",
+		worst, differ, g.Recordings, g.Replays)
+	if g.RecordErr != nil || g.Replays == 0 {
+		t.Errorf("the batches were not replayed as CUDA graphs (recording error: %v)", g.RecordErr)
+	}
 	if worst > 0.002+1e-12 {
 		t.Fatalf("GPU and CPU accuracies differ by up to %.4f (> 0.002)", worst)
 	}

@@ -14,6 +14,8 @@ int dg_launch(void *f, unsigned int grid, unsigned int block, unsigned long long
     return cuLaunchKernel((CUfunction)f, grid, 1, 1, block, 1, 1, 0, (CUstream)stream, params, 0);
 }
 
+int dg_driver_version(int *v) { return cuDriverGetVersion(v); }
+
 /* A stream to record on (the legacy default stream cannot be captured). */
 int dg_stream_create(void **s) { return cuStreamCreate((CUstream *)s, CU_STREAM_DEFAULT); }
 

@@ -235,6 +235,8 @@ func (s *stepper) Run(in []float64, labels []int, b int, lr []float64, rule batc
 	n := len(labels)
 	F, K, L := s.net.Inputs, s.net.Outputs(), len(s.net.Layers)
 	switch {
+	case st == nil:
+		return errors.New("kernels: step: no run state")
 	case n < 1 || b < 1:
 		return fmt.Errorf("kernels: step: %d samples in batches of %d", n, b)
 	case len(in) != n*F:
@@ -339,23 +341,22 @@ type graphKey struct {
 // stay where they were (Engine.gen).
 func (s *stepper) batch(a stepArgs, B int64) error {
 	rec, ok := s.g.dev.(Recorder)
-	if !ok || B != a.b || s.noGraph {
+	if !ok || B != a.b || s.noGraph || !rec.Replaying() {
 		return s.launchBatch(a, B)
 	}
 	key := graphKey{a, B, s.g.gen}
 	if s.graph != nil && s.graphKey == key {
-		return s.graph.Replay()
-	}
-	if s.graph != nil {
-		err := s.graph.Close()
-		s.graph = nil
-		if err != nil {
-			return fmt.Errorf("kernels: step: %w", err)
+		if err := s.graph.Replay(); err != nil {
+			return fmt.Errorf("kernels: step: replaying a batch: %w", err)
 		}
+		return nil
+	}
+	if err := s.dropGraph(); err != nil {
+		return err
 	}
 	if !s.warm || s.warmKey != key {
-		// First run it directly: it allocates the buffers it needs, which
-		// a recording may not.
+		// First run it directly: it allocates the buffers it needs and
+		// uploads the layers' constants, which a recording may not.
 		s.warm, s.warmKey = true, key
 		if err := s.launchBatch(a, B); err != nil {
 			return err
@@ -365,12 +366,31 @@ func (s *stepper) batch(a stepArgs, B int64) error {
 	}
 	r, err := rec.Record(func() error { return s.launchBatch(a, B) })
 	if err != nil {
-		// Recording is an optimisation: run on without it.
+		// Recording is an optimisation: run on without it (the device
+		// keeps the error, see GPU.RecordErr).
 		s.noGraph = true
 		return s.launchBatch(a, B)
 	}
 	s.graph, s.graphKey = r, key
-	return r.Replay()
+	s.g.replays[r] = true
+	if err := r.Replay(); err != nil {
+		return fmt.Errorf("kernels: step: replaying a batch: %w", err)
+	}
+	return nil
+}
+
+// dropGraph frees the stepper's recording, if any.
+func (s *stepper) dropGraph() error {
+	if s.graph == nil {
+		return nil
+	}
+	delete(s.g.replays, s.graph)
+	err := s.graph.Close()
+	s.graph = nil
+	if err != nil {
+		return fmt.Errorf("kernels: step: freeing a recording: %w", err)
+	}
+	return nil
 }
 
 // launchBatch launches a batch of B samples: its inputs, the forward pass,
@@ -498,10 +518,5 @@ func (s *stepper) Close() error {
 		return err
 	}
 	defer leave()
-	var errGraph error
-	if s.graph != nil {
-		errGraph = s.graph.Close()
-		s.graph = nil
-	}
-	return errors.Join(errGraph, s.g.freePrefix(s.prefix))
+	return errors.Join(s.dropGraph(), s.g.freePrefix(s.prefix))
 }

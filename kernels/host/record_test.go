@@ -12,7 +12,8 @@ import (
 // recorder is the CPU device with kernels.Recorder as CUDA graphs behave:
 // a recording holds each launch with its arguments as they were, and a
 // replay runs them again with those same arguments; copies while
-// recording are refused, as stream capture refuses them. With it the
+// recording are refused, as stream capture refuses them, and so are
+// allocations and frees (which capture forbids on the capturing thread). With it the
 // stepper's recorded batches are checked on the CPU: an argument that
 // should change from batch to batch would be replayed stale.
 type recorder struct {
@@ -32,7 +33,23 @@ func newRecorder() (*kernels.Engine, *recorder) {
 	return kernels.NewEngine(r), r
 }
 
-var errCopyWhileRecording = errors.New("copy while recording")
+var errWhileRecording = errors.New("copy, allocation or free while recording")
+
+func (r *recorder) Replaying() bool { return true }
+
+func (r *recorder) Alloc(n int64) (kernels.Ptr, error) {
+	if r.recording != nil {
+		return 0, errWhileRecording
+	}
+	return r.Device.Alloc(n)
+}
+
+func (r *recorder) Free(p kernels.Ptr) error {
+	if r.recording != nil {
+		return errWhileRecording
+	}
+	return r.Device.Free(p)
+}
 
 func (r *recorder) Launch(name string, n int64, args ...any) error {
 	if r.recording != nil {
@@ -44,14 +61,14 @@ func (r *recorder) Launch(name string, n int64, args ...any) error {
 
 func (r *recorder) HtoD(p kernels.Ptr, src unsafe.Pointer, n int64) error {
 	if r.recording != nil {
-		return errCopyWhileRecording
+		return errWhileRecording
 	}
 	return r.Device.HtoD(p, src, n)
 }
 
 func (r *recorder) DtoH(dst unsafe.Pointer, p kernels.Ptr, n int64) error {
 	if r.recording != nil {
-		return errCopyWhileRecording
+		return errWhileRecording
 	}
 	return r.Device.DtoH(dst, p, n)
 }

@@ -24,7 +24,10 @@ func TestDeviceStepMatchesTrainer(t *testing.T) {
 		edit func(*trainer.Config)
 	}{
 		{"axonal_mse", func(c *trainer.Config) {}},
-		{"synaptic_ttfs_noise", func(c *trainer.Config) {
+		{"synaptic_ttfs_noise_schedule", func(c *trainer.Config) {
+			// The learning rates change every epoch: they reach the
+			// recorded batches through the Adam table, not as arguments.
+			c.Training.Schedule.StepSize, c.Training.Schedule.Gamma = 1, 0.5
 			for l := range c.Layers {
 				c.Layers[l].Delay.Kind = "synaptic"
 			}
@@ -152,7 +155,7 @@ func same(a, b float64) bool {
 // Two steppers on one engine keep their own state: trainers of different
 // sizes, trained in turn on one CPU device, each match their host twin.
 func TestSteppersShareAnEngine(t *testing.T) {
-	eng := New()
+	eng, rec := newRecorder()
 	defer eng.Release()
 	data := trainer.Data{Train: dataset.YinYang(100, 7), Validation: dataset.YinYang(30, 8), Test: dataset.YinYang(30, 9)}
 	mk := func(hidden int, e interface{}) *trainer.Trainer {
@@ -192,6 +195,11 @@ func TestSteppersShareAnEngine(t *testing.T) {
 				t.Fatalf("epoch %d: device %+v, host %+v", e+1, md, mh)
 			}
 		}
+	}
+	// The steppers recorded their batches, and re-recorded them whenever
+	// the other had changed the shared layer constants.
+	if rec.replays == 0 {
+		t.Fatal("no recorded batch was replayed")
 	}
 }
 
