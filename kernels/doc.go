@@ -31,7 +31,12 @@
 // Beyond batch.Engine, Engine implements batch.StepEngine: the trainer's
 // whole training step (loss, backward pass, Adam, delay rectification,
 // weight clipping and rounding, weight bumps) runs on the device, with the
-// parameters and optimiser state kept there between batches (step.go).
+// parameters and optimiser state kept there between batches (step.go). A
+// run of batches goes up in one copy and its counts come back in one: the
+// bump check runs on the device (dg_decide) and the kernels that change
+// parameters read its decision. Every full batch launches the same kernels
+// with the same arguments, so on the GPU the second is recorded as a CUDA
+// graph and the rest replay it (Recorder), one launch per batch.
 //
 // The launcher (Engine) drives a Device: the CUDA device in a cuda build,
 // or the CPU device of package kernels/host, which compiles the same kernel
