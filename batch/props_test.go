@@ -1,8 +1,10 @@
 package batch
 
 import (
+	"cmp"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -240,6 +242,38 @@ func TestBadInputErrors(t *testing.T) {
 		err := NewCPU(1).Forward(net, x, &tr)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
+		}
+	}
+}
+
+// sortSpikes orders like slices.SortFunc with cmp.Compare on (time, index),
+// ties, NaN and infinities included, for short (insertion) and long lists.
+func TestSortSpikes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	vals := []float64{0.5, 1, 1, math.Inf(-1), math.NaN(), 2.25, 0}
+	for _, n := range []int{0, 1, 2, 5, 31, 32, 33, 100} {
+		for rep := 0; rep < 50; rep++ {
+			s := make([]spike, n)
+			for i := range s {
+				u := rng.Float64() * 3
+				if rng.IntN(3) == 0 {
+					u = vals[rng.IntN(len(vals))]
+				}
+				s[i] = spike{u, int32(rng.IntN(2 * n))}
+			}
+			want := slices.Clone(s)
+			slices.SortStableFunc(want, func(a, b spike) int {
+				if c := cmp.Compare(a.u, b.u); c != 0 {
+					return c
+				}
+				return cmp.Compare(a.idx, b.idx)
+			})
+			sortSpikes(s)
+			for i := range s {
+				if math.Float64bits(s[i].u) != math.Float64bits(want[i].u) || s[i].idx != want[i].idx {
+					t.Fatalf("n=%d: position %d is %+v, want %+v", n, i, s[i], want[i])
+				}
+			}
 		}
 	}
 }
