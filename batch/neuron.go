@@ -183,6 +183,21 @@ func (mo *model) firstSpike(p *prefix, w []float64) float64 {
 		if !(a1 > 0) {
 			continue
 		}
+		// With y = e^{(t-ref)/2} the threshold is reached where
+		// c y^2 - a2 y + a1 = 0, first at the smaller root. Where the next
+		// input comes first (y_hi = e2[m+1]), the polynomial is still
+		// positive there and y_hi lies before the vertex a2/(2c), that root
+		// lies beyond y_hi: the spike is not in this window. This needs no
+		// square root, division or logarithm and skips about half of the
+		// prefixes that would reach them; the margins leave every near-tie
+		// to the test below, so the accepted spikes are unchanged.
+		if m+1 < n && p.shift[m+1] == 0 {
+			y := p.e2[m+1]
+			cy := mo.c * y
+			if g := cy*y - a2*y + a1; g > 1e-9*(cy*y+a2*y+a1) && 2*cy < a2*(1-1e-9) {
+				continue
+			}
+		}
 		disc := a2*a2 - 4*a1*mo.c
 		if !(disc >= 0) {
 			continue
