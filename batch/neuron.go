@@ -190,7 +190,8 @@ func (mo *model) firstSpike(p *prefix, w []float64) float64 {
 		// lies beyond y_hi: the spike is not in this window. This needs no
 		// square root, division or logarithm and skips about half of the
 		// prefixes that would reach them; the margins leave every near-tie
-		// to the test below, so the accepted spikes are unchanged.
+		// to the test below, so the accepted spikes are unchanged (and the
+		// kernels, which do not skip, give the same bits).
 		if m+1 < n && p.shift[m+1] == 0 {
 			y := p.e2[m+1]
 			cy := mo.c * y

@@ -254,15 +254,6 @@ DG_HD double dg_first_spike(const dg_layer *L, int n, const double *su, const in
             }
             a2 += wm * x;
             if (!(a1 > 0)) continue;
-            /* The smaller root of c y^2 - a2 y + a1 (y = e^{(t-rf)/2}) lies
-             * beyond the next input when the polynomial is still positive
-             * there and before its vertex (batch's firstSpike; the margins
-             * leave near-ties to the exact test). */
-            if (m + 1 < n && shn == 0) {
-                double y = e2[m + 1], cy = L->c * y;
-                double g = cy * y - a2 * y + a1;
-                if (g > 1e-9 * (cy * y + a2 * y + a1) && 2 * cy < a2 * (1 - 1e-9)) continue;
-            }
             double disc = a2 * a2 - 4 * a1 * L->c;
             if (!(disc >= 0)) continue;
             double arg = 2 * a1 / (a2 + sqrt(disc));
