@@ -191,8 +191,12 @@ func (mo *model) firstSpike(p *prefix, w []float64) float64 {
 		// square root, division or logarithm and skips about half of the
 		// prefixes that would reach them; the margins leave every near-tie
 		// to the test below, so the accepted spikes are unchanged (and the
-		// kernels, which do not skip, give the same bits).
-		if m+1 < n && p.shift[m+1] == 0 {
+		// kernels, which do not skip, give the same bits). The margins put
+		// the crossing at least about 4e-9 tau_s past hi; the test below
+		// rounds at the scale of the time itself, finer than that only
+		// while |hi| < 2^24 (half an ulp there is 1.9e-9), so later times
+		// take the exact test.
+		if m+1 < n && p.shift[m+1] == 0 && math.Abs(hi) < 1<<24 {
 			y := p.e2[m+1]
 			cy := mo.c * y
 			if g := cy*y - a2*y + a1; g > 1e-9*(cy*y+a2*y+a1) && 2*cy < a2*(1-1e-9) {

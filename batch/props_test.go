@@ -251,16 +251,18 @@ func TestBadInputErrors(t *testing.T) {
 // ties, NaN and infinities included, for short (insertion) and long lists.
 func TestSortSpikes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	vals := []float64{0.5, 1, 1, math.Inf(-1), math.NaN(), 2.25, 0}
+	vals := []float64{0.5, 1, 1, math.Inf(-1), math.Inf(1), math.NaN(), math.Float64frombits(0x7ff8000000000001), 2.25, 0, math.Copysign(0, -1)}
 	for _, n := range []int{0, 1, 2, 5, 31, 32, 33, 100} {
 		for rep := 0; rep < 50; rep++ {
+			// Input indices are unique, as the engine makes them: then no
+			// two entries compare equal and the order is unique.
 			s := make([]spike, n)
-			for i := range s {
+			for i, idx := range rng.Perm(n) {
 				u := rng.Float64() * 3
 				if rng.IntN(3) == 0 {
 					u = vals[rng.IntN(len(vals))]
 				}
-				s[i] = spike{u, int32(rng.IntN(2 * n))}
+				s[i] = spike{u, int32(idx)}
 			}
 			want := slices.Clone(s)
 			slices.SortStableFunc(want, func(a, b spike) int {
@@ -281,65 +283,108 @@ func TestSortSpikes(t *testing.T) {
 
 // The double-tau spike search skips windows whose crossing provably comes
 // after the next input (firstSpike's polynomial test). It never changes the
-// answer: against the search without that test, on random prefixes with
-// mixed-sign weights, many of them near threshold, the spike times agree
-// bit for bit.
+// answer: against the search without that test, the spike times agree bit
+// for bit, on random prefixes, on near-ties built on purpose (the next
+// input a few ulps from the crossing that the inputs before it produce),
+// with and without eps, across rebases (spans over 512 tau_s) and at large
+// times, and in two cases found by review.
 func TestDoubleTauSkipIsExact(t *testing.T) {
-	rng := rand.New(rand.NewPCG(5, 6))
-	mo := newModel(Neuron{TauSyn: 1, TauMem: 2, Threshold: 1})
-	plain := func(p *prefix, w []float64) float64 {
-		n := len(p.s)
-		var a1, a2 float64
-		for m := 0; m < n; m++ {
-			if sh := p.shift[m]; sh != 0 {
-				a1 *= xmath.Exp(-sh)
-				a2 *= xmath.Exp(-sh / 2)
+	for _, eps := range []float64{0, 1e-3} {
+		mo := newModel(Neuron{TauSyn: 1, TauMem: 2, Threshold: 1, Eps: eps})
+		// plain is firstSpike's double-tau search without the skip.
+		plain := func(p *prefix, w []float64) float64 {
+			n := len(p.s)
+			var a1, a2 float64
+			if mo.eps != 0 {
+				r0 := p.ref[0]
+				a1, a2 = mo.eps*xmath.Exp(-r0), mo.eps*xmath.Exp(-r0/2)
 			}
-			wm := w[p.s[m].idx]
-			a1 += wm * p.e1[m]
-			a2 += wm * p.e2[m]
-			lo, hi := p.s[m].u, math.Inf(1)
-			if m+1 < n {
-				hi = p.s[m+1].u
+			for m := 0; m < n; m++ {
+				if sh := p.shift[m]; sh != 0 {
+					a1 *= xmath.Exp(-sh)
+					a2 *= xmath.Exp(-sh / 2)
+				}
+				wm := w[p.s[m].idx]
+				a1 += wm * p.e1[m]
+				a2 += wm * p.e2[m]
+				lo, hi := p.s[m].u, math.Inf(1)
+				if m+1 < n {
+					hi = p.s[m+1].u
+				}
+				if !(a1 > 0) {
+					continue
+				}
+				disc := a2*a2 - 4*a1*mo.c
+				if !(disc >= 0) {
+					continue
+				}
+				arg := 2 * a1 / (a2 + math.Sqrt(disc))
+				if !(arg > 0) {
+					continue
+				}
+				if u := p.ref[m] + 2*xmath.Log(arg); u >= lo && u <= hi {
+					return u
+				}
 			}
-			if !(a1 > 0) {
+			return math.Inf(1)
+		}
+		var p prefix
+		check := func(what string, times, w []float64) bool {
+			p.s = p.s[:0]
+			for i, u := range times {
+				p.s = append(p.s, spike{u, int32(i)})
+			}
+			p.prepare()
+			got, want := mo.firstSpike(&p, w), plain(&p, w)
+			if math.Float64bits(got) != math.Float64bits(want) {
+				t.Fatalf("eps %g, %s: inputs %v, weights %v: spike %.17g, without the skip %.17g", eps, what, times, w, got, want)
+			}
+			return !math.IsInf(want, 1)
+		}
+		// Found by review: a crossing 4e-9 past the next input at 2^26,
+		// where the exact test rounds onto it; and the guard on a rebase
+		// between two inputs (the next one's exponentials have another
+		// reference).
+		check("large times", []float64{67108864, 67108864.238220513}, []float64{5.016, -100})
+		check("rebase", []float64{0, 600}, []float64{5, 1})
+		rng := rand.New(rand.NewPCG(5, 6))
+		spikes, ties := 0, 0
+		for rep := 0; rep < 20000; rep++ {
+			n := 1 + rng.IntN(12)
+			base := []float64{0, 0, 100, 1 << 24, 1 << 26}[rng.IntN(5)]
+			span := []float64{3, 3, 1000}[rng.IntN(3)]
+			times, w := make([]float64, n), make([]float64, n)
+			scale := 0.2 + 3*rng.Float64()
+			for i := range times {
+				times[i] = base + span*rng.Float64()
+				w[i] = scale * (rng.Float64() - 0.3)
+			}
+			if check("random", times, w) {
+				spikes++
+			}
+			// A near-tie: the next input within 3 ulps of the crossing of
+			// the inputs so far, with a weight that may end the window.
+			p.s = p.s[:0]
+			for i, u := range times {
+				p.s = append(p.s, spike{u, int32(i)})
+			}
+			p.prepare()
+			tc := plain(&p, w)
+			if math.IsInf(tc, 1) {
 				continue
 			}
-			disc := a2*a2 - 4*a1*mo.c
-			if !(disc >= 0) {
-				continue
+			for k := rng.IntN(7) - 3; k != 0; {
+				if k > 0 {
+					tc, k = math.Nextafter(tc, math.Inf(1)), k-1
+				} else {
+					tc, k = math.Nextafter(tc, math.Inf(-1)), k+1
+				}
 			}
-			arg := 2 * a1 / (a2 + math.Sqrt(disc))
-			if !(arg > 0) {
-				continue
-			}
-			if u := p.ref[m] + 2*xmath.Log(arg); u >= lo && u <= hi {
-				return u
-			}
+			check("near-tie", append(times, tc), append(w, 8*(rng.Float64()-0.5)))
+			ties++
 		}
-		return math.Inf(1)
-	}
-	var p prefix
-	spikes := 0
-	for rep := 0; rep < 20000; rep++ {
-		n := 1 + rng.IntN(40)
-		p.s = p.s[:0]
-		w := make([]float64, n)
-		scale := 0.2 + 3*rng.Float64() // from mostly silent to mostly spiking
-		for i := range w {
-			w[i] = scale * (rng.Float64() - 0.3)
-			p.s = append(p.s, spike{3 * rng.Float64(), int32(i)})
+		if spikes < 2000 || spikes > 18000 || ties < 2000 {
+			t.Fatalf("eps %g: %d random cases of 20000 spike, %d near-ties: the cases do not straddle the threshold", eps, spikes, ties)
 		}
-		p.prepare()
-		got, want := mo.firstSpike(&p, w), plain(&p, w)
-		if math.Float64bits(got) != math.Float64bits(want) {
-			t.Fatalf("case %d (n=%d): spike %.17g, without the skip %.17g", rep, n, got, want)
-		}
-		if !math.IsInf(want, 1) {
-			spikes++
-		}
-	}
-	if spikes < 2000 || spikes > 18000 {
-		t.Fatalf("%d of 20000 cases spike: the cases do not straddle the threshold", spikes)
 	}
 }
