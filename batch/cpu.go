@@ -213,6 +213,36 @@ type layerBuf struct {
 	gin, errNext []float64 // B x In propagated error
 }
 
+// weightRow adds one sample's terms of dL/dw to the partial sums pw (one
+// per output neuron) of a weight row without synaptic delays: input time ui, the sample's neuron states from offset j0, its
+// exponentials at offset r. The arithmetic is that of lb.exps and
+// mo.grads, term for term; only the work whose result phase 2 drops (the
+// propagated error) is left out, and the row's exponentials, which do not
+// depend on the neuron unless the sample is wide, are read once.
+func weightRow(mo model, pw []float64, ui float64, wide bool, lb *layerBuf, j0, r int) {
+	n := len(pw)
+	act, clip := lb.act[j0:j0+n], lb.clip[j0:j0+n]
+	us, rf := lb.us[j0:j0+n], lb.rf[j0:j0+n]
+	k1, k2, dk := lb.k1[j0:j0+n], lb.k2[j0:j0+n], lb.dk[j0:j0+n]
+	x1, x2 := lb.e1[r], lb.e2[r]
+	for k := range pw {
+		// A clipped neuron adds nothing to the weight gradient.
+		if !act[k] || clip[k] || !(ui <= us[k]) {
+			continue
+		}
+		if wide {
+			x1, x2 = xmath.Exp(ui-rf[k]), xmath.Exp((ui-rf[k])/2)
+		}
+		var dw float64
+		if mo.regime == EqualTau {
+			dw = k1[k] * x1 * (us[k] - ui)
+		} else {
+			dw = 2 * (k1[k]*x1 - k2[k]*x2)
+		}
+		pw[k] += dw * mo.tau * dk[k]
+	}
+}
+
 // exps returns e^{ui-ref} and e^{(ui-ref)/2} for the input at index si of
 // lb.e1 (sample-major) and, for synaptic delays, di of lb.ed1 (synaptic
 // inputs). Both backward phases call it, so their terms agree to the bit.
@@ -459,6 +489,10 @@ func (e *CPU) backwardLayer(l *Layer, in, out, delta, gin, dW, dD []float64, b i
 					continue
 				}
 				wide := lb.wide[s]
+				if !syn {
+					weightRow(mo, pw, ui0, wide, lb, s*nOut, s*rows+i)
+					continue
+				}
 				for k := 0; k < nOut; k++ {
 					j := s*nOut + k
 					if !lb.act[j] {
