@@ -1,9 +1,7 @@
 package batch
 
 import (
-	"cmp"
 	"math"
-	"slices"
 
 	"github.com/delgrad-go/delgrad/internal/xmath"
 )
@@ -59,7 +57,11 @@ type prefix struct {
 // Sorting ties by index makes the summation order, and so every bit of the
 // result, independent of how the inputs were listed.
 func (p *prefix) prepare() {
-	sortSpikes(p.s)
+	if len(p.s) > sortRun {
+		p.s = sortSpikes(p.s)
+	} else {
+		insertionSort(p.s)
+	}
 	n := len(p.s)
 	p.e1 = grow(p.e1, n)
 	p.te1 = grow(p.te1, n)
@@ -83,31 +85,82 @@ func (p *prefix) prepare() {
 }
 
 // sortSpikes sorts s by time, then input index (cmp.Compare's order, NaN
-// first). The order is total, so every correct sort gives the same result;
-// short lists (the Yin-Yang layers' 4 and 30 inputs) take an insertion
-// sort with the comparison inlined, which profiling found several times
-// cheaper there than slices.SortFunc with its comparison function.
-func sortSpikes(s []spike) {
-	less := func(a, b spike) bool {
-		return cmp.Less(a.u, b.u) || (!cmp.Less(b.u, a.u) && a.idx < b.idx)
+// first), and returns it: the same elements, possibly in a new backing
+// array, whose capacity beyond len(s) the merges use as scratch. The
+// order is total (the engine's input indices are unique), so every correct
+// sort gives the same result. Runs of sortRun are sorted by insertion and
+// then merged, with the comparison inlined: profiling found
+// slices.SortFunc's calls of its comparison function the larger part of
+// sorting a sample's inputs.
+func sortSpikes(s []spike) []spike {
+	n := len(s)
+	for lo := 0; lo < n; lo += sortRun {
+		insertionSort(s[lo:min(lo+sortRun, n)])
 	}
-	if len(s) > 32 {
-		slices.SortFunc(s, func(a, b spike) int {
-			if c := cmp.Compare(a.u, b.u); c != 0 {
-				return c
+	if n <= sortRun {
+		return s
+	}
+	if cap(s) < 2*n {
+		t := make([]spike, n, 2*n+n/4)
+		copy(t, s)
+		s = t
+	}
+	buf := s[:2*n]
+	src, dst := buf[:n], buf[n:]
+	for width := sortRun; width < n; width *= 2 {
+		for lo := 0; lo < n; lo += 2 * width {
+			mid, hi := min(lo+width, n), min(lo+2*width, n)
+			a, b, out := src[lo:mid], src[mid:hi], dst[lo:hi]
+			i, j := 0, 0
+			for k := range out {
+				// Stable: the left run's entry goes first unless the right
+				// one is strictly less.
+				if j < len(b) && (i == len(a) || spikeLess(b[j], a[i])) {
+					out[k], j = b[j], j+1
+				} else {
+					out[k], i = a[i], i+1
+				}
 			}
-			return cmp.Compare(a.idx, b.idx)
-		})
-		return
+		}
+		src, dst = dst, src
 	}
+	if &src[0] != &buf[0] {
+		copy(buf[:n], src)
+	}
+	return buf[:n]
+}
+
+// sortRun is the length of the runs sortSpikes sorts by insertion.
+const sortRun = 16
+
+// insertionSort sorts a short s in sortSpikes's order.
+func insertionSort(s []spike) {
 	for i := 1; i < len(s); i++ {
 		x := s[i]
 		j := i
-		for ; j > 0 && less(x, s[j-1]); j-- {
+		for ; j > 0 && spikeLess(x, s[j-1]); j-- {
 			s[j] = s[j-1]
 		}
 		s[j] = x
 	}
+}
+
+// spikeLess orders by time (NaN first, as cmp.Compare), then input index.
+func spikeLess(a, b spike) bool {
+	switch {
+	case a.u < b.u:
+		return true
+	case a.u > b.u:
+		return false
+	case a.u == b.u:
+		return a.idx < b.idx
+	}
+	// A NaN is involved: it comes first; two NaNs go by index.
+	an, bn := a.u != a.u, b.u != b.u
+	if an && bn {
+		return a.idx < b.idx
+	}
+	return an
 }
 
 func grow(s []float64, n int) []float64 {

@@ -252,7 +252,7 @@ func TestBadInputErrors(t *testing.T) {
 func TestSortSpikes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	vals := []float64{0.5, 1, 1, math.Inf(-1), math.Inf(1), math.NaN(), math.Float64frombits(0x7ff8000000000001), 2.25, 0, math.Copysign(0, -1)}
-	for _, n := range []int{0, 1, 2, 5, 31, 32, 33, 100} {
+	for _, n := range []int{0, 1, 2, 5, 15, 16, 17, 31, 32, 33, 48, 100, 257, 785} {
 		for rep := 0; rep < 50; rep++ {
 			// Input indices are unique, as the engine makes them: then no
 			// two entries compare equal and the order is unique.
@@ -271,7 +271,7 @@ func TestSortSpikes(t *testing.T) {
 				}
 				return cmp.Compare(a.idx, b.idx)
 			})
-			sortSpikes(s)
+			s = sortSpikes(s)
 			for i := range s {
 				if math.Float64bits(s[i].u) != math.Float64bits(want[i].u) || s[i].idx != want[i].idx {
 					t.Fatalf("n=%d: position %d is %+v, want %+v", n, i, s[i], want[i])
