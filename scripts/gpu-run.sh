@@ -41,13 +41,17 @@ step "benchmarks (kernels.test)"
 timeout 120 "$dir/kernels.test" -test.run '^$' -test.bench . -test.benchtime 3x > "$logs/bench.log" 2>&1 || rc=1
 awk -v peak="$peak" 'BEGIN {split(peak, p, " ")}
   /^Benchmark/ {
-    sps = ""; gf = ""; gb = ""; ns = "";
+    sps = ""; gf = ""; gb = ""; ns = ""; us = ""; eu = "";
     for (i = 1; i < NF; i++) {
       if ($(i+1) == "samples/s") sps = $i;
       if ($(i+1) == "ns/op") ns = $i;
       if ($(i+1) == "model-GFLOP/s") gf = $i;
       if ($(i+1) == "model-GB/s") gb = $i;
+      if ($(i+1) == "us/step") us = $i;
+      if ($(i+1) == "enqueue-us") eu = $i;
     }
+    if (us != "") { printf "%-50s %9.1f us per training step\n", $1, us; next }
+    if (eu != "") { printf "%-50s %9.2f us per launch on the host\n", $1, eu; next }
     line = sprintf("%-50s %12.0f samples/s %9.4f s/op", $1, sps, ns/1e9);
     if (gf != "" && p[1] > 0) line = line sprintf("  ~%.1f%% fp64 peak, ~%.1f%% bandwidth (cost model; the DRAM counters read far less, see bench/NOTES.md)", 100*gf/(1000*p[1]), 100*gb/(1000*p[2]));
     print line
