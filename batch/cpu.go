@@ -214,11 +214,12 @@ type layerBuf struct {
 }
 
 // weightRow adds one sample's terms of dL/dw to the partial sums pw (one
-// per output neuron) of a weight row without synaptic delays: input time ui, the sample's neuron states from offset j0, its
-// exponentials at offset r. The arithmetic is that of lb.exps and
-// mo.grads, term for term; only the work whose result phase 2 drops (the
-// propagated error) is left out, and the row's exponentials, which do not
-// depend on the neuron unless the sample is wide, are read once.
+// per output neuron) of a weight row without synaptic delays: input time
+// ui, the sample's neuron states from offset j0, its exponentials at offset
+// r. The arithmetic is that of lb.exps and mo.grads, term for term; only
+// the work whose result phase 2 drops (the propagated error) is left out,
+// and the row's exponentials, which do not depend on the neuron unless the
+// sample is wide, are read once.
 func weightRow(mo model, pw []float64, ui float64, wide bool, lb *layerBuf, j0, r int) {
 	n := len(pw)
 	act, clip := lb.act[j0:j0+n], lb.clip[j0:j0+n]
@@ -493,28 +494,25 @@ func (e *CPU) backwardLayer(l *Layer, in, out, delta, gin, dW, dD []float64, b i
 					weightRow(mo, pw, ui0, wide, lb, s*nOut, s*rows+i)
 					continue
 				}
+				// A row with synaptic delays: each neuron sees its own input
+				// time, and the delays' gradients are summed too.
 				for k := 0; k < nOut; k++ {
 					j := s*nOut + k
 					if !lb.act[j] {
 						continue
 					}
-					ui := ui0
-					if syn {
-						ui += d[i*nOut+k] * inv
-					}
+					ui := ui0 + d[i*nOut+k]*inv
 					us := lb.us[j]
 					if !(ui <= us) {
 						continue
 					}
-					x1, x2 := lb.exps(wide, syn, ui, lb.rf[j], s*rows+i, i*nOut+k)
+					x1, x2 := lb.exps(wide, true, ui, lb.rf[j], s*rows+i, i*nOut+k)
 					// The same arithmetic as phase 1, which found every term finite.
 					dw, dt := mo.grads(lb.k1[j], lb.k2[j], w[i*nOut+k], ui, x1, x2, us)
 					if !lb.clip[j] {
 						pw[k] += dw * mo.tau * lb.dk[j]
 					}
-					if syn {
-						pd[k] += dt * lb.dk[j]
-					}
+					pd[k] += dt * lb.dk[j]
 				}
 			}
 			flush()

@@ -2,8 +2,9 @@ package batch
 
 // StepEngine is an Engine that can also run the trainer's whole training
 // step on its device (the CUDA engine of package kernels): parameters,
-// optimiser state and gradients stay there between batches, and each batch
-// moves only its input times and labels in and a few counts out.
+// optimiser state and gradients stay there between batches, and a run of
+// batches (Stepper.Run) moves its inputs in and its summed counts out, with
+// nothing copied between batches.
 type StepEngine interface {
 	Engine
 	// NewStepper prepares the device for spec, or returns an error when it

@@ -478,7 +478,7 @@ DG_HD void dg_back_weight(const dg_layer *L, long long s0, long long s1, const d
  * __global__ kernel (thread j = blockIdx.x * blockDim.x + threadIdx.x),
  * and kernels/host runs it in a loop over j on the CPU. DG_KERNELS lists
  * every kernel with its parameters; parameters are pointers, long long or
- * double only, because gorgonia.org/cu passes each as one 8-byte word (so
+ * double only, because the launcher (dg_launch, launch_cuda.c) passes each as one 8-byte word (so
  * a layer's dg_layer lives in device memory and is read through Lp).
  */
 
@@ -939,14 +939,8 @@ DG_HD void dg_accum_body(long long j, long long B, long long N, const double *up
     X(dg_loss, (long long B, long long K, long long kind, double p1, double p2, double p3, double inv, \
                 const double *t, const int *labels, double *dOut, double *loss, double *correct), \
       (B, K, kind, p1, p2, p3, inv, t, labels, dOut, loss, correct)) \
-    X(dg_bump, (long long n, long long K, double value, long long targeted, const double *count, double *W), \
-      (n, K, value, targeted, count, W)) \
     X(dg_theta_grad, (long long n, long long kind, double scale, const double *theta, const double *dD, double *gT), \
       (n, kind, scale, theta, dD, gT)) \
-    X(dg_adam, (long long n, double b1, double b2, double eps, double step, double sq2, const double *g, double *m, \
-                double *v, double *p), (n, b1, b2, eps, step, sq2, g, m, v, p)) \
-    X(dg_relu, (long long n, double *theta), (n, theta)) \
-    X(dg_clamp, (long long n, double c, double *W), (n, c, W)) \
     X(dg_decide, (long long B, long long nl, const double *rule, const double *silent, const double *correct, \
                   double *ctl), (B, nl, rule, silent, correct, ctl)) \
     X(dg_bump_if, (long long n, long long K, long long l, long long targeted, const double *ctl, const double *count, \

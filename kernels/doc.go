@@ -2,8 +2,9 @@
 // (delgrad.cu), their per-thread math written once as host-and-device
 // functions (delgrad.cuh), the PTX nvcc makes from them for compute_80 and
 // compute_90 (ptx/, embedded as PTX80 and PTX90, so building needs no
-// nvcc), and, behind the build tag cuda, the Go launcher on gorgonia.org/cu:
-// GPU implements batch.Engine.
+// nvcc), and, behind the build tag cuda, the Go launcher: GPU implements
+// batch.Engine, with gorgonia.org/cu for the context, memory and module and
+// launch_cuda.c for launches and CUDA graphs.
 //
 // Parallel layout. Forward: the layer's effective inputs are sorted per
 // sample (per (sample, neuron) with synaptic delays, whose order differs per
@@ -32,9 +33,10 @@
 // whole training step (loss, backward pass, Adam, delay rectification,
 // weight clipping and rounding, weight bumps) runs on the device, with the
 // parameters and optimiser state kept there between batches (step.go). A
-// run of batches goes up in one copy and its counts come back in one: the
-// bump check runs on the device (dg_decide) and the kernels that change
-// parameters read its decision. Every full batch launches the same kernels
+// run of batches copies its inputs and tables in before its first batch and
+// its counts back after its last, nothing in between: the bump check runs
+// on the device (dg_decide) and the kernels that change parameters read its
+// decision. Every full batch launches the same kernels
 // with the same arguments, so on the GPU the second is recorded as a CUDA
 // graph and the rest replay it (Recorder), one launch per batch.
 //

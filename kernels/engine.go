@@ -17,7 +17,8 @@ import (
 type Ptr uint64
 
 // Device is what the launcher needs from a GPU: memory and kernel launches.
-// The CUDA device (build tag cuda) implements it on gorgonia.org/cu;
+// The CUDA device (build tag cuda) implements it with gorgonia.org/cu and
+// the driver calls of launch_cuda.c;
 // package kernels/host implements it on the CPU, running the same kernel
 // bodies in loops, so the launcher below is tested without a GPU.
 type Device interface {
@@ -76,11 +77,7 @@ var Kernels = map[string]string{
 	"dg_sync_d":     "iiffpp",
 	"dg_silent":     "iiipp",
 	"dg_loss":       "iiiffffppppp",
-	"dg_bump":       "iifipp",
 	"dg_theta_grad": "iifppp",
-	"dg_adam":       "ifffffpppp",
-	"dg_relu":       "ip",
-	"dg_clamp":      "ifp",
 	"dg_decide":     "iipppp",
 	"dg_bump_if":    "iiiippp",
 	"dg_adam_if":    "ifffpiippppp",

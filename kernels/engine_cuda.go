@@ -245,6 +245,8 @@ func (d cuDevice) Record(launch func() error) (Replay, error) {
 // would escape the timing) nor with NoGraphs.
 func (d cuDevice) Replaying() bool { return d.g.timing == nil && !d.g.NoGraphs && d.g.graphs }
 
+// record captures launch's launches on the GPU's own stream and
+// instantiates them as a CUDA graph.
 func (d cuDevice) record(launch func() error) (Replay, error) {
 	g := d.g
 	if !d.Replaying() {
@@ -283,6 +285,7 @@ type cuGraph struct {
 	exec unsafe.Pointer
 }
 
+// Replay implements Replay: one cuGraphLaunch on the default stream.
 func (c *cuGraph) Replay() error {
 	if c.exec == nil {
 		return errors.New("kernels: replay of a freed recording")
@@ -291,6 +294,7 @@ func (c *cuGraph) Replay() error {
 	return cuResult("cuGraphLaunch", C.dg_graph_launch(c.exec))
 }
 
+// Close implements Replay; a closed graph cannot be replayed.
 func (c *cuGraph) Close() error {
 	if c.exec == nil {
 		return nil

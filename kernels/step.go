@@ -11,8 +11,9 @@ import (
 
 // stepper runs the trainer's training steps on the engine's device: master
 // weights, delay parameters, Adam moments and the network's weights and
-// delays stay in device memory; a run of batches moves its input times and
-// labels in and its counts out, one copy each way.
+// delays stay in device memory. A run of batches copies its input times,
+// labels, Adam table, bump rule and control block in before its first
+// batch and its counts out after its last: nothing moves between batches.
 type stepper struct {
 	g    *Engine
 	spec batch.StepSpec
@@ -147,7 +148,7 @@ func (s *stepper) Load(w, theta, m, v [][]float64) error {
 			return err
 		}
 	}
-	return s.sync(-1)
+	return s.sync()
 }
 
 // Store implements batch.Stepper.
@@ -170,12 +171,10 @@ func (s *stepper) Store(w, theta, m, v [][]float64) error {
 	return nil
 }
 
-// sync derives layer li's network weights and delays (all layers for -1).
-func (s *stepper) sync(only int) error {
+// sync derives every layer's network weights and delays from the master
+// weights and delay parameters.
+func (s *stepper) sync() error {
 	for li := range s.W {
-		if only >= 0 && li != only {
-			continue
-		}
 		l := &s.net.Layers[li]
 		n := int64(l.Rows() * l.Out)
 		if err := s.g.launch("dg_sync_w", n, n, s.spec.RoundWeights, s.W[li], s.Wn[li]); err != nil {
@@ -460,10 +459,11 @@ func (s *stepper) silentCounts(li int) Ptr {
 }
 
 // update launches a batch's step after its forward pass: the loss
-// gradient's cleaning (to zeros when the batch bumped), the backward pass (clip counts into upd after the
-// B losses), the delay-parameter gradients, Adam, rectification, clipping
-// and the network's weights and delays; the kernels that change
-// parameters do nothing when ctl says the batch bumped.
+// gradient's cleaning (to zeros when the batch bumped), the backward pass
+// (clip counts into upd after the B losses), the delay-parameter
+// gradients, Adam, rectification, clipping and the network's weights and
+// delays; the kernels that change parameters do nothing when ctl says the
+// batch bumped.
 func (s *stepper) update(B int64, delta, upd Ptr, a stepArgs) error {
 	ctl := a.ctl
 	g := s.g
@@ -507,7 +507,7 @@ func (s *stepper) update(B int64, delta, upd Ptr, a stepArgs) error {
 			}
 		}
 	}
-	return s.sync(-1)
+	return s.sync()
 }
 
 // Close implements batch.Stepper: it frees the stepper's own buffers and

@@ -172,16 +172,8 @@ func (d *Device) Launch(name string, n int64, args ...any) error {
 		C.emu_dg_silent(N, ll[0], ll[1], ll[2], pd(3), pd(4))
 	case "dg_loss":
 		C.emu_dg_loss(N, ll[0], ll[1], ll[2], dd[0], dd[1], dd[2], dd[3], pd(7), pi(8), pd(9), pd(10), pd(11))
-	case "dg_bump":
-		C.emu_dg_bump(N, ll[0], ll[1], dd[0], ll[2], pd(4), pd(5))
 	case "dg_theta_grad":
 		C.emu_dg_theta_grad(N, ll[0], ll[1], dd[0], pd(3), pd(4), pd(5))
-	case "dg_adam":
-		C.emu_dg_adam(N, ll[0], dd[0], dd[1], dd[2], dd[3], dd[4], pd(6), pd(7), pd(8), pd(9))
-	case "dg_relu":
-		C.emu_dg_relu(N, ll[0], pd(1))
-	case "dg_clamp":
-		C.emu_dg_clamp(N, ll[0], dd[0], pd(2))
 	case "dg_decide":
 		C.emu_dg_decide(N, ll[0], ll[1], pd(2), pd(3), pd(4), pd(5))
 	case "dg_bump_if":

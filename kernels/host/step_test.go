@@ -24,6 +24,11 @@ func TestDeviceStepMatchesTrainer(t *testing.T) {
 		edit func(*trainer.Config)
 	}{
 		{"axonal_mse", func(c *trainer.Config) {}},
+		{"no_delays", func(c *trainer.Config) {
+			for l := range c.Layers {
+				c.Layers[l].Delay.Kind = "none"
+			}
+		}},
 		{"synaptic_ttfs_noise_schedule", func(c *trainer.Config) {
 			// The learning rates change every epoch: they reach the
 			// recorded batches through the Adam table, not as arguments.
