@@ -121,6 +121,16 @@ func (s *stepper) upload(p Ptr, v []float64, what string) error {
 	return nil
 }
 
+// alive reports, with the engine held, whether the stepper's buffers still
+// exist: Engine.Release frees every buffer, the stepper's too, after which
+// it refuses to run rather than use freed memory.
+func (s *stepper) alive() error {
+	if b, ok := s.g.bufs[s.prefix+"W0"]; !ok || b.ptr != s.W[0] {
+		return errors.New("kernels: step: the engine's buffers were released (Release): make a new stepper (a new trainer)")
+	}
+	return nil
+}
+
 // Load implements batch.Stepper.
 func (s *stepper) Load(w, theta, m, v [][]float64) error {
 	if len(w) != len(s.W) || len(theta) != len(s.W) || len(m) != len(s.gp) || len(v) != len(s.gp) {
@@ -131,6 +141,9 @@ func (s *stepper) Load(w, theta, m, v [][]float64) error {
 		return err
 	}
 	defer leave()
+	if err := s.alive(); err != nil {
+		return err
+	}
 	for li := range s.W {
 		l := &s.net.Layers[li]
 		if len(w[li]) != l.Rows()*l.Out || len(theta[li]) != len(l.D()) {
@@ -158,6 +171,9 @@ func (s *stepper) Store(w, theta, m, v [][]float64) error {
 		return err
 	}
 	defer leave()
+	if err := s.alive(); err != nil {
+		return err
+	}
 	for li := range s.W {
 		if err := errors.Join(s.g.download(w[li], s.W[li], "weights"), s.g.download(theta[li], s.Th[li], "delay parameters")); err != nil {
 			return err
@@ -288,6 +304,9 @@ func (s *stepper) Run(in []float64, labels []int, b int, lr []float64, rule batc
 		return err
 	}
 	defer leave()
+	if err := s.alive(); err != nil {
+		return err
+	}
 	g, pre := s.g, s.prefix
 	x, err1 := g.uploadF(pre+"X", in)
 	y, err2 := g.upload(pre+"Y", unsafe.Pointer(&lab[0]), int64(4*n))

@@ -247,3 +247,33 @@ func TestRunRejectsBadInput(t *testing.T) {
 		}
 	}
 }
+
+// After the engine's buffers are released (Engine.Release frees the
+// stepper's too), a trainer's device step refuses to run, naming why,
+// instead of using freed memory.
+func TestStepperAfterRelease(t *testing.T) {
+	eng, _ := newRecorder()
+	defer eng.Release()
+	cfg := trainer.Defaults()
+	for _, n := range []int{8, 3} {
+		l := trainer.DefaultLayer()
+		l.Size = n
+		cfg.Layers = append(cfg.Layers, l)
+	}
+	cfg.Training.BatchSize = 20
+	data := trainer.Data{Train: dataset.YinYang(100, 7), Validation: dataset.YinYang(30, 8), Test: dataset.YinYang(30, 9)}
+	tr, err := trainer.NewTrainer(cfg, data, eng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.RunEpoch(nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Release(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = tr.RunEpoch(nil)
+	if err == nil || !strings.Contains(err.Error(), "released") {
+		t.Fatalf("RunEpoch after Release: error %v, want one saying the buffers were released", err)
+	}
+}
