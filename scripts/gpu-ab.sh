@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs on a GPU machine from scripts/gpu-build-ab.sh's bin/ab: the parity
+# and 20-epoch checks of the new build, then the old and new builds'
+# benchmarks and training runs alternately (old, new, old, new), so that
+# the two are compared in one lease. Logs to $OUT (or /tmp/delgrad-ab).
+# Usage: [BENCH=regexp] [TRAIN="config:epochs ..."] scripts/gpu-ab.sh [DIR]
+set -uo pipefail
+dir=${1:-bin/ab}
+out=${OUT:-/tmp/delgrad-ab}
+mkdir -p "$out"
+bench=${BENCH:-'TrainEpoch|TrainStepSmall|ForwardBackward'}
+train=${TRAIN:-'yin_yang_H30_WA:300 16x16_mnist:1 mnist_784:1'}
+bin=$(mktemp -d)
+for f in "$dir"/*.gz; do b=$(basename "$f" .gz); gunzip -c "$f" > "$bin/$b" && chmod +x "$bin/$b"; done
+export DELGRAD_MNIST=$dir/mnist
+echo "old $(cat "$dir/old.rev"), new $(cat "$dir/new.rev")"
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
+rc=0
+echo "== parity and 20 epochs against the CPU (new)"
+timeout 120 "$bin/kernels-new.test" -test.run 'TestParity|TestTrainingMatchesCPU' -test.v > "$out/checks.log" 2>&1 || rc=1
+grep -E '^--- |TRAINED|^(FAIL|panic)' "$out/checks.log" | head -20
+echo "== benchmarks, old and new alternately ($bench)"
+for v in old new old new; do
+  timeout 200 "$bin/kernels-$v.test" -test.run '^$' -test.bench "$bench" -test.benchtime 1s > "$out/bench-$v.log" 2>&1 || rc=1
+  awk -v v=$v '/^Benchmark/ {s = ""; for (i = 2; i < NF; i++) if ($(i+1) ~ /samples\/s|us\/step|enqueue-us/) s = s sprintf(" %s %s", $i, $(i+1)); printf "%-4s %-55s%s\n", v, $1, s}' "$out/bench-$v.log"
+done
+echo "== delgrad train -device gpu -quiet, old and new alternately (wall time)"
+for v in old new old new; do
+  for spec in $train; do
+    cfg=${spec%:*} ep=${spec#*:}
+    s=$(date +%s.%N)
+    timeout 120 "$bin/delgrad-$v" train -device gpu -config "$cfg" -epochs "$ep" -quiet -out "$out/run-$v-$cfg" -force > "$out/train-$v-$cfg.log" 2>&1 || rc=1
+    e=$(date +%s.%N)
+    printf '%-4s %-18s %4s epochs %7.2f s  %s\n' "$v" "$cfg" "$ep" "$(awk -v a="$s" -v b="$e" 'BEGIN {print b-a}')" "$(grep -o 'test accuracy [0-9.]*%' "$out/train-$v-$cfg.log" | head -1)"
+  done
+done
+rm -rf "$bin"
+exit $rc
