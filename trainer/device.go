@@ -107,11 +107,7 @@ func (t *Trainer) runEpochDevice(perm []int, lr []float64, progress Progress) (b
 			labels[k%2] = make([]int, n)
 		}
 		labels[k%2] = labels[k%2][:hi-lo]
-		for i, r := range perm[lo:hi] {
-			copy(in[k%2][i*F:(i+1)*F], set.Row(r))
-			labels[k%2][i] = set.Labels[r]
-		}
-		t.addNoise(in[k%2])
+		t.gather(in[k%2], labels[k%2], func(i int) int { return perm[lo+i] })
 	}
 	prep(0, 0)
 	for k, lo := 0, 0; lo < set.N; k, lo = k+1, lo+n {
@@ -178,13 +174,8 @@ func (t *Trainer) TrainSteps(n int) error {
 		nb := min(per, n-i)
 		t.inBuf = grow(t.inBuf, nb*b*F)
 		labels := make([]int, nb*b)
-		for j := range labels {
-			r := (t.benchPos + j) % set.N
-			copy(t.inBuf[j*F:(j+1)*F], set.Row(r))
-			labels[j] = set.Labels[r]
-		}
+		t.gather(t.inBuf, labels, func(j int) int { return (t.benchPos + j) % set.N })
 		t.benchPos = (t.benchPos + nb*b) % set.N
-		t.addNoise(t.inBuf)
 		if t.stepper != nil {
 			if err := t.runDevice(t.inBuf, labels, b, lr, &st); err != nil {
 				return err

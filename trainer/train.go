@@ -216,55 +216,25 @@ type Progress func(done, total int, loss, acc float64)
 // the metrics to History.
 func (t *Trainer) RunEpoch(progress Progress) (EpochMetrics, error) {
 	start := time.Now()
-	tc := &t.Cfg.Training
 	set := t.Data.Train
 	lr := t.LR(t.Epoch)
 	perm := t.rng.Perm(set.N)
 	m := EpochMetrics{Epoch: t.Epoch + 1, LR: lr}
-	lossSum, steps, correct := 0.0, 0, 0
-	F := set.F
+	run := t.runEpochHost
 	if t.stepper != nil {
-		st, err := t.runEpochDevice(perm, lr, progress)
-		if err != nil {
-			return m, fmt.Errorf("epoch %d: %w", t.Epoch+1, err)
-		}
-		lossSum, steps, correct, m.Bumps, m.Clipped = st.LossSum, st.Steps, st.Correct, st.Bumps, st.Clipped
+		run = t.runEpochDevice
 	}
-	for lo := 0; lo < set.N && t.stepper == nil; lo += tc.BatchSize {
-		hi := min(lo+tc.BatchSize, set.N)
-		b := hi - lo
-		t.inBuf = grow(t.inBuf, b*F)
-		in := t.inBuf
-		for i := 0; i < b; i++ {
-			copy(in[i*F:(i+1)*F], set.Row(perm[lo+i]))
-		}
-		t.addNoise(in)
-		labels := make([]int, b)
-		for i := range labels {
-			labels[i] = set.Labels[perm[lo+i]]
-		}
-		loss, ok, nc, clipped, err := t.step(in, labels, lr)
-		if err != nil {
-			return m, fmt.Errorf("epoch %d, batch at sample %d: %w", t.Epoch+1, lo, err)
-		}
-		correct += nc
-		m.Clipped += clipped
-		if ok {
-			lossSum += loss
-			steps++
-		} else {
-			m.Bumps++
-		}
-		if progress != nil {
-			progress(hi, set.N, lossSum/float64(max(steps, 1)), float64(correct)/float64(hi))
-		}
+	st, err := run(perm, lr, progress)
+	if err != nil {
+		return m, fmt.Errorf("epoch %d: %w", t.Epoch+1, err)
 	}
+	m.Bumps, m.Clipped = st.Bumps, st.Clipped
 	trainDur := time.Since(start)
 	m.TrainLoss = math.NaN()
-	if steps > 0 {
-		m.TrainLoss = lossSum / float64(steps)
+	if st.Steps > 0 {
+		m.TrainLoss = st.LossSum / float64(st.Steps)
 	}
-	m.TrainAcc = float64(correct) / float64(set.N)
+	m.TrainAcc = float64(st.Correct) / float64(set.N)
 	m.SamplesPerSec = float64(set.N) / trainDur.Seconds()
 	ev, err := t.Evaluate(t.Data.Validation)
 	if err != nil {
@@ -278,6 +248,47 @@ func (t *Trainer) RunEpoch(progress Progress) (EpochMetrics, error) {
 		t.Best = Snapshot{Epoch: m.Epoch, ValAcc: m.ValAcc, W: clone(t.Model.W), Theta: clone(t.Model.Theta)}
 	}
 	return m, nil
+}
+
+// runEpochHost trains one epoch's batches (the training split in the
+// order perm) with the trainer's own step, batch by batch.
+func (t *Trainer) runEpochHost(perm []int, lr []float64, progress Progress) (batch.RunState, error) {
+	var st batch.RunState
+	set, bs := t.Data.Train, t.Cfg.Training.BatchSize
+	for lo := 0; lo < set.N; lo += bs {
+		hi := min(lo+bs, set.N)
+		t.inBuf = grow(t.inBuf, (hi-lo)*set.F)
+		labels := make([]int, hi-lo)
+		t.gather(t.inBuf, labels, func(i int) int { return perm[lo+i] })
+		loss, ok, nc, clipped, err := t.step(t.inBuf, labels, lr)
+		if err != nil {
+			return st, fmt.Errorf("batch at sample %d: %w", lo, err)
+		}
+		st.Correct += nc
+		st.Clipped += clipped
+		if ok {
+			st.LossSum += loss
+			st.Steps++
+		} else {
+			st.Bumps++
+		}
+		if progress != nil {
+			progress(hi, set.N, st.LossSum/float64(max(st.Steps, 1)), float64(st.Correct)/float64(hi))
+		}
+	}
+	return st, nil
+}
+
+// gather fills in (len(labels) x F) and labels with the training split's
+// rows row(0), row(1), ... and adds the input noise, drawn in sample order.
+func (t *Trainer) gather(in []float64, labels []int, row func(i int) int) {
+	set, F := t.Data.Train, t.Data.Train.F
+	for i := range labels {
+		r := row(i)
+		copy(in[i*F:(i+1)*F], set.Row(r))
+		labels[i] = set.Labels[r]
+	}
+	t.addNoise(in[:len(labels)*F])
 }
 
 // addNoise adds the configured input-time noise to in: t -> |t + n|.
