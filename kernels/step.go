@@ -32,11 +32,10 @@ type stepper struct {
 	gn             []int64
 	dspan          []float64
 	times          []Ptr
-	// graph replays a recorded full batch (see batch); warm says a batch
-	// with warmKey ran directly since its buffers last moved.
+	// graph replays a recorded full batch (see batch); warmKey is the key
+	// of the last batch run directly before recording (zero: none).
 	graph    Replay
 	graphKey graphKey
-	warm     bool
 	warmKey  graphKey
 	noGraph  bool
 }
@@ -372,10 +371,10 @@ func (s *stepper) batch(a stepArgs, B int64) error {
 	if err := s.dropGraph(); err != nil {
 		return err
 	}
-	if !s.warm || s.warmKey != key {
+	if s.warmKey != key {
 		// First run it directly: it allocates the buffers it needs and
 		// uploads the layers' constants, which a recording may not.
-		s.warm, s.warmKey = true, key
+		s.warmKey = key
 		if err := s.launchBatch(a, B); err != nil {
 			return err
 		}
