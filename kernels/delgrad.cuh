@@ -683,17 +683,25 @@ DG_HD void dg_clipsum_body(long long j, long long B, long long K, long long C, c
 /* Go's math.Min/Max/Round semantics (a NaN wins), so results match the trainer. */
 DG_HD double dg_gomin(double a, double b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
 
-/* Network weights from the master weights (rounded straight-through); j < n. */
-DG_HD void dg_sync_w_body(long long j, long long n, double step, const double *W, double *Wn) {
-    if (j >= n) return;
-    Wn[j] = step > 0 ? round(W[j] / step) * step : W[j];
+/* A network weight from its master weight (rounded straight-through). */
+DG_HD double dg_net_weight(double step, double w) { return step > 0 ? round(w / step) * step : w; }
+
+/* A delay from its parameter: sigmoid (kind 0) or the parameter itself. */
+DG_HD double dg_net_delay(long long kind, double shift, double scale, double theta) {
+    return kind == 0 ? shift + scale * (1 / (1 + dg_exp(-theta))) : theta;
 }
 
-/* Delays from their parameters: sigmoid (kind 0) or the parameter itself; j < n. */
+/* Network weights from the master weights; j < n. */
+DG_HD void dg_sync_w_body(long long j, long long n, double step, const double *W, double *Wn) {
+    if (j >= n) return;
+    Wn[j] = dg_net_weight(step, W[j]);
+}
+
+/* Delays from their parameters; j < n. */
 DG_HD void dg_sync_d_body(long long j, long long n, long long kind, double shift, double scale, const double *theta,
                           double *d) {
     if (j >= n) return;
-    d[j] = kind == 0 ? shift + scale * (1 / (1 + dg_exp(-theta[j]))) : theta[j];
+    d[j] = dg_net_delay(kind, shift, scale, theta[j]);
 }
 
 /* Partial counts of silent (sample, neuron) pairs per neuron of a layer; j < nch*K. */
@@ -759,39 +767,27 @@ DG_HD void dg_bump_body(long long j, long long n, long long K, double value, lon
     if (!targeted || count[j % K] > 0) W[j] += value;
 }
 
-/* Gradient of a delay parameter: dL/dd * dd/dtheta (kind 0: sigmoid); j < n. */
-DG_HD void dg_theta_grad_body(long long j, long long n, long long kind, double scale, const double *theta,
-                              const double *dD, double *gT) {
-    if (j >= n) return;
+/* Gradient of a delay parameter: dL/dd * dd/dtheta (kind 0: sigmoid). */
+DG_HD double dg_theta_grad(long long kind, double scale, double theta, double dD) {
     double dd = 1;
-    if (kind == 0) { double s = 1 / (1 + dg_exp(-theta[j])); dd = scale * s * (1 - s); }
-    gT[j] = 0 + dD[j] * dd;
+    if (kind == 0) { double s = 1 / (1 + dg_exp(-theta)); dd = scale * s * (1 - s); }
+    return 0 + dD * dd;
 }
 
-/* PyTorch's Adam (trainer/optim.go): step = lr / bias correction 1,
- * sq2 = sqrt(bias correction 2); j < n. */
-DG_HD void dg_adam_body(long long j, long long n, double b1, double b2, double eps, double step, double sq2,
-                        const double *g, double *m, double *v, double *p) {
-    if (j >= n) return;
-    double gi = g[j];
-    m[j] = b1 * m[j] + (1 - b1) * gi;
-    v[j] = b2 * v[j] + (1 - b2) * gi * gi;
+/* PyTorch's Adam (trainer/optim.go) on parameter j with gradient g:
+ * step = lr / bias correction 1, sq2 = sqrt(bias correction 2). */
+DG_HD void dg_adam(long long j, double b1, double b2, double eps, double step, double sq2, double g, double *m,
+                   double *v, double *p) {
+    m[j] = b1 * m[j] + (1 - b1) * g;
+    v[j] = b2 * v[j] + (1 - b2) * g * g;
     p[j] -= step * m[j] / (sqrt(v[j]) / sq2 + eps);
 }
 
-/* Clip positivity: theta = max(theta, 0), a NaN stays; j < n. */
-DG_HD void dg_relu_body(long long j, long long n, double *theta) {
-    if (j >= n) return;
-    double v = theta[j];
-    theta[j] = (v != v || v > 0) ? v : 0;
-}
+/* Clip positivity: max(theta, 0), a NaN stays. */
+DG_HD double dg_relu(double v) { return (v != v || v > 0) ? v : 0; }
 
-/* Weight clipping to [-c, c], a NaN stays; j < n. */
-DG_HD void dg_clamp_body(long long j, long long n, double c, double *W) {
-    if (j >= n) return;
-    double v = W[j];
-    W[j] = v != v ? v : (v > c ? c : (v < -c ? -c : v));
-}
+/* Weight clipping to [-c, c], a NaN stays. */
+DG_HD double dg_clamp(double c, double v) { return v != v ? v : (v > c ? c : (v < -c ? -c : v)); }
 
 /*
  * The device-side control of a run of training steps (stepper.Run), so
@@ -843,23 +839,36 @@ DG_HD void dg_clean_if_body(long long j, long long n, const double *ctl, const d
     dg_clean_body(j, n, x, out);
 }
 
-/* dg_bump when the batch bumps layer l; j < rows*K. */
-DG_HD void dg_bump_if_body(long long j, long long n, long long K, long long l, long long targeted, const double *ctl,
-                           const double *count, double *W) {
-    if (ctl[0] != (double)l) return;
-    dg_bump_body(j, n, K, ctl[1], targeted, count, W);
-}
-
-/* dg_adam for group gi when the batch takes a step: row i of tab (the
- * run's step i+1; rows of stride entries) holds each group's lr / bias
- * correction 1 and, last, sqrt(bias correction 2), as the host computed
- * them; j < n. */
-DG_HD void dg_adam_if_body(long long j, long long n, double b1, double b2, double eps, const double *tab,
-                           long long stride, long long gi, const double *ctl, const double *g, double *m, double *v,
-                           double *p) {
-    if (ctl[0] >= 0) return;
-    const double *row = tab + ((long long)ctl[3] - 1) * stride;
-    dg_adam_body(j, n, b1, b2, eps, row[gi], row[stride - 1], g, m, v, p);
+/* The update of optimiser group gi (n parameters p, Adam moments m and v,
+ * gradient g of the latest backward pass) after a batch, fused into one
+ * launch: when the batch takes a step, Adam with row i of tab (the run's
+ * step i+1; rows of stride entries hold each group's lr / bias correction
+ * 1 and, last, sqrt(bias correction 2), as the host computed them), then
+ * the group's rule; always, the network's copy out of p. kind 0: weights,
+ * g is dL/dw, a1 > 0 clips to [-a1, a1], out = weights rounded to
+ * multiples of a2 (0: none). kind 1: sigmoid delay parameters, g is dL/dd,
+ * out = a1 + a2 sigmoid(p). kind 2: delays that are their parameters, g
+ * is dL/dd, clip positivity after the step, out = p. When the batch bumps
+ * layer bl instead (weights only; bl = -1 for other groups), dg_bump's
+ * rule on the layer's K neurons with the silent counts count, before the
+ * network's copy is made: the backward pass in between reads the copy, not
+ * p. The same arithmetic as the trainer's separate steps (trainer/optim.go,
+ * trainer/model.go); j < n. */
+DG_HD void dg_update_if_body(long long j, long long n, double b1, double b2, double eps, const double *tab,
+                             long long stride, long long gi, const double *ctl, const double *g, double *m,
+                             double *v, double *p, long long kind, double a1, double a2, double *out, long long bl,
+                             long long K, long long targeted, const double *count) {
+    if (j >= n) return;
+    if (ctl[0] >= 0) {
+        if (ctl[0] == (double)bl) dg_bump_body(j, n, K, ctl[1], targeted, count, p);
+    } else {
+        const double *row = tab + ((long long)ctl[3] - 1) * stride;
+        double gj = kind == 0 ? g[j] : dg_theta_grad(kind == 1 ? 0 : 1, a2, p[j], g[j]);
+        dg_adam(j, b1, b2, eps, row[gi], row[stride - 1], gj, m, v, p);
+        if (kind == 0 && a1 > 0) p[j] = dg_clamp(a1, p[j]);
+        if (kind == 2) p[j] = dg_relu(p[j]);
+    }
+    out[j] = kind == 0 ? dg_net_weight(a2, p[j]) : dg_net_delay(kind == 1 ? 0 : 1, a1, a2, p[j]);
 }
 
 /* Copies the batch that ctl[9] numbers (of b samples each; this one has
@@ -871,17 +880,6 @@ DG_HD void dg_batch_in_body(long long j, long long B, long long F, long long b, 
     if (j < B * F) { xb[j] = X[o * F + j]; return; }
     j -= B * F;
     if (j < B) yb[j] = Y[o + j];
-}
-
-/* dg_relu and dg_clamp when the batch takes a step; j < n. */
-DG_HD void dg_relu_if_body(long long j, long long n, const double *ctl, double *theta) {
-    if (ctl[0] >= 0) return;
-    dg_relu_body(j, n, theta);
-}
-
-DG_HD void dg_clamp_if_body(long long j, long long n, double c, const double *ctl, double *W) {
-    if (ctl[0] >= 0) return;
-    dg_clamp_body(j, n, c, W);
 }
 
 /* Adds a stepped batch's mean loss (of B losses in upd) and its N clip
@@ -939,19 +937,15 @@ DG_HD void dg_accum_body(long long j, long long B, long long N, const double *up
     X(dg_loss, (long long B, long long K, long long kind, double p1, double p2, double p3, double inv, \
                 const double *t, const int *labels, double *dOut, double *loss, double *correct), \
       (B, K, kind, p1, p2, p3, inv, t, labels, dOut, loss, correct)) \
-    X(dg_theta_grad, (long long n, long long kind, double scale, const double *theta, const double *dD, double *gT), \
-      (n, kind, scale, theta, dD, gT)) \
     X(dg_decide, (long long B, long long nl, const double *rule, const double *silent, const double *correct, \
                   double *ctl), (B, nl, rule, silent, correct, ctl)) \
-    X(dg_bump_if, (long long n, long long K, long long l, long long targeted, const double *ctl, const double *count, \
-                   double *W), (n, K, l, targeted, ctl, count, W)) \
-    X(dg_adam_if, (long long n, double b1, double b2, double eps, const double *tab, long long stride, long long gi, \
-                   const double *ctl, const double *g, double *m, double *v, double *p), \
-      (n, b1, b2, eps, tab, stride, gi, ctl, g, m, v, p)) \
+    X(dg_update_if, (long long n, double b1, double b2, double eps, const double *tab, long long stride, \
+                     long long gi, const double *ctl, const double *g, double *m, double *v, double *p, \
+                     long long kind, double a1, double a2, double *out, long long bl, long long K, \
+                     long long targeted, const double *count), \
+      (n, b1, b2, eps, tab, stride, gi, ctl, g, m, v, p, kind, a1, a2, out, bl, K, targeted, count)) \
     X(dg_batch_in, (long long B, long long F, long long b, const double *ctl, const double *X, const int *Y, \
                     double *xb, int *yb), (B, F, b, ctl, X, Y, xb, yb)) \
-    X(dg_relu_if, (long long n, const double *ctl, double *theta), (n, ctl, theta)) \
-    X(dg_clamp_if, (long long n, double c, const double *ctl, double *W), (n, c, ctl, W)) \
     X(dg_accum, (long long B, long long N, const double *upd, double *ctl), (B, N, upd, ctl)) \
     X(dg_clean_if, (long long n, const double *ctl, const double *x, double *out), (n, ctl, x, out))
 

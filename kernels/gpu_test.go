@@ -385,7 +385,7 @@ func BenchmarkLaunch(b *testing.B) {
 			var enq time.Duration
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if err := g.launch("dg_relu_if", 1, int64(1), p, p); err != nil {
+				if err := g.launch("dg_clean", 1, int64(1), p, p); err != nil {
 					b.Fatal(err)
 				}
 				if mode == "roundtrip" {

@@ -21,17 +21,17 @@ type stepper struct {
 	// prefix names the stepper's own buffers: its state survives other
 	// users of the engine, and Close frees it.
 	prefix string
-	// per layer: master weights, network weights, delay parameters, delays,
-	// delay-parameter gradients
-	W, Wn, Th, D, gT []Ptr
-	// per optimiser group: parameters, moments, and the delay-parameter
-	// gradient (0 for weight groups, whose gradient is the engine's dW<l>
+	// per layer: master weights, network weights, delay parameters, delays
+	W, Wn, Th, D []Ptr
+	// per optimiser group: parameters, moments, whether it holds delay
+	// parameters (else weights; its gradient is the engine's dD<l> or dW<l>
 	// buffer of the latest backward pass), and the layer
-	gp, gg, gm, gv []Ptr
-	gl             []int
-	gn             []int64
-	dspan          []float64
-	times          []Ptr
+	gp, gm, gv []Ptr
+	gd         []bool
+	gl         []int
+	gn         []int64
+	dspan      []float64
+	times      []Ptr
 	// graph replays a recorded full batch (see batch); warmKey is the key
 	// of the last batch run directly before recording (zero: none).
 	graph    Replay
@@ -60,19 +60,18 @@ func (g *Engine) NewStepper(spec batch.StepSpec) (batch.Stepper, error) {
 	defer leave()
 	g.steppers++
 	s := &stepper{g: g, spec: spec, net: net, prefix: fmt.Sprintf("stepper%d.", g.steppers)}
-	s.W, s.Wn, s.Th, s.D, s.gT = make([]Ptr, L), make([]Ptr, L), make([]Ptr, L), make([]Ptr, L), make([]Ptr, L)
+	s.W, s.Wn, s.Th, s.D = make([]Ptr, L), make([]Ptr, L), make([]Ptr, L), make([]Ptr, L)
 	s.dspan = make([]float64, L)
 	pre := s.prefix
 	for li := range net.Layers {
 		l := &net.Layers[li]
 		n := int64(l.Rows() * l.Out)
 		nd := int64(len(l.D()))
-		var errs [5]error
+		var errs [4]error
 		s.W[li], errs[0] = g.buf(pre+fmt.Sprintf("W%d", li), 8*n)
 		s.Wn[li], errs[1] = g.buf(pre+fmt.Sprintf("Wn%d", li), 8*n)
 		s.Th[li], errs[2] = g.buf(pre+fmt.Sprintf("Th%d", li), 8*max(nd, 1))
 		s.D[li], errs[3] = g.buf(pre+fmt.Sprintf("D%d", li), 8*max(nd, 1))
-		s.gT[li], errs[4] = g.buf(pre+fmt.Sprintf("gT%d", li), 8*max(nd, 1))
 		if err := errors.Join(errs[:]...); err != nil {
 			return nil, err
 		}
@@ -84,25 +83,25 @@ func (g *Engine) NewStepper(spec batch.StepSpec) (batch.Stepper, error) {
 			s.dspan[li] = (math.Abs(dp.Shift) + math.Abs(dp.Scale)) / l.Neuron.TauSyn
 		}
 	}
-	addGroup := func(name string, li int, p Ptr, grad Ptr, n int64) error {
+	addGroup := func(name string, li int, p Ptr, delays bool, n int64) error {
 		m, err1 := g.buf(pre+"M"+name, 8*n)
 		v, err2 := g.buf(pre+"V"+name, 8*n)
 		if err := errors.Join(err1, err2); err != nil {
 			return err
 		}
-		s.gp, s.gg, s.gm, s.gv, s.gn = append(s.gp, p), append(s.gg, grad), append(s.gm, m), append(s.gv, v), append(s.gn, n)
-		s.gl = append(s.gl, li)
+		s.gp, s.gm, s.gv, s.gn = append(s.gp, p), append(s.gm, m), append(s.gv, v), append(s.gn, n)
+		s.gd, s.gl = append(s.gd, delays), append(s.gl, li)
 		return nil
 	}
 	for li := range net.Layers {
 		l := &net.Layers[li]
-		if err := addGroup(fmt.Sprintf("w%d", li), li, s.W[li], 0, int64(l.Rows()*l.Out)); err != nil {
+		if err := addGroup(fmt.Sprintf("w%d", li), li, s.W[li], false, int64(l.Rows()*l.Out)); err != nil {
 			return nil, err
 		}
 	}
 	for li := range net.Layers {
 		if nd := int64(len(net.Layers[li].D())); nd > 0 {
-			if err := addGroup(fmt.Sprintf("d%d", li), li, s.Th[li], s.gT[li], nd); err != nil {
+			if err := addGroup(fmt.Sprintf("d%d", li), li, s.Th[li], true, nd); err != nil {
 				return nil, err
 			}
 		}
@@ -411,8 +410,8 @@ func (s *stepper) dropGraph() error {
 }
 
 // launchBatch launches a batch of B samples: its inputs, the forward pass,
-// the silent counts, the loss, the bump check (dg_decide), the
-// conditional bump, the update, and the sums of its loss and counts.
+// the silent counts, the loss, the bump check (dg_decide), the update or
+// the bump, and the sums of its loss and counts.
 func (s *stepper) launchBatch(a stepArgs, B int64) error {
 	g, pre := s.g, s.prefix
 	F, K, L := int64(s.net.Inputs), int64(s.net.Outputs()), len(s.net.Layers)
@@ -451,19 +450,6 @@ func (s *stepper) launchBatch(a stepArgs, B int64) error {
 	if err := g.launch("dg_decide", 1, B, int64(L), a.rule, fwd, correct, a.ctl); err != nil {
 		return err
 	}
-	if a.bump {
-		t := int64(0)
-		if a.targeted {
-			t = 1
-		}
-		for li := range s.net.Layers {
-			l := &s.net.Layers[li]
-			nw := int64(l.Rows() * l.Out)
-			if err := g.launch("dg_bump_if", nw, nw, int64(l.Out), int64(li), t, a.ctl, s.silentCounts(li), s.W[li]); err != nil {
-				return err
-			}
-		}
-	}
 	if err := s.update(B, dOut, upd, a); err != nil {
 		return err
 	}
@@ -478,10 +464,10 @@ func (s *stepper) silentCounts(li int) Ptr {
 
 // update launches a batch's step after its forward pass: the loss
 // gradient's cleaning (to zeros when the batch bumped), the backward pass
-// (clip counts into upd after the B losses), the delay-parameter
-// gradients, Adam, rectification, clipping and the network's weights and
-// delays; the kernels that change parameters do nothing when ctl says the
-// batch bumped.
+// (clip counts into upd after the B losses), and one dg_update_if per
+// optimiser group: the delay-parameter gradient, Adam, clip positivity or
+// weight clipping, or, when ctl says the batch bumped, the bump of the
+// weights of the layer it names; then the network's weights or delays.
 func (s *stepper) update(B int64, delta, upd Ptr, a stepArgs) error {
 	ctl := a.ctl
 	g := s.g
@@ -492,40 +478,31 @@ func (s *stepper) update(B int64, delta, upd Ptr, a stepArgs) error {
 	if _, err := g.backward(s.net, B, s.times, delta, s.Wn, s.D, s.dspan, upd+Ptr(8*B)); err != nil {
 		return err
 	}
-	for li := range s.net.Layers {
-		if nd := int64(len(s.net.Layers[li].D())); nd > 0 {
-			dp := s.spec.Delays[li]
-			if err := g.launch("dg_theta_grad", nd, nd, delayKind(dp), dp.Scale, s.Th[li], g.bufs[fmt.Sprintf("dD%d", li)].ptr, s.gT[li]); err != nil {
-				return err
-			}
-		}
-	}
 	sp := &s.spec
+	targeted := int64(0)
+	if a.targeted {
+		targeted = 1
+	}
 	for gi := range s.gp {
-		grad := s.gg[gi]
-		if grad == 0 {
-			grad = g.bufs[fmt.Sprintf("dW%d", s.gl[gi])].ptr
+		li := s.gl[gi]
+		// Weights: clipping, rounding and the bump.
+		kind, a1, a2, grad, out := int64(0), max(sp.ClipWeights, 0), sp.RoundWeights, "dW", s.Wn[li]
+		bl := int64(li)
+		if !a.bump {
+			bl = -1
 		}
-		if err := g.launch("dg_adam_if", s.gn[gi], s.gn[gi], sp.Beta1, sp.Beta2, sp.AdamEps, a.tab, a.stride, int64(gi),
-			ctl, grad, s.gm[gi], s.gv[gi], s.gp[gi]); err != nil {
+		if s.gd[gi] {
+			dp := sp.Delays[li]
+			kind, a1, a2, grad, out, bl = 1+delayKind(dp), dp.Shift, dp.Scale, "dD", s.D[li], -1
+		}
+		gp := g.bufs[fmt.Sprintf("%s%d", grad, li)].ptr
+		if err := g.launch("dg_update_if", s.gn[gi], s.gn[gi], sp.Beta1, sp.Beta2, sp.AdamEps, a.tab, a.stride, int64(gi),
+			ctl, gp, s.gm[gi], s.gv[gi], s.gp[gi], kind, a1, a2, out, bl, int64(s.net.Layers[li].Out), targeted,
+			s.silentCounts(li)); err != nil {
 			return err
 		}
 	}
-	for li := range s.net.Layers {
-		if nd := int64(len(s.net.Layers[li].D())); nd > 0 && !sp.Delays[li].Sigmoid {
-			if err := g.launch("dg_relu_if", nd, nd, ctl, s.Th[li]); err != nil {
-				return err
-			}
-		}
-		if c := sp.ClipWeights; c > 0 {
-			l := &s.net.Layers[li]
-			nw := int64(l.Rows() * l.Out)
-			if err := g.launch("dg_clamp_if", nw, nw, c, ctl, s.W[li]); err != nil {
-				return err
-			}
-		}
-	}
-	return s.sync()
+	return nil
 }
 
 // Close implements batch.Stepper: it frees the stepper's own buffers and

@@ -172,20 +172,13 @@ func (d *Device) Launch(name string, n int64, args ...any) error {
 		C.emu_dg_silent(N, ll[0], ll[1], ll[2], pd(3), pd(4))
 	case "dg_loss":
 		C.emu_dg_loss(N, ll[0], ll[1], ll[2], dd[0], dd[1], dd[2], dd[3], pd(7), pi(8), pd(9), pd(10), pd(11))
-	case "dg_theta_grad":
-		C.emu_dg_theta_grad(N, ll[0], ll[1], dd[0], pd(3), pd(4), pd(5))
 	case "dg_decide":
 		C.emu_dg_decide(N, ll[0], ll[1], pd(2), pd(3), pd(4), pd(5))
-	case "dg_bump_if":
-		C.emu_dg_bump_if(N, ll[0], ll[1], ll[2], ll[3], pd(4), pd(5), pd(6))
-	case "dg_adam_if":
-		C.emu_dg_adam_if(N, ll[0], dd[0], dd[1], dd[2], pd(4), ll[1], ll[2], pd(7), pd(8), pd(9), pd(10), pd(11))
+	case "dg_update_if":
+		C.emu_dg_update_if(N, ll[0], dd[0], dd[1], dd[2], pd(4), ll[1], ll[2], pd(7), pd(8), pd(9), pd(10), pd(11),
+			ll[3], dd[3], dd[4], pd(15), ll[4], ll[5], ll[6], pd(19))
 	case "dg_batch_in":
 		C.emu_dg_batch_in(N, ll[0], ll[1], ll[2], pd(3), pd(4), pi(5), pd(6), pi(7))
-	case "dg_relu_if":
-		C.emu_dg_relu_if(N, ll[0], pd(1), pd(2))
-	case "dg_clamp_if":
-		C.emu_dg_clamp_if(N, ll[0], dd[0], pd(2), pd(3))
 	case "dg_accum":
 		C.emu_dg_accum(N, ll[0], ll[1], pd(2), pd(3))
 	case "dg_clean_if":
