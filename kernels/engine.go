@@ -359,19 +359,28 @@ func layerSizes(net *batch.Network) []int {
 // (B x Inputs), weights w and delays d per layer; it returns the buffers of
 // the multiplexed input and of every layer's output times.
 //
-// The time buffers are named prefix+"t<i>".
-func (g *Engine) forward(net *batch.Network, B int64, x Ptr, w, d []Ptr, prefix string) ([]Ptr, error) {
+// The time buffers are named prefix+"t<i>". With useX and no multiplexing,
+// x itself serves as the input's times (no copy): the caller keeps x
+// unchanged for as long as it uses the times.
+func (g *Engine) forward(net *batch.Network, B int64, x Ptr, w, d []Ptr, prefix string, useX bool) ([]Ptr, error) {
 	sizes := layerSizes(net)
 	times := make([]Ptr, len(sizes))
+	mux := int64(max(net.Multiplex, 1))
+	alias := useX && mux == 1
 	var err error
 	for i, n := range sizes {
+		if i == 0 && alias {
+			times[0] = x
+			continue
+		}
 		if times[i], err = g.buf(fmt.Sprintf("%st%d", prefix, i), 8*B*int64(n)); err != nil {
 			return nil, err
 		}
 	}
-	mux := int64(max(net.Multiplex, 1))
-	if err := g.launch("dg_mux", B*int64(sizes[0]), B, int64(net.Inputs), mux, x, times[0]); err != nil {
-		return nil, err
+	if !alias {
+		if err := g.launch("dg_mux", B*int64(sizes[0]), B, int64(net.Inputs), mux, x, times[0]); err != nil {
+			return nil, err
+		}
 	}
 	for li := range net.Layers {
 		l := &net.Layers[li]
@@ -437,8 +446,10 @@ func (g *Engine) colSums(name string, B, N int64, x, out Ptr) []launchStep {
 // of the error at the (multiplexed) input. Nothing is copied to the host.
 //
 // dspan[l] bounds max |d|/tau_s over a synaptic layer's delays (it decides
-// which samples count as wide, as in the Go engine).
-func (g *Engine) backward(net *batch.Network, B int64, times []Ptr, delta Ptr, w, d []Ptr, dspan []float64, counts Ptr) (Ptr, error) {
+// which samples count as wide, as in the Go engine). Without needInput
+// the error at the input is not computed unless the first layer's axonal
+// delays need it (the returned buffer then holds no values).
+func (g *Engine) backward(net *batch.Network, B int64, times []Ptr, delta Ptr, w, d []Ptr, dspan []float64, counts Ptr, needInput bool) (Ptr, error) {
 	for li := len(net.Layers) - 1; li >= 0; li-- {
 		l := &net.Layers[li]
 		lp, bias, err := g.layerConsts(li, l)
@@ -483,10 +494,13 @@ func (g *Engine) backward(net *batch.Network, B int64, times []Ptr, delta Ptr, w
 			{"dg_bwd_range", B, []any{lp, B, times[li], d[li], bias, dspan[li], ref, wide}, nil},
 			{"dg_bwd_rows", B * R, []any{lp, B, times[li], d[li], bias, ref, wide, u, e1, e2}, nil},
 			{"dg_bwd_neuron", B * K, []any{lp, B, u, e1, e2, ref, wide, ed1, ed2, w[li], d[li], times[li+1], delta, st}, nil},
-			{"dg_bwd_input", B * I, []any{lp, B, u, e1, e2, wide, ed1, ed2, w[li], d[li], st, gin}, nil},
-			{"dg_bwd_weight", nch * R * K, []any{lp, B, C, u, e1, e2, wide, ed1, ed2, w[li], d[li], st, pW, pD}, nil},
-			{"dg_chunksum", R * K, []any{R * K, nch, R * K, pW, dW}, nil},
 		}
+		if li > 0 || needInput || l.Delay == batch.Axonal {
+			steps = append(steps, launchStep{"dg_bwd_input", B * I, []any{lp, B, u, e1, e2, wide, ed1, ed2, w[li], d[li], st, gin}, nil})
+		}
+		steps = append(steps,
+			launchStep{"dg_bwd_weight", nch * R * K, []any{lp, B, C, u, e1, e2, wide, ed1, ed2, w[li], d[li], st, pW, pD}, nil},
+			launchStep{"dg_chunksum", R * K, []any{R * K, nch, R * K, pW, dW}, nil})
 		if l.Delay == batch.Synaptic {
 			steps = append(steps, launchStep{"dg_chunksum", I * K, []any{I * K, nch, R * K, pD, dD}, nil})
 		}
@@ -558,7 +572,7 @@ func (g *Engine) Forward(net *batch.Network, input *tensor.Dense, tr *batch.Trac
 	if err != nil {
 		return err
 	}
-	times, err := g.forward(net, int64(b), x, w, d, "")
+	times, err := g.forward(net, int64(b), x, w, d, "", false)
 	if err != nil {
 		return err
 	}
@@ -624,7 +638,7 @@ func (g *Engine) Backward(net *batch.Network, tr *batch.Trace, dOut *tensor.Dens
 	if err != nil {
 		return err
 	}
-	gin, err := g.backward(net, B, times, delta, w, d, dspan, cnt)
+	gin, err := g.backward(net, B, times, delta, w, d, dspan, cnt, true)
 	if err != nil {
 		return err
 	}

@@ -428,7 +428,7 @@ func (s *stepper) launchBatch(a stepArgs, B int64) error {
 		return err
 	}
 	var err error
-	if s.times, err = g.forward(s.net, B, xb, s.Wn, s.D, pre); err != nil {
+	if s.times, err = g.forward(s.net, B, xb, s.Wn, s.D, pre, true); err != nil {
 		return err
 	}
 	for li := range s.net.Layers {
@@ -475,7 +475,7 @@ func (s *stepper) update(B int64, delta, upd Ptr, a stepArgs) error {
 	if err := g.launch("dg_clean_if", n, n, ctl, delta, delta); err != nil {
 		return err
 	}
-	if _, err := g.backward(s.net, B, s.times, delta, s.Wn, s.D, s.dspan, upd+Ptr(8*B)); err != nil {
+	if _, err := g.backward(s.net, B, s.times, delta, s.Wn, s.D, s.dspan, upd+Ptr(8*B), false); err != nil {
 		return err
 	}
 	sp := &s.spec
