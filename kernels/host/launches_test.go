@@ -35,15 +35,7 @@ func (c *countingDevice) total() int {
 // a launch added to the step is a slowdown to measure, not an accident.
 func TestStepLaunches(t *testing.T) {
 	const want = 39 // session 7: 48 -> 40 (dg_update_if), -> 39 (no dg_mux)
-	cfg := trainer.Defaults()
-	for _, n := range []int{30, 3} {
-		l := trainer.DefaultLayer()
-		l.Size = n
-		l.Delay.Kind = "axonal"
-		l.Delay.Std = 0.25
-		cfg.Layers = append(cfg.Layers, l)
-	}
-	cfg.Training.BatchSize, cfg.Training.EvalBatchSize = 150, 200
+	cfg := axonalConfig(150, 200, 30, 3)
 	const batches = 10
 	data := trainer.Data{Train: dataset.YinYang(150*batches, 7), Validation: dataset.YinYang(200, 8), Test: dataset.YinYang(200, 9)}
 	dev := &countingDevice{&Device{mem: map[kernels.Ptr]allocation{}}, map[string]int{}}

@@ -57,16 +57,8 @@ func TestDeviceStepMatchesTrainer(t *testing.T) {
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			cfg := trainer.Defaults()
+			cfg := axonalConfig(25, 50, 12, 3)
 			cfg.Name = c.name
-			for _, n := range []int{12, 3} {
-				l := trainer.DefaultLayer()
-				l.Size = n
-				l.Delay.Kind = "axonal"
-				l.Delay.Std = 0.25
-				cfg.Layers = append(cfg.Layers, l)
-			}
-			cfg.Training.BatchSize, cfg.Training.EvalBatchSize = 25, 50
 			c.edit(&cfg)
 			data := trainer.Data{Train: dataset.YinYang(200, 7), Validation: dataset.YinYang(50, 8), Test: dataset.YinYang(50, 9)}
 			host, err := trainer.NewTrainer(cfg, data, batch.NewCPU(1))
@@ -276,4 +268,20 @@ func TestStepperAfterRelease(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "released") {
 		t.Fatalf("RunEpoch after Release: error %v, want one saying the buffers were released", err)
 	}
+}
+
+// axonalConfig returns the trainer's defaults for a network of the given
+// layer sizes with axonal delays (theta ~ N(0, 0.25)) on every layer,
+// training in batches of b and evaluating in batches of eb.
+func axonalConfig(b, eb int, sizes ...int) trainer.Config {
+	cfg := trainer.Defaults()
+	for _, n := range sizes {
+		l := trainer.DefaultLayer()
+		l.Size = n
+		l.Delay.Kind = "axonal"
+		l.Delay.Std = 0.25
+		cfg.Layers = append(cfg.Layers, l)
+	}
+	cfg.Training.BatchSize, cfg.Training.EvalBatchSize = b, eb
+	return cfg
 }
