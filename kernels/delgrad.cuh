@@ -43,6 +43,16 @@ DG_HD int dg_isinf(double x) { return x == DG_INF || x == -DG_INF; }
 DG_HD int dg_isnan(double x) { return x != x; }
 DG_HD int dg_finite(double x) { return !dg_isnan(x) && !dg_isinf(x); }
 DG_HD double dg_max(double a, double b) { return a > b ? a : b; }
+
+/* *p += v, atomically on the device (the CPU emulation runs one thread at a
+ * time). Only for counts: whole numbers add up exactly in any order. */
+DG_HD void dg_count(double *p, double v) {
+#if defined(__CUDA_ARCH__)
+    atomicAdd(p, v);
+#else
+    *p += v;
+#endif
+}
 DG_HD double dg_min(double a, double b) { return a < b ? a : b; }
 
 /*
@@ -516,13 +526,17 @@ DG_HD void dg_fwd_exps_body(long long j, long long groups, long long rows, const
 /* Forward phase 2: j < B*Out. */
 DG_HD void dg_fwd_spike_body(long long j, const dg_layer *Lp, long long B, const double *su, const int *sidx,
                              const double *e1, const double *te1, const double *e2, const double *ref,
-                             const double *shift, const int *cnt, const double *w, const double *d, double *out) {
+                             const double *shift, const int *cnt, const double *w, const double *d, double *out,
+                             double *silent) {
     dg_layer L = *Lp;
     if (j >= B * L.out) return;
     int k = (int)(j % L.out);
     long long p = L.delay == DG_SYNAPTIC ? j : j / L.out;
     long long o = p * L.rows;
-    out[j] = dg_first_spike(&L, cnt[p], su + o, sidx + o, e1 + o, te1 + o, e2 + o, ref + o, shift + o, w, d, k);
+    double t = dg_first_spike(&L, cnt[p], su + o, sidx + o, e1 + o, te1 + o, e2 + o, ref + o, shift + o, w, d, k);
+    out[j] = t;
+    /* The silent (sample, neuron) pairs per neuron, as dg_silent counts them. */
+    if (silent && (t != t || t == DG_INF)) dg_count(silent + k, 1);
 }
 
 /* Non-finite errors (a missing label spike) carry no gradient; j < n. */
@@ -564,13 +578,16 @@ DG_HD void dg_bwd_rows_body(long long j, const dg_layer *Lp, long long B, const 
 DG_HD void dg_bwd_neuron_body(long long j, const dg_layer *Lp, long long B, const double *u, const double *e1,
                               const double *e2, const double *ref, const int *wide, const double *ed1,
                               const double *ed2, const double *w, const double *d, const double *out,
-                              const double *delta, dg_nstate *st) {
+                              const double *delta, dg_nstate *st, double *clip) {
     dg_layer L = *Lp;
     if (j >= B * L.out) return;
     long long s = j / L.out;
     int k = (int)(j % L.out);
     long long o = s * L.rows;
-    st[j] = dg_back_neuron(&L, u + o, e1 + o, e2 + o, ref[s], wide[s], ed1, ed2, w, d, out[j], delta[j], k);
+    dg_nstate n = dg_back_neuron(&L, u + o, e1 + o, e2 + o, ref[s], wide[s], ed1, ed2, w, d, out[j], delta[j], k);
+    st[j] = n;
+    /* The clipped pairs per neuron, as dg_clipsum counts them. */
+    if (clip && n.clip) dg_count(clip + k, 1);
 }
 
 /* Backward phase 2: the propagated error; j < B*In. */
@@ -873,9 +890,15 @@ DG_HD void dg_update_if_body(long long j, long long n, double b1, double b2, dou
 
 /* Copies the batch that ctl[9] numbers (of b samples each; this one has
  * B) from a run's input times X (F per sample) and labels Y to xb and yb,
- * so that every batch's launches take the same arguments; j < B*F + B. */
+ * so that every batch's launches take the same arguments, and zeroes the
+ * first N doubles of z1 and of z2 (counts the batch's kernels add to; a
+ * null pointer is skipped); j < max(B*F + B, N). */
 DG_HD void dg_batch_in_body(long long j, long long B, long long F, long long b, const double *ctl, const double *X,
-                            const int *Y, double *xb, int *yb) {
+                            const int *Y, double *xb, int *yb, long long N, double *z1, double *z2) {
+    if (j < N) {
+        if (z1) z1[j] = 0;
+        if (z2) z2[j] = 0;
+    }
     long long o = (long long)ctl[9] * b;
     if (j < B * F) { xb[j] = X[o * F + j]; return; }
     j -= B * F;
@@ -903,8 +926,8 @@ DG_HD void dg_accum_body(long long j, long long B, long long N, const double *up
                     double *e2, double *ref, double *shift), (groups, rows, su, cnt, e1, te1, e2, ref, shift)) \
     X(dg_fwd_spike, (const dg_layer *Lp, long long B, const double *su, const int *sidx, const double *e1, \
                      const double *te1, const double *e2, const double *ref, const double *shift, const int *cnt, \
-                     const double *w, const double *d, double *out), \
-      (Lp, B, su, sidx, e1, te1, e2, ref, shift, cnt, w, d, out)) \
+                     const double *w, const double *d, double *out, double *silent), \
+      (Lp, B, su, sidx, e1, te1, e2, ref, shift, cnt, w, d, out, silent)) \
     X(dg_clean, (long long n, const double *x, double *out), (n, x, out)) \
     X(dg_syn_exps, (const dg_layer *Lp, const double *d, double *ed1, double *ed2), (Lp, d, ed1, ed2)) \
     X(dg_bwd_range, (const dg_layer *Lp, long long B, const double *in, const double *d, const double *bias, \
@@ -914,8 +937,8 @@ DG_HD void dg_accum_body(long long j, long long B, long long N, const double *up
       (Lp, B, in, d, bias, ref, wide, u, e1, e2)) \
     X(dg_bwd_neuron, (const dg_layer *Lp, long long B, const double *u, const double *e1, const double *e2, \
                       const double *ref, const int *wide, const double *ed1, const double *ed2, const double *w, \
-                      const double *d, const double *out, const double *delta, dg_nstate *st), \
-      (Lp, B, u, e1, e2, ref, wide, ed1, ed2, w, d, out, delta, st)) \
+                      const double *d, const double *out, const double *delta, dg_nstate *st, double *clip), \
+      (Lp, B, u, e1, e2, ref, wide, ed1, ed2, w, d, out, delta, st, clip)) \
     X(dg_bwd_input, (const dg_layer *Lp, long long B, const double *u, const double *e1, const double *e2, \
                      const int *wide, const double *ed1, const double *ed2, const double *w, const double *d, \
                      const dg_nstate *st, double *gin), \
@@ -945,7 +968,7 @@ DG_HD void dg_accum_body(long long j, long long B, long long N, const double *up
                      long long targeted, const double *count), \
       (n, b1, b2, eps, tab, stride, gi, ctl, g, m, v, p, kind, a1, a2, out, bl, K, targeted, count)) \
     X(dg_batch_in, (long long B, long long F, long long b, const double *ctl, const double *X, const int *Y, \
-                    double *xb, int *yb), (B, F, b, ctl, X, Y, xb, yb)) \
+                    double *xb, int *yb, long long N, double *z1, double *z2), (B, F, b, ctl, X, Y, xb, yb, N, z1, z2)) \
     X(dg_accum, (long long B, long long N, const double *upd, double *ctl), (B, N, upd, ctl)) \
     X(dg_clean_if, (long long n, const double *ctl, const double *x, double *out), (n, ctl, x, out))
 

@@ -60,12 +60,12 @@ var Kernels = map[string]string{
 	"dg_mux":        "iiipp",
 	"dg_fwd_rank":   "pipppppp",
 	"dg_fwd_exps":   "iippppppp",
-	"dg_fwd_spike":  "pippppppppppp",
+	"dg_fwd_spike":  "pipppppppppppp",
 	"dg_clean":      "ipp",
 	"dg_syn_exps":   "pppp",
 	"dg_bwd_range":  "pipppfpp",
 	"dg_bwd_rows":   "pipppppppp",
-	"dg_bwd_neuron": "pipppppppppppp",
+	"dg_bwd_neuron": "pippppppppppppp",
 	"dg_bwd_input":  "pipppppppppp",
 	"dg_bwd_weight": "piippppppppppp",
 	"dg_chunksum":   "iiipp",
@@ -79,7 +79,7 @@ var Kernels = map[string]string{
 	"dg_loss":       "iiiffffppppp",
 	"dg_decide":     "iipppp",
 	"dg_update_if":  "ifffpiipppppiffpiiip",
-	"dg_batch_in":   "iiippppp",
+	"dg_batch_in":   "iiipppppipp",
 	"dg_accum":      "iipp",
 	"dg_clean_if":   "ippp",
 }
@@ -361,8 +361,10 @@ func layerSizes(net *batch.Network) []int {
 //
 // The time buffers are named prefix+"t<i>". With useX and no multiplexing,
 // x itself serves as the input's times (no copy): the caller keeps x
-// unchanged for as long as it uses the times.
-func (g *Engine) forward(net *batch.Network, B int64, x Ptr, w, d []Ptr, prefix string, useX bool) ([]Ptr, error) {
+// unchanged for as long as it uses the times. Unless silent is 0, the
+// spike search adds the silent (sample, neuron) pairs per neuron to the
+// counts there (laid out as layerOffset says; the caller zeroes them).
+func (g *Engine) forward(net *batch.Network, B int64, x Ptr, w, d []Ptr, prefix string, useX bool, silent Ptr) ([]Ptr, error) {
 	sizes := layerSizes(net)
 	times := make([]Ptr, len(sizes))
 	mux := int64(max(net.Multiplex, 1))
@@ -405,10 +407,14 @@ func (g *Engine) forward(net *batch.Network, B int64, x Ptr, w, d []Ptr, prefix 
 		if err := errors.Join(err1, err2); err != nil {
 			return nil, err
 		}
+		sil := Ptr(0)
+		if silent != 0 {
+			sil = silent + Ptr(8*layerOffset(net, li))
+		}
 		for _, st := range []launchStep{
 			{"dg_fwd_rank", n, []any{lp, B, times[li], d[li], bias, s[0], sidx, cnt}, nil},
 			{"dg_fwd_exps", n, []any{groups, R, s[0], cnt, s[1], s[2], s[3], s[4], s[5]}, nil},
-			{"dg_fwd_spike", B * int64(l.Out), []any{lp, B, s[0], sidx, s[1], s[2], s[3], s[4], s[5], cnt, w[li], d[li], times[li+1]}, nil},
+			{"dg_fwd_spike", B * int64(l.Out), []any{lp, B, s[0], sidx, s[1], s[2], s[3], s[4], s[5], cnt, w[li], d[li], times[li+1], sil}, nil},
 		} {
 			if err := g.launch(st.name, st.n, st.args...); err != nil {
 				return nil, err
@@ -446,7 +452,9 @@ func (g *Engine) colSums(name string, B, N int64, x, out Ptr) []launchStep {
 // of the error at the (multiplexed) input. Nothing is copied to the host.
 //
 // dspan[l] bounds max |d|/tau_s over a synaptic layer's delays (it decides
-// which samples count as wide, as in the Go engine). Without needInput
+// which samples count as wide, as in the Go engine). The clip counts are
+// added to counts by the neuron phase where B <= countBatch (the caller
+// zeroes them), else summed in chunks. Without needInput
 // the error at the input is not computed unless the first layer's axonal
 // delays need it (the returned buffer then holds no values).
 func (g *Engine) backward(net *batch.Network, B int64, times []Ptr, delta Ptr, w, d []Ptr, dspan []float64, counts Ptr, needInput bool) (Ptr, error) {
@@ -472,6 +480,10 @@ func (g *Engine) backward(net *batch.Network, B int64, times []Ptr, delta Ptr, w
 		if err := errors.Join(err1, err2, err3, err4, err5, err6, err7, err8, err9, err10, err11); err != nil {
 			return 0, err
 		}
+		lc, clip := counts+Ptr(8*layerOffset(net, li)), Ptr(0)
+		if B <= countBatch {
+			clip = lc
+		}
 		if l.Delay == batch.Synaptic {
 			if err := g.launch("dg_syn_exps", I*K, lp, d[li], ed1, ed2); err != nil {
 				return 0, err
@@ -493,7 +505,7 @@ func (g *Engine) backward(net *batch.Network, B int64, times []Ptr, delta Ptr, w
 		steps := []launchStep{
 			{"dg_bwd_range", B, []any{lp, B, times[li], d[li], bias, dspan[li], ref, wide}, nil},
 			{"dg_bwd_rows", B * R, []any{lp, B, times[li], d[li], bias, ref, wide, u, e1, e2}, nil},
-			{"dg_bwd_neuron", B * K, []any{lp, B, u, e1, e2, ref, wide, ed1, ed2, w[li], d[li], times[li+1], delta, st}, nil},
+			{"dg_bwd_neuron", B * K, []any{lp, B, u, e1, e2, ref, wide, ed1, ed2, w[li], d[li], times[li+1], delta, st, clip}, nil},
 		}
 		if li > 0 || needInput || l.Delay == batch.Axonal {
 			steps = append(steps, launchStep{"dg_bwd_input", B * I, []any{lp, B, u, e1, e2, wide, ed1, ed2, w[li], d[li], st, gin}, nil})
@@ -504,7 +516,9 @@ func (g *Engine) backward(net *batch.Network, B int64, times []Ptr, delta Ptr, w
 		if l.Delay == batch.Synaptic {
 			steps = append(steps, launchStep{"dg_chunksum", I * K, []any{I * K, nch, R * K, pD, dD}, nil})
 		}
-		steps = append(steps, g.colSums("dg_clipsum", B, K, st, counts+Ptr(8*layerOffset(net, li)))...)
+		if clip == 0 {
+			steps = append(steps, g.colSums("dg_clipsum", B, K, st, lc)...)
+		}
 		switch l.Delay {
 		case batch.Axonal:
 			steps = append(steps, g.colSums("dg_colsum", B, I, gin, dD)...)
@@ -523,6 +537,13 @@ func (g *Engine) backward(net *batch.Network, B int64, times []Ptr, delta Ptr, w
 	}
 	return delta, nil
 }
+
+// countBatch is the largest batch whose per-neuron counts (silent and
+// clipped pairs) the kernels that find them add up atomically as they go;
+// larger batches sum them in chunks (colSums), so that thousands of
+// threads do not queue on the same few counters. Counts are whole numbers,
+// so both ways give the same bits.
+const countBatch = 4096
 
 // layerOffset returns the number of neurons in the layers before li.
 func layerOffset(net *batch.Network, li int) int {
@@ -572,7 +593,7 @@ func (g *Engine) Forward(net *batch.Network, input *tensor.Dense, tr *batch.Trac
 	if err != nil {
 		return err
 	}
-	times, err := g.forward(net, int64(b), x, w, d, "", false)
+	times, err := g.forward(net, int64(b), x, w, d, "", false, 0)
 	if err != nil {
 		return err
 	}
@@ -634,7 +655,7 @@ func (g *Engine) Backward(net *batch.Network, tr *batch.Trace, dOut *tensor.Dens
 			dspan[li] = max(math.Abs(dmin), math.Abs(dmax))
 		}
 	}
-	cnt, err := g.buf("clipcounts", 8*int64(neurons(net)))
+	cnt, err := g.uploadF("clipcounts", make([]float64, neurons(net)))
 	if err != nil {
 		return err
 	}

@@ -424,15 +424,25 @@ func (s *stepper) launchBatch(a stepArgs, B int64) error {
 	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
 		return err
 	}
-	if err := g.launch("dg_batch_in", B*F+B, B, F, a.b, a.ctl, a.x, a.y, xb, yb); err != nil {
+	// Small batches: the spike search and the neuron phase count the
+	// silent and the clipped pairs as they go, into counters dg_batch_in
+	// zeroes (the clip counts follow the batch's B losses in upd).
+	silent, clips := Ptr(0), Ptr(0)
+	if B <= countBatch {
+		silent, clips = fwd, upd+Ptr(8*B)
+	}
+	if err := g.launch("dg_batch_in", max(B*F+B, N), B, F, a.b, a.ctl, a.x, a.y, xb, yb, N, silent, clips); err != nil {
 		return err
 	}
 	var err error
-	if s.times, err = g.forward(s.net, B, xb, s.Wn, s.D, pre, true); err != nil {
+	if s.times, err = g.forward(s.net, B, xb, s.Wn, s.D, pre, true, silent); err != nil {
 		return err
 	}
 	for li := range s.net.Layers {
 		k := int64(s.net.Layers[li].Out)
+		if silent != 0 {
+			continue
+		}
 		for _, c := range g.colSums("dg_silent", B, k, s.times[li+1], s.silentCounts(li)) {
 			if c.err != nil {
 				return c.err

@@ -115,6 +115,9 @@ func (d *Device) Launch(name string, n int64, args ...any) error {
 	for i, v := range args {
 		switch v := v.(type) {
 		case kernels.Ptr:
+			if v == 0 { // a null pointer, as on the device
+				continue
+			}
 			m, err := d.ptr(v)
 			if err != nil {
 				return fmt.Errorf("%s argument %d: %w", name, i, err)
@@ -139,7 +142,7 @@ func (d *Device) Launch(name string, n int64, args ...any) error {
 	case "dg_fwd_exps":
 		C.emu_dg_fwd_exps(N, ll[0], ll[1], pd(2), pi(3), pd(4), pd(5), pd(6), pd(7), pd(8))
 	case "dg_fwd_spike":
-		C.emu_dg_fwd_spike(N, pl(0), ll[0], pd(2), pi(3), pd(4), pd(5), pd(6), pd(7), pd(8), pi(9), pd(10), pd(11), pd(12))
+		C.emu_dg_fwd_spike(N, pl(0), ll[0], pd(2), pi(3), pd(4), pd(5), pd(6), pd(7), pd(8), pi(9), pd(10), pd(11), pd(12), pd(13))
 	case "dg_clean":
 		C.emu_dg_clean(N, ll[0], pd(1), pd(2))
 	case "dg_syn_exps":
@@ -149,7 +152,7 @@ func (d *Device) Launch(name string, n int64, args ...any) error {
 	case "dg_bwd_rows":
 		C.emu_dg_bwd_rows(N, pl(0), ll[0], pd(2), pd(3), pd(4), pd(5), pi(6), pd(7), pd(8), pd(9))
 	case "dg_bwd_neuron":
-		C.emu_dg_bwd_neuron(N, pl(0), ll[0], pd(2), pd(3), pd(4), pd(5), pi(6), pd(7), pd(8), pd(9), pd(10), pd(11), pd(12), ps(13))
+		C.emu_dg_bwd_neuron(N, pl(0), ll[0], pd(2), pd(3), pd(4), pd(5), pi(6), pd(7), pd(8), pd(9), pd(10), pd(11), pd(12), ps(13), pd(14))
 	case "dg_bwd_input":
 		C.emu_dg_bwd_input(N, pl(0), ll[0], pd(2), pd(3), pd(4), pi(5), pd(6), pd(7), pd(8), pd(9), ps(10), pd(11))
 	case "dg_bwd_weight":
@@ -178,7 +181,7 @@ func (d *Device) Launch(name string, n int64, args ...any) error {
 		C.emu_dg_update_if(N, ll[0], dd[0], dd[1], dd[2], pd(4), ll[1], ll[2], pd(7), pd(8), pd(9), pd(10), pd(11),
 			ll[3], dd[3], dd[4], pd(15), ll[4], ll[5], ll[6], pd(19))
 	case "dg_batch_in":
-		C.emu_dg_batch_in(N, ll[0], ll[1], ll[2], pd(3), pd(4), pi(5), pd(6), pi(7))
+		C.emu_dg_batch_in(N, ll[0], ll[1], ll[2], pd(3), pd(4), pi(5), pd(6), pi(7), ll[3], pd(9), pd(10))
 	case "dg_accum":
 		C.emu_dg_accum(N, ll[0], ll[1], pd(2), pd(3))
 	case "dg_clean_if":

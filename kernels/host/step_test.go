@@ -50,6 +50,13 @@ func TestDeviceStepMatchesTrainer(t *testing.T) {
 			c.Training.RoundWeights = 1.0 / 30
 			c.Training.ClipWeights = 2.1
 		}},
+		{"large_batches", func(c *trainer.Config) {
+			// 4500 samples: a batch above countBatch (4096), whose counts
+			// are summed in chunks, then one of 404, counted as it goes.
+			c.Training.BatchSize = 4096 + 4
+			c.Layers[0].WeightsMean = 0.5 // bumps, decided on those counts, then steps
+			c.Training.BumpValue = 0.2
+		}},
 		{"bumps_partial_batch", func(c *trainer.Config) {
 			c.Layers[0].WeightsMean = 0.1
 			c.Training.BumpTargeted = false
@@ -60,7 +67,11 @@ func TestDeviceStepMatchesTrainer(t *testing.T) {
 			cfg := axonalConfig(25, 50, 12, 3)
 			cfg.Name = c.name
 			c.edit(&cfg)
-			data := trainer.Data{Train: dataset.YinYang(200, 7), Validation: dataset.YinYang(50, 8), Test: dataset.YinYang(50, 9)}
+			n := 200
+			if cfg.Training.BatchSize > 4096 {
+				n = 4500
+			}
+			data := trainer.Data{Train: dataset.YinYang(n, 7), Validation: dataset.YinYang(50, 8), Test: dataset.YinYang(50, 9)}
 			host, err := trainer.NewTrainer(cfg, data, batch.NewCPU(1))
 			if err != nil {
 				t.Fatal(err)
@@ -130,7 +141,11 @@ func TestDeviceStepMatchesTrainer(t *testing.T) {
 			if c.name == "bumps_partial_batch" && bumps == 0 {
 				t.Fatal("the bump case did not bump")
 			}
-			if rec.records == 0 || rec.replays < 10 {
+			minReplays := 10
+			if c.name == "large_batches" { // one full batch an epoch
+				minReplays = 1
+			}
+			if rec.records == 0 || rec.replays < minReplays {
 				t.Fatalf("%d recordings, %d replays: the recorded batches were not used", rec.records, rec.replays)
 			}
 		})
