@@ -867,10 +867,11 @@ DG_HD void dg_clean_if_body(long long j, long long n, const double *ctl, const d
  * out = a1 + a2 sigmoid(p). kind 2: delays that are their parameters, g
  * is dL/dd, clip positivity after the step, out = p. When the batch bumps
  * layer bl instead (weights only; bl = -1 for other groups), dg_bump's
- * rule on the layer's K neurons with the silent counts count, before the
- * network's copy is made: the backward pass in between reads the copy, not
- * p. The same arithmetic as the trainer's separate steps (trainer/optim.go,
- * trainer/model.go); j < n. */
+ * rule on the layer's K neurons with the silent counts count, then the
+ * network's copy. (The trainer bumps before its backward pass; bumping
+ * after it is the same, as the backward pass reads the network's copy and,
+ * on a bumped batch, has a zero loss gradient.) The same arithmetic as the
+ * trainer's separate steps (trainer/optim.go, trainer/model.go); j < n. */
 DG_HD void dg_update_if_body(long long j, long long n, double b1, double b2, double eps, const double *tab,
                              long long stride, long long gi, const double *ctl, const double *g, double *m,
                              double *v, double *p, long long kind, double a1, double a2, double *out, long long bl,

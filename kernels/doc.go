@@ -17,7 +17,9 @@
 // per (sample, input) the propagated error (a sum over neurons, in order),
 // and one per (chunk of samples, weight) a partial batch sum of its
 // gradient, which dg_chunksum then adds in chunk order (batch.SumChunk).
-// No atomics; everything is float64.
+// Everything is float64. The only atomics add whole numbers (the training
+// step's counts of silent and clipped pairs, dg_count), which no order of
+// the additions can change.
 //
 // Bit for bit. The kernels use the exp and log of package internal/xmath
 // (dg_exp, dg_log), as the Go engine does, are compiled without

@@ -237,11 +237,11 @@ const (
 	ctlLen
 )
 
-// Run implements batch.Stepper. Per batch it launches the forward pass,
-// the silent counts and the loss, dg_decide (the bump check, on the
-// device), the conditional bump, and the backward pass and update, whose
-// state-changing kernels (Adam, rectification, clipping) do nothing on a
-// batch that bumped; the batch's loss and counts are added up on the
+// Run implements batch.Stepper. Per batch it launches the forward pass
+// (which counts the silent pairs), the loss, dg_decide (the bump check, on
+// the device), the backward pass and one update per optimiser group, which
+// bumps the weights when the batch bumped and otherwise takes the
+// optimiser's step; the batch's loss and counts are added up on the
 // device. The inputs go up in one copy and ctl comes back in one, so the
 // host never waits for the device between batches.
 func (s *stepper) Run(in []float64, labels []int, b int, lr []float64, rule batch.BumpRule, st *batch.RunState) error {
@@ -353,7 +353,7 @@ type graphKey struct {
 // fixed buffers by dg_batch_in, the Adam row is found through ctl): on a
 // device that records launches (Recorder) the first full batch runs as it
 // is, the second is recorded, and every later one replays the recording,
-// one launch instead of about fifty, for as long as the engine's buffers
+// one launch instead of about thirty, for as long as the engine's buffers
 // stay where they were (Engine.gen).
 func (s *stepper) batch(a stepArgs, B int64) error {
 	rec, ok := s.g.dev.(Recorder)

@@ -103,6 +103,15 @@ func (d *Device) DtoH(dst unsafe.Pointer, p kernels.Ptr, n int64) error {
 	return nil
 }
 
+// nullable names the pointer arguments that a kernel may be given as 0
+// (no such buffer); any other null pointer is an error, as a missing
+// buffer would be on the device.
+var nullable = map[string]map[int]bool{
+	"dg_fwd_spike":  {13: true},
+	"dg_bwd_neuron": {14: true},
+	"dg_batch_in":   {9: true, 10: true},
+}
+
 // Launch implements kernels.Device: it runs the kernel's body for threads
 // 0..n-1, passing the arguments in the order the launcher gave them.
 func (d *Device) Launch(name string, n int64, args ...any) error {
@@ -115,7 +124,10 @@ func (d *Device) Launch(name string, n int64, args ...any) error {
 	for i, v := range args {
 		switch v := v.(type) {
 		case kernels.Ptr:
-			if v == 0 { // a null pointer, as on the device
+			if v == 0 { // a null pointer, where the kernel takes one
+				if !nullable[name][i] {
+					return fmt.Errorf("%s argument %d: null pointer", name, i)
+				}
 				continue
 			}
 			m, err := d.ptr(v)

@@ -24,6 +24,10 @@ func TestDeviceStepMatchesTrainer(t *testing.T) {
 		edit func(*trainer.Config)
 	}{
 		{"axonal_mse", func(c *trainer.Config) {}},
+		{"clipped_gradients", func(c *trainer.Config) {
+			small := 1e-3 // max_dw_norm: many (sample, neuron) pairs clipped
+			c.Neuron.MaxDWNorm = &small
+		}},
 		{"no_delays", func(c *trainer.Config) {
 			for l := range c.Layers {
 				c.Layers[l].Delay.Kind = "none"
@@ -87,7 +91,7 @@ func TestDeviceStepMatchesTrainer(t *testing.T) {
 			if dev.DeviceNote != "training steps run on the device" {
 				t.Fatalf("the device step is not used: %s", dev.DeviceNote)
 			}
-			bumps := 0
+			bumps, clipped := 0, 0
 			for e := 0; e < 4; e++ {
 				a, err := host.RunEpoch(nil)
 				if err != nil {
@@ -114,6 +118,7 @@ func TestDeviceStepMatchesTrainer(t *testing.T) {
 					t.Fatalf("progress ended at %d of %d samples", done, data.Train.N)
 				}
 				bumps += a.Bumps
+				clipped += a.Clipped
 				if a.TrainAcc != b.TrainAcc || a.ValAcc != b.ValAcc || a.Bumps != b.Bumps || a.Clipped != b.Clipped ||
 					!same(a.TrainLoss, b.TrainLoss) || !same(a.ValLoss, b.ValLoss) {
 					t.Fatalf("epoch %d: host %+v\ndevice %+v", e+1, a, b)
@@ -137,9 +142,12 @@ func TestDeviceStepMatchesTrainer(t *testing.T) {
 			if host.Opt.Step != dev.Opt.Step {
 				t.Fatalf("optimiser steps %d (host), %d (device)", host.Opt.Step, dev.Opt.Step)
 			}
-			t.Logf("%s: %d bumps, %d steps, largest parameter difference %.2g", c.name, bumps, host.Opt.Step, worst)
-			if c.name == "bumps_partial_batch" && bumps == 0 {
+			t.Logf("%s: %d bumps, %d clipped, %d steps, largest parameter difference %.2g", c.name, bumps, clipped, host.Opt.Step, worst)
+			if (c.name == "bumps_partial_batch" || c.name == "large_batches") && bumps == 0 {
 				t.Fatal("the bump case did not bump")
+			}
+			if c.name == "clipped_gradients" && clipped == 0 {
+				t.Fatal("the clipping case clipped nothing")
 			}
 			minReplays := 10
 			if c.name == "large_batches" { // one full batch an epoch
