@@ -881,12 +881,12 @@ DG_HD void dg_update_if_body(long long j, long long n, double b1, double b2, dou
         if (ctl[0] == (double)bl) dg_bump_body(j, n, K, ctl[1], targeted, count, p);
     } else {
         const double *row = tab + ((long long)ctl[3] - 1) * stride;
-        double gj = kind == 0 ? g[j] : dg_theta_grad(kind == 1 ? 0 : 1, a2, p[j], g[j]);
+        double gj = kind == 0 ? g[j] : dg_theta_grad(kind - 1, a2, p[j], g[j]);
         dg_adam(j, b1, b2, eps, row[gi], row[stride - 1], gj, m, v, p);
         if (kind == 0 && a1 > 0) p[j] = dg_clamp(a1, p[j]);
         if (kind == 2) p[j] = dg_relu(p[j]);
     }
-    out[j] = kind == 0 ? dg_net_weight(a2, p[j]) : dg_net_delay(kind == 1 ? 0 : 1, a1, a2, p[j]);
+    out[j] = kind == 0 ? dg_net_weight(a2, p[j]) : dg_net_delay(kind - 1, a1, a2, p[j]);
 }
 
 /* Copies the batch that ctl[9] numbers (of b samples each; this one has

@@ -453,7 +453,7 @@ func (g *Engine) colSums(name string, B, N int64, x, out Ptr) []launchStep {
 //
 // dspan[l] bounds max |d|/tau_s over a synaptic layer's delays (it decides
 // which samples count as wide, as in the Go engine). The clip counts are
-// added to counts by the neuron phase where B <= countBatch (the caller
+// added to counts by the neuron phase where countAsFound(B) (the caller
 // zeroes them), else summed in chunks. Without needInput
 // the error at the input is not computed unless the first layer's axonal
 // delays need it (the returned buffer then holds no values).
@@ -481,7 +481,7 @@ func (g *Engine) backward(net *batch.Network, B int64, times []Ptr, delta Ptr, w
 			return 0, err
 		}
 		lc, clip := counts+Ptr(8*layerOffset(net, li)), Ptr(0)
-		if B <= countBatch {
+		if countAsFound(B) {
 			clip = lc
 		}
 		if l.Delay == batch.Synaptic {
@@ -538,12 +538,12 @@ func (g *Engine) backward(net *batch.Network, B int64, times []Ptr, delta Ptr, w
 	return delta, nil
 }
 
-// countBatch is the largest batch whose per-neuron counts (silent and
-// clipped pairs) the kernels that find them add up atomically as they go;
-// larger batches sum them in chunks (colSums), so that thousands of
-// threads do not queue on the same few counters. Counts are whole numbers,
-// so both ways give the same bits.
-const countBatch = 4096
+// countAsFound reports whether, for a batch of B samples, the kernels that
+// find the silent and the clipped pairs add them to their neuron's counter
+// atomically as they go (up to 4096 samples); larger batches sum them in
+// chunks (colSums), so that thousands of threads do not queue on the same
+// few counters. Counts are whole numbers, so both ways give the same bits.
+func countAsFound(B int64) bool { return B <= 4096 }
 
 // layerOffset returns the number of neurons in the layers before li.
 func layerOffset(net *batch.Network, li int) int {

@@ -428,7 +428,7 @@ func (s *stepper) launchBatch(a stepArgs, B int64) error {
 	// silent and the clipped pairs as they go, into counters dg_batch_in
 	// zeroes (the clip counts follow the batch's B losses in upd).
 	silent, clips := Ptr(0), Ptr(0)
-	if B <= countBatch {
+	if countAsFound(B) {
 		silent, clips = fwd, upd+Ptr(8*B)
 	}
 	if err := g.launch("dg_batch_in", max(B*F+B, N), B, F, a.b, a.ctl, a.x, a.y, xb, yb, N, silent, clips); err != nil {
@@ -439,10 +439,10 @@ func (s *stepper) launchBatch(a stepArgs, B int64) error {
 		return err
 	}
 	for li := range s.net.Layers {
-		k := int64(s.net.Layers[li].Out)
 		if silent != 0 {
-			continue
+			break // counted by the spike search
 		}
+		k := int64(s.net.Layers[li].Out)
 		for _, c := range g.colSums("dg_silent", B, k, s.times[li+1], s.silentCounts(li)) {
 			if c.err != nil {
 				return c.err
