@@ -43,13 +43,7 @@ func TestStepLaunches(t *testing.T) {
 	dev := &countingDevice{&Device{mem: map[kernels.Ptr]allocation{}}, map[string]int{}}
 	eng := kernels.NewEngine(dev)
 	defer eng.Release()
-	tr, err := trainer.NewTrainer(cfg, data, eng)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if tr.DeviceNote != "training steps run on the device" {
-		t.Fatalf("the device step is not used: %s", tr.DeviceNote)
-	}
+	tr := deviceTrainer(t, cfg, data, eng)
 	if _, err := tr.Evaluate(data.Validation); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/delgrad-go/delgrad/batch"
 	"github.com/delgrad-go/delgrad/internal/testnet"
+	"github.com/delgrad-go/delgrad/kernels"
 	"github.com/delgrad-go/delgrad/trainer"
 	"github.com/delgrad-go/delgrad/trainer/dataset"
 )
@@ -55,7 +56,7 @@ func TestDeviceStepMatchesTrainer(t *testing.T) {
 			c.Training.ClipWeights = 2.1
 		}},
 		{"large_batches", func(c *trainer.Config) {
-			// 4500 samples: a batch above countBatch (4096), whose counts
+			// 4500 samples: a batch above countAsFound's 4096, whose counts
 			// are summed in chunks, then one of 404, counted as it goes.
 			c.Training.BatchSize = 4096 + 4
 			c.Layers[0].WeightsMean = 0.5 // bumps, decided on those counts, then steps
@@ -84,13 +85,7 @@ func TestDeviceStepMatchesTrainer(t *testing.T) {
 			// semantics, see recorder).
 			eng, rec := newRecorder()
 			defer eng.Release()
-			dev, err := trainer.NewTrainer(cfg, data, eng)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if dev.DeviceNote != "training steps run on the device" {
-				t.Fatalf("the device step is not used: %s", dev.DeviceNote)
-			}
+			dev := deviceTrainer(t, cfg, data, eng)
 			bumps, clipped := 0, 0
 			for e := 0; e < 4; e++ {
 				a, err := host.RunEpoch(nil)
@@ -291,6 +286,20 @@ func TestStepperAfterRelease(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "released") {
 		t.Fatalf("RunEpoch after Release: error %v, want one saying the buffers were released", err)
 	}
+}
+
+// deviceTrainer returns a trainer on eng and fails unless its training
+// steps run on the device (kernels' stepper).
+func deviceTrainer(t *testing.T, cfg trainer.Config, data trainer.Data, eng *kernels.Engine) *trainer.Trainer {
+	t.Helper()
+	tr, err := trainer.NewTrainer(cfg, data, eng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.DeviceNote != "training steps run on the device" {
+		t.Fatalf("the device step is not used: %s", tr.DeviceNote)
+	}
+	return tr
 }
 
 // axonalConfig returns the trainer's defaults for a network of the given
