@@ -206,6 +206,99 @@ DG_HD void dg_fwd_exps(int n, int m, const double *su, double *e1, double *te1, 
     }
 }
 
+/* The running sums of the spike search over a group's sorted inputs:
+ * a1 = sum w e^u, b = sum w u e^u (tau_m = tau_s) and a2 = sum w e^{u/2}
+ * (tau_m = 2 tau_s), each relative to the current reference time. */
+typedef struct {
+    double a1, b, a2;
+} dg_psum;
+
+/* What sorted input m adds to the sums: its weight times its exponentials
+ * (p1 to a1, p2 to b or a2), after rebasing them by sh where the input
+ * starts a new reference time (sh != 0). */
+typedef struct {
+    double p1, p2, sh;
+} dg_term;
+
+/* The sums before the first input: the reference's eps, or zero. */
+DG_HD dg_psum dg_psum_init(const dg_layer *L, double r0) {
+    dg_psum s = {0, 0, 0};
+    if (L->eps != 0) {
+        double e = L->eps * dg_exp(-r0);
+        s.a1 = e; s.b = e * (1 - r0); s.a2 = L->eps * dg_exp(-r0 / 2);
+    }
+    return s;
+}
+
+DG_HD dg_term dg_term_of(double wm, double e1m, double x, double sh) {
+    dg_term v = {wm * e1m, wm * x, sh};
+    return v;
+}
+
+/* Sorted input m's term (x is te1 for tau_m = tau_s, e2 otherwise). */
+DG_HD dg_term dg_term_at(const dg_layer *L, int eq, int m, const int *sidx, const double *e1, const double *te1,
+                         const double *e2, const double *shift, const double *w, int k) {
+    return dg_term_of(w[sidx[m] * L->out + k], e1[m], eq ? te1[m] : e2[m], shift[m]);
+}
+
+/* Adds one input's term to the sums; the terms must come in sorted order,
+ * as every addition rounds. */
+DG_HD void dg_psum_add(int eq, dg_psum *s, const dg_term *v) {
+    if (v->sh != 0) {
+        double f = dg_exp(-v->sh);
+        s->b = f * (s->b - v->sh * s->a1);
+        s->a1 *= f;
+        s->a2 *= dg_exp(-v->sh / 2);
+    }
+    s->a1 += v->p1;
+    if (eq) s->b += v->p2;
+    else s->a2 += v->p2;
+}
+
+/* Whether the sums s over the inputs up to one at lo make the neuron spike
+ * before the next input (at hi; more: there is one, with rebase shn and
+ * exponential e1n); if so, *u is the spike's scaled time. rf is the
+ * reference time of s. */
+DG_HD int dg_spike_try(const dg_layer *L, int eq, const dg_psum *s, double rf, double lo, double hi, int more,
+                       double shn, double e1n, double *u) {
+    double a1 = s->a1;
+    if (!(a1 > 0)) return 0;
+    double t;
+    if (eq) {
+        double b = s->b, r = b / a1;
+        if (rf + r + 1 < lo || rf + r > hi) return 0;
+        if (more && shn == 0 && rf + r + 1 > hi && a1 * (hi - rf) - b < L->c * e1n * (1 - 1e-9)) return 0;
+        double z = -L->c / a1 * dg_exp(r);
+        if (!(z >= -DG_INV_E)) return 0;
+        t = rf + r - dg_lambertw0(z);
+    } else {
+        double a2 = s->a2;
+        double disc = a2 * a2 - 4 * a1 * L->c;
+        if (!(disc >= 0)) return 0;
+        double arg = 2 * a1 / (a2 + sqrt(disc));
+        if (!(arg > 0)) return 0;
+        t = rf + 2 * dg_log(arg);
+    }
+    if (!(t >= lo && t <= hi)) return 0;
+    *u = t;
+    return 1;
+}
+
+/* dg_spike_try for sorted input m of n, s the sums up to it. */
+DG_HD int dg_spike_at(const dg_layer *L, int eq, int n, int m, const double *su, const double *e1,
+                      const double *ref, const double *shift, const dg_psum *s, double *u) {
+    int more = m + 1 < n;
+    return dg_spike_try(L, eq, s, ref[m], su[m], more ? su[m + 1] : DG_INF, more, more ? shift[m + 1] : 0,
+                        more ? e1[m + 1] : 0, u);
+}
+
+/* Unscaled time, dendritic delay included. */
+DG_HD double dg_spike_out(const dg_layer *L, const double *d, int k, double t) {
+    t = L->tau * t;
+    if (L->delay == DG_DENDRITIC) t += d[k];
+    return t;
+}
+
 /*
  * Forward, phase 2 (one thread per (sample, neuron)): the first spike of
  * neuron k from the prepared inputs (batch's model.firstSpike), in
@@ -217,12 +310,7 @@ DG_HD double dg_first_spike(const dg_layer *L, int n, const double *su, const in
                             const double *w, const double *d, int k) {
     double t = DG_INF;
     if (n > 0) {
-        double a1 = 0, b = 0, a2 = 0;
-        if (L->eps != 0) {
-            double r0 = ref[0];
-            double e = L->eps * dg_exp(-r0);
-            a1 = e; b = e * (1 - r0); a2 = L->eps * dg_exp(-r0 / 2);
-        }
+        dg_psum s = dg_psum_init(L, ref[0]);
         /* The next input's weight, time, shift and exponential are loaded
          * an iteration ahead (its index two ahead), and every other load
          * of an iteration comes before its first branch, so that the loads
@@ -240,41 +328,67 @@ DG_HD double dg_first_spike(const dg_layer *L, int n, const double *su, const in
                 if (m + 2 < n) inext = sidx[m + 2];
                 hi = su[m + 1]; shn = shift[m + 1]; e1n = e1[m + 1];
             }
-            double x = eq ? te1[m] : e2[m], rf = ref[m];
-            if (sh != 0) {
-                double f = dg_exp(-sh);
-                b = f * (b - sh * a1);
-                a1 *= f;
-                a2 *= dg_exp(-sh / 2);
-            }
-            a1 += wm * e1m;
-            if (eq) {
-                b += wm * x;
-                if (!(a1 > 0)) continue;
-                double r = b / a1;
-                if (rf + r + 1 < lo || rf + r > hi) continue;
-                if (m + 1 < n && shn == 0 && rf + r + 1 > hi &&
-                    a1 * (hi - rf) - b < L->c * e1n * (1 - 1e-9))
-                    continue;
-                double z = -L->c / a1 * dg_exp(r);
-                if (!(z >= -DG_INV_E)) continue;
-                double u = rf + r - dg_lambertw0(z);
-                if (u >= lo && u <= hi) { t = u; break; }
-                continue;
-            }
-            a2 += wm * x;
-            if (!(a1 > 0)) continue;
-            double disc = a2 * a2 - 4 * a1 * L->c;
-            if (!(disc >= 0)) continue;
-            double arg = 2 * a1 / (a2 + sqrt(disc));
-            if (!(arg > 0)) continue;
-            double u = rf + 2 * dg_log(arg);
-            if (u >= lo && u <= hi) { t = u; break; }
+            dg_term v = dg_term_of(wm, e1m, eq ? te1[m] : e2[m], sh);
+            dg_psum_add(eq, &s, &v);
+            double u;
+            if (dg_spike_try(L, eq, &s, ref[m], lo, hi, m + 1 < n, shn, e1n, &u)) { t = u; break; }
         }
     }
-    t = L->tau * t;
-    if (L->delay == DG_DENDRITIC) t += d[k];
-    return t;
+    return dg_spike_out(L, d, k, t);
+}
+
+#define DG_WARP 32
+
+/*
+ * The same search by the 32 lanes of a warp (lane: this thread's), for
+ * layers with long input lists and batches too small to fill the device
+ * one thread per (sample, neuron): each round, lane i computes the term of
+ * input base+i, every lane adds the round's terms in order (the same
+ * additions as dg_first_spike, so the same sums, bit for bit), and lane i
+ * tries the interval after input base+i; the earliest lane that finds a
+ * spike gives it. The CPU emulation runs the whole warp in lane 0, the
+ * lanes one after the other.
+ */
+DG_HD double dg_first_spike_warp(const dg_layer *L, int n, const double *su, const int *sidx, const double *e1,
+                                 const double *te1, const double *e2, const double *ref, const double *shift,
+                                 const double *w, const double *d, int k, int lane) {
+    double t = DG_INF;
+    if (n > 0) {
+        int eq = L->regime == DG_EQUALTAU;
+        dg_psum s = dg_psum_init(L, ref[0]);
+        for (int base = 0; base < n; base += DG_WARP) {
+            int c = n - base < DG_WARP ? n - base : DG_WARP;
+#if defined(__CUDA_ARCH__)
+            const unsigned all = 0xffffffffu;
+            int m = base + lane;
+            dg_term v = {0, 0, 0};
+            if (m < n) v = dg_term_at(L, eq, m, sidx, e1, te1, e2, shift, w, k);
+            dg_psum mine = s;
+            for (int i = 0; i < c; i++) {
+                dg_term vi = {__shfl_sync(all, v.p1, i), __shfl_sync(all, v.p2, i), __shfl_sync(all, v.sh, i)};
+                dg_psum_add(eq, &s, &vi);
+                if (i == lane) mine = s;
+            }
+            double u = 0;
+            int ok = m < n && dg_spike_at(L, eq, n, m, su, e1, ref, shift, &mine, &u);
+            unsigned hit = __ballot_sync(all, ok);
+            if (hit) { t = __shfl_sync(all, u, __ffs(hit) - 1); break; }
+#else
+            dg_term v[DG_WARP];
+            dg_psum mine[DG_WARP];
+            (void)lane;
+            for (int i = 0; i < c; i++) v[i] = dg_term_at(L, eq, base + i, sidx, e1, te1, e2, shift, w, k);
+            for (int i = 0; i < c; i++) { dg_psum_add(eq, &s, &v[i]); mine[i] = s; }
+            int hit = 0;
+            for (int i = 0; i < c && !hit; i++) {
+                double u;
+                if (dg_spike_at(L, eq, n, base + i, su, e1, ref, shift, &mine[i], &u)) { t = u; hit = 1; }
+            }
+            if (hit) break;
+#endif
+        }
+    }
+    return dg_spike_out(L, d, k, t);
 }
 
 /*
@@ -536,6 +650,30 @@ DG_HD void dg_fwd_spike_body(long long j, const dg_layer *Lp, long long B, const
     double t = dg_first_spike(&L, cnt[p], su + o, sidx + o, e1 + o, te1 + o, e2 + o, ref + o, shift + o, w, d, k);
     out[j] = t;
     /* The silent (sample, neuron) pairs per neuron, as dg_silent counts them. */
+    if (silent && (t != t || t == DG_INF)) dg_count(silent + k, 1);
+}
+
+/* Forward phase 2, one warp per (sample, neuron) (dg_first_spike_warp):
+ * j < 32*B*Out, so that every warp is whole; the same outputs as
+ * dg_fwd_spike. */
+DG_HD void dg_fwd_spike_w_body(long long j, const dg_layer *Lp, long long B, const double *su, const int *sidx,
+                               const double *e1, const double *te1, const double *e2, const double *ref,
+                               const double *shift, const int *cnt, const double *w, const double *d, double *out,
+                               double *silent) {
+    dg_layer L = *Lp;
+    long long q = j / DG_WARP;
+    int lane = (int)(j % DG_WARP);
+    if (q >= B * L.out) return;
+#if !defined(__CUDA_ARCH__)
+    if (lane != 0) return; /* lane 0 runs the whole warp */
+#endif
+    int k = (int)(q % L.out);
+    long long p = L.delay == DG_SYNAPTIC ? q : q / L.out;
+    long long o = p * L.rows;
+    double t = dg_first_spike_warp(&L, cnt[p], su + o, sidx + o, e1 + o, te1 + o, e2 + o, ref + o, shift + o, w, d,
+                                   k, lane);
+    if (lane != 0) return;
+    out[q] = t;
     if (silent && (t != t || t == DG_INF)) dg_count(silent + k, 1);
 }
 
@@ -928,6 +1066,10 @@ DG_HD void dg_accum_body(long long j, long long B, long long N, const double *up
     X(dg_fwd_spike, (const dg_layer *Lp, long long B, const double *su, const int *sidx, const double *e1, \
                      const double *te1, const double *e2, const double *ref, const double *shift, const int *cnt, \
                      const double *w, const double *d, double *out, double *silent), \
+      (Lp, B, su, sidx, e1, te1, e2, ref, shift, cnt, w, d, out, silent)) \
+    X(dg_fwd_spike_w, (const dg_layer *Lp, long long B, const double *su, const int *sidx, const double *e1, \
+                       const double *te1, const double *e2, const double *ref, const double *shift, const int *cnt, \
+                       const double *w, const double *d, double *out, double *silent), \
       (Lp, B, su, sidx, e1, te1, e2, ref, shift, cnt, w, d, out, silent)) \
     X(dg_clean, (long long n, const double *x, double *out), (n, x, out)) \
     X(dg_syn_exps, (const dg_layer *Lp, const double *d, double *ed1, double *ed2), (Lp, d, ed1, ed2)) \

@@ -57,31 +57,32 @@ type Replay interface {
 // 'p' a device pointer, 'i' a long long, 'f' a double. It must match
 // DG_KERNELS in delgrad.cuh; a test holds it against the PTX.
 var Kernels = map[string]string{
-	"dg_mux":        "iiipp",
-	"dg_fwd_rank":   "pipppppp",
-	"dg_fwd_exps":   "iippppppp",
-	"dg_fwd_spike":  "pipppppppppppp",
-	"dg_clean":      "ipp",
-	"dg_syn_exps":   "pppp",
-	"dg_bwd_range":  "pipppfpp",
-	"dg_bwd_rows":   "pipppppppp",
-	"dg_bwd_neuron": "pippppppppppppp",
-	"dg_bwd_input":  "pipppppppppp",
-	"dg_bwd_weight": "piippppppppppp",
-	"dg_chunksum":   "iiipp",
-	"dg_colsum":     "iiipp",
-	"dg_dendsum":    "iiipp",
-	"dg_clipsum":    "iiipp",
-	"dg_unmux":      "iiipp",
-	"dg_sync_w":     "ifpp",
-	"dg_sync_d":     "iiffpp",
-	"dg_silent":     "iiipp",
-	"dg_loss":       "iiiffffppppp",
-	"dg_decide":     "iipppp",
-	"dg_update_if":  "ifffpiipppppiffpiiip",
-	"dg_batch_in":   "iiipppppipp",
-	"dg_accum":      "iipp",
-	"dg_clean_if":   "ippp",
+	"dg_mux":         "iiipp",
+	"dg_fwd_rank":    "pipppppp",
+	"dg_fwd_exps":    "iippppppp",
+	"dg_fwd_spike":   "pipppppppppppp",
+	"dg_fwd_spike_w": "pipppppppppppp",
+	"dg_clean":       "ipp",
+	"dg_syn_exps":    "pppp",
+	"dg_bwd_range":   "pipppfpp",
+	"dg_bwd_rows":    "pipppppppp",
+	"dg_bwd_neuron":  "pippppppppppppp",
+	"dg_bwd_input":   "pipppppppppp",
+	"dg_bwd_weight":  "piippppppppppp",
+	"dg_chunksum":    "iiipp",
+	"dg_colsum":      "iiipp",
+	"dg_dendsum":     "iiipp",
+	"dg_clipsum":     "iiipp",
+	"dg_unmux":       "iiipp",
+	"dg_sync_w":      "ifpp",
+	"dg_sync_d":      "iiffpp",
+	"dg_silent":      "iiipp",
+	"dg_loss":        "iiiffffppppp",
+	"dg_decide":      "iipppp",
+	"dg_update_if":   "ifffpiipppppiffpiiip",
+	"dg_batch_in":    "iiipppppipp",
+	"dg_accum":       "iipp",
+	"dg_clean_if":    "ippp",
 }
 
 // CheckArgs reports whether args fit kernel name's parameter kinds.
@@ -157,6 +158,32 @@ type Engine struct {
 	// bind, when set, runs before each call (the CUDA device binds its
 	// context to the calling thread) and returns the function that undoes it.
 	bind func() (func(), error)
+	// WarpSearch chooses, per layer and call, how the forward pass
+	// searches each (sample, neuron) pair's first spike: true gives the
+	// pair a warp of 32 threads (dg_fwd_spike_w), which try 32 input
+	// intervals at once; false one thread (dg_fwd_spike). Both give the
+	// same bits. pairs is B x Out, rows the layer's inputs per neuron
+	// (bias included). nil: one thread per pair, always. Set it before the
+	// engine's first use.
+	WarpSearch func(pairs, rows int64) bool
+}
+
+// WarpSearchSmallBatches is a WarpSearch policy: a warp per (sample,
+// neuron) pair where a layer has at least 32 inputs per neuron and at most
+// 65536 pairs. One thread per pair then walks a long input list alone
+// while most of a large GPU idles (an H200 holds 132 x 2048 threads at
+// once); larger batches fill the device one thread per pair, with less
+// work. Not yet the default: the warp search has run on the CPU-compiled
+// kernels only (bit for bit), not yet on a GPU (bench/NOTES.md).
+func WarpSearchSmallBatches(pairs, rows int64) bool { return rows >= 32 && pairs <= 1<<16 }
+
+// spikeSearch is the forward pass's spike-search launch for pairs (sample,
+// neuron) pairs of a layer with rows inputs per neuron.
+func (g *Engine) spikeSearch(pairs, rows int64, args []any) launchStep {
+	if g.WarpSearch != nil && g.WarpSearch(pairs, rows) {
+		return launchStep{"dg_fwd_spike_w", 32 * pairs, args, nil}
+	}
+	return launchStep{"dg_fwd_spike", pairs, args, nil}
 }
 
 type buffer struct {
@@ -414,7 +441,7 @@ func (g *Engine) forward(net *batch.Network, B int64, x Ptr, w, d []Ptr, prefix 
 		for _, st := range []launchStep{
 			{"dg_fwd_rank", n, []any{lp, B, times[li], d[li], bias, s[0], sidx, cnt}, nil},
 			{"dg_fwd_exps", n, []any{groups, R, s[0], cnt, s[1], s[2], s[3], s[4], s[5]}, nil},
-			{"dg_fwd_spike", B * int64(l.Out), []any{lp, B, s[0], sidx, s[1], s[2], s[3], s[4], s[5], cnt, w[li], d[li], times[li+1], sil}, nil},
+			g.spikeSearch(B*int64(l.Out), R, []any{lp, B, s[0], sidx, s[1], s[2], s[3], s[4], s[5], cnt, w[li], d[li], times[li+1], sil}),
 		} {
 			if err := g.launch(st.name, st.n, st.args...); err != nil {
 				return nil, err

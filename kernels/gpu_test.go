@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -62,8 +63,10 @@ func worst(t *testing.T, what string, got, want []float64) float64 {
 }
 
 // TestParity holds the GPU engine to the CPU engine on random networks:
-// every regime x delay kind, batch sizes 1, 150 and 4096, and a 16x16
-// MNIST-sized network at 8192 (longer sum chunks); spike times within
+// every regime x delay kind, batch sizes 1, 150 and 4096, a 16x16
+// MNIST-sized network at 8192 (longer sum chunks) and at 150, and a
+// synaptic 40-50-10 network at 150; the forward pass with each spike
+// search (one thread per pair, WarpSearchSmallBatches, a warp per pair); spike times within
 // 1e-10, gradients within 1e-8 (the bounds), the same silent
 // neurons and clipped gradients; and, as the engines share their exp, log
 // and summation order, the same bits (unless this Go build fuses
@@ -85,7 +88,9 @@ func TestParity(t *testing.T) {
 			}
 		}
 	}
-	cases = append(cases, pcase{batch.EqualTau, batch.NoDelay, 8192, []int{256, 128, 10}})
+	cases = append(cases, pcase{batch.EqualTau, batch.NoDelay, 8192, []int{256, 128, 10}},
+		pcase{batch.EqualTau, batch.NoDelay, 150, []int{256, 128, 10}},
+		pcase{batch.DoubleTau, batch.Synaptic, 150, []int{40, 50, 10}})
 	for _, c := range cases {
 		regime, kind, b, sizes := c.regime, c.kind, c.b, c.sizes
 		t.Run(fmt.Sprintf("%v/%v/B%d/%v", regime, kind, b, sizes), func(t *testing.T) {
@@ -103,13 +108,18 @@ func TestParity(t *testing.T) {
 			if err := cpu.Forward(net, x, &tc); err != nil {
 				t.Fatal(err)
 			}
-			if err := g.Forward(net, x, &tg); err != nil {
-				t.Fatal(err)
-			}
+			// One thread per pair, WarpSearchSmallBatches, a warp per pair.
 			wt := 0.0
-			for l := range tc.Times {
-				wt = max(wt, worst(t, fmt.Sprintf("times[%d]", l), tg.Times[l].Float64s(), tc.Times[l].Float64s()))
+			for _, warp := range []func(int64, int64) bool{nil, WarpSearchSmallBatches, func(int64, int64) bool { return true }} {
+				g.WarpSearch = warp
+				if err := g.Forward(net, x, &tg); err != nil {
+					t.Fatal(err)
+				}
+				for l := range tc.Times {
+					wt = max(wt, worst(t, fmt.Sprintf("times[%d]", l), tg.Times[l].Float64s(), tc.Times[l].Float64s()))
+				}
 			}
+			g.WarpSearch = nil
 			if wt > 1e-10 {
 				t.Fatalf("spike times differ by %.3g > 1e-10", wt)
 			}
@@ -203,8 +213,15 @@ func TestTrainingMatchesCPU(t *testing.T) {
 // BenchmarkTrainEpoch: whole training epochs on the GPU engine (samples/s).
 func BenchmarkTrainEpoch(b *testing.B) {
 	g := gpu(b)
-	for _, name := range []string{"yin_yang_H30_WA", "16x16_mnist", "mnist_784"} {
-		b.Run(name, func(b *testing.B) {
+	defer func() { g.WarpSearch = nil }()
+	// A "/warp" case trains with WarpSearchSmallBatches.
+	for _, run := range []string{"yin_yang_H30_WA", "16x16_mnist", "16x16_mnist/warp", "mnist_784", "mnist_784/warp"} {
+		b.Run(run, func(b *testing.B) {
+			name, warp, _ := strings.Cut(run, "/")
+			g.WarpSearch = nil
+			if warp != "" {
+				g.WarpSearch = WarpSearchSmallBatches
+			}
 			if name != "yin_yang_H30_WA" && os.Getenv("DELGRAD_MNIST") == "" {
 				if _, err := trainer.LoadSplit("mnist16", "", "test"); err != nil {
 					b.Skipf("no MNIST: %v", err)
@@ -277,6 +294,43 @@ func BenchmarkForwardBackward(b *testing.B) {
 			b.ReportMetric(flops*sps/1e9, "model-GFLOP/s")
 			b.ReportMetric(bytes*sps/1e9, "model-GB/s")
 		})
+	}
+}
+
+// BenchmarkSpikeSearch compares the forward pass's two spike searches,
+// forced for every layer (one thread or one warp per (sample, neuron)
+// pair), in forward+backward passes of the MNIST networks at the small
+// batches where they train and where the reference was timed, and at
+// larger ones: the same run tells where DefaultWarpSearch should switch.
+func BenchmarkSpikeSearch(b *testing.B) {
+	g := gpu(b)
+	defer func() { g.WarpSearch = nil }()
+	for _, c := range fwdbwdCases[1:] {
+		for _, batchSize := range []int{50, 150, 200, 1024, 4096} {
+			for _, s := range []struct {
+				name string
+				warp bool
+			}{{"thread", false}, {"warp", true}} {
+				c := c
+				c.batch = batchSize
+				b.Run(fmt.Sprintf("%s/B%d/%s", c.name, batchSize, s.name), func(b *testing.B) {
+					g.WarpSearch = func(int64, int64) bool { return s.warp }
+					net, x, dOut := c.inputs(rand.New(rand.NewPCG(1, 1)))
+					var tr batch.Trace
+					gr := batch.NewGradients(net, c.batch)
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						if err := g.Forward(net, x, &tr); err != nil {
+							b.Fatal(err)
+						}
+						if err := g.Backward(net, &tr, dOut, gr); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(float64(b.N*c.batch)/b.Elapsed().Seconds(), "samples/s")
+				})
+			}
+		}
 	}
 }
 

@@ -107,9 +107,10 @@ func (d *Device) DtoH(dst unsafe.Pointer, p kernels.Ptr, n int64) error {
 // (no such buffer); any other null pointer is an error, as a missing
 // buffer would be on the device.
 var nullable = map[string]map[int]bool{
-	"dg_fwd_spike":  {13: true},
-	"dg_bwd_neuron": {14: true},
-	"dg_batch_in":   {9: true, 10: true},
+	"dg_fwd_spike":   {13: true},
+	"dg_fwd_spike_w": {13: true},
+	"dg_bwd_neuron":  {14: true},
+	"dg_batch_in":    {9: true, 10: true},
 }
 
 // Launch implements kernels.Device: it runs the kernel's body for threads
@@ -155,6 +156,8 @@ func (d *Device) Launch(name string, n int64, args ...any) error {
 		C.emu_dg_fwd_exps(N, ll[0], ll[1], pd(2), pi(3), pd(4), pd(5), pd(6), pd(7), pd(8))
 	case "dg_fwd_spike":
 		C.emu_dg_fwd_spike(N, pl(0), ll[0], pd(2), pi(3), pd(4), pd(5), pd(6), pd(7), pd(8), pi(9), pd(10), pd(11), pd(12), pd(13))
+	case "dg_fwd_spike_w":
+		C.emu_dg_fwd_spike_w(N, pl(0), ll[0], pd(2), pi(3), pd(4), pd(5), pd(6), pd(7), pd(8), pi(9), pd(10), pd(11), pd(12), pd(13))
 	case "dg_clean":
 		C.emu_dg_clean(N, ll[0], pd(1), pd(2))
 	case "dg_syn_exps":

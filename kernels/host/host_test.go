@@ -118,23 +118,41 @@ func TestKernelMathMatchesGoEngine(t *testing.T) {
 	}
 }
 
+// searches are the engine's two spike searches, forced for every layer.
+var searches = []struct {
+	name string
+	warp func(pairs, rows int64) bool
+}{
+	{"thread", func(int64, int64) bool { return false }},
+	{"warp", func(int64, int64) bool { return true }},
+}
+
 // matchEngine runs the network forward and backward on the Go engine and
-// through the launcher on the CPU device, and fails unless every time and
-// gradient is the same; it returns the spikes and non-zero weight
-// gradients seen, and the largest difference (0).
+// through the launcher on the CPU device (forward with either spike
+// search), and fails unless every time and gradient is the same; it
+// returns the spikes and non-zero weight gradients seen, and the largest
+// difference (0).
 func matchEngine(t *testing.T, net *batch.Network, x *tensor.Dense, rng *rand.Rand) (spikes, nonzero int, worst float64) {
 	t.Helper()
-	var want, got batch.Trace
+	var want batch.Trace
 	if err := batch.NewCPU(1).Forward(net, x, &want); err != nil {
 		t.Fatal(err)
 	}
 	eng := New()
 	defer eng.Release()
-	if err := eng.Forward(net, x, &got); err != nil {
-		t.Fatal(err)
+	for _, s := range searches {
+		var got batch.Trace
+		e := New()
+		e.WarpSearch = s.warp
+		if err := e.Forward(net, x, &got); err != nil {
+			t.Fatal(err)
+		}
+		e.Release()
+		for l := range want.Times {
+			compare(t, fmt.Sprintf("%s search: times[%d]", s.name, l), got.Times[l].Float64s(), want.Times[l].Float64s())
+		}
 	}
 	for l := range want.Times {
-		compare(t, fmt.Sprintf("times[%d]", l), got.Times[l].Float64s(), want.Times[l].Float64s())
 		for _, v := range want.Times[l].Float64s() {
 			if !math.IsInf(v, 1) {
 				spikes++

@@ -25,6 +25,12 @@ func TestDeviceStepMatchesTrainer(t *testing.T) {
 		edit func(*trainer.Config)
 	}{
 		{"axonal_mse", func(c *trainer.Config) {}},
+		// "warp_": the forward pass searches spikes with a warp per pair.
+		{"warp_search_synaptic", func(c *trainer.Config) {
+			for l := range c.Layers {
+				c.Layers[l].Delay.Kind = "synaptic"
+			}
+		}},
 		{"clipped_gradients", func(c *trainer.Config) {
 			small := 1e-3 // max_dw_norm: many (sample, neuron) pairs clipped
 			c.Neuron.MaxDWNorm = &small
@@ -85,6 +91,9 @@ func TestDeviceStepMatchesTrainer(t *testing.T) {
 			// semantics, see recorder).
 			eng, rec := newRecorder()
 			defer eng.Release()
+			if strings.HasPrefix(c.name, "warp_") {
+				eng.WarpSearch = func(int64, int64) bool { return true }
+			}
 			dev := deviceTrainer(t, cfg, data, eng)
 			bumps, clipped := 0, 0
 			for e := 0; e < 4; e++ {
