@@ -463,76 +463,199 @@ typedef struct {
     int act, clip;
 } dg_nstate;
 
+/* Row i of neuron k in the backward pass: its scaled effective time *ui
+ * (synaptic delay added) and whether it is causal (ui <= us). */
+DG_HD int dg_bcausal(const dg_layer *L, const double *u, const double *d, int k, int i, double us, double *ui) {
+    double v = u[i];
+    if (L->delay == DG_SYNAPTIC && i < L->in) v += d[(long long)i * L->out + k] * (1 / L->tau);
+    *ui = v;
+    return v <= us;
+}
+
+/* Causal row i's exponentials (relative to rf) and weight. */
+DG_HD void dg_brow(const dg_layer *L, const double *e1, const double *e2, double rf, int wide, const double *ed1,
+                   const double *ed2, const double *w, int k, int i, double ui, double *x1, double *x2,
+                   double *wi) {
+    int sy = L->delay == DG_SYNAPTIC && i < L->in;
+    long long ik = (long long)i * L->out + k;
+    dg_exps_v(wide, sy, ui, rf, e1[i], e2[i], sy ? ed1[ik] : 0, sy ? ed2[ik] : 0, x1, x2);
+    *wi = w[ik];
+}
+
+/* What causal row i adds to the neuron's sums (a1, b, a2 of a dg_psum). */
+DG_HD dg_psum dg_bterm(const dg_layer *L, const double *e1, const double *e2, double rf, int wide,
+                       const double *ed1, const double *ed2, const double *w, int k, int i, double ui) {
+    double x1, x2, wi;
+    dg_brow(L, e1, e2, rf, wide, ed1, ed2, w, k, i, ui, &x1, &x2, &wi);
+    dg_psum v = {wi * x1, wi * (ui - rf) * x1, wi * x2};
+    return v;
+}
+
+DG_HD void dg_bsum_add(dg_psum *s, const dg_psum *v) {
+    s->a1 += v->a1;
+    s->b += v->b;
+    s->a2 += v->a2;
+}
+
+/* The gradient factors k1, k2 of a spike at us from the causal sums;
+ * whether both are finite. */
+DG_HD int dg_bfactors(const dg_layer *L, const dg_psum *s, double us, double rf, double *k1, double *k2) {
+    double a1 = s->a1;
+    *k2 = 0;
+    if (L->regime == DG_EQUALTAU) {
+        double r = s->b / a1;
+        double z = -L->c / a1 * dg_exp(r);
+        double wl = dg_lambertw0(z);
+        *k1 = -1 / (a1 * (1 + wl));
+    } else {
+        double a2 = s->a2;
+        double sq = sqrt(a2 * a2 - 4 * a1 * L->c);
+        *k1 = (1 + L->c / sq * dg_exp((us - rf) / 2)) / a1;
+        *k2 = 1 / sq;
+    }
+    return dg_finite(*k1) && dg_finite(*k2);
+}
+
+/* Causal row i's |dL/dw| (for max_dw_norm); *bad is set when dw or the
+ * error it propagates is not finite. */
+DG_HD double dg_bcheck(const dg_layer *L, const double *e1, const double *e2, double rf, int wide, const double *ed1,
+                       const double *ed2, const double *w, int k, int i, double ui, double k1, double k2, double us,
+                       double dk, int *bad) {
+    double x1, x2, wi, dw, dt;
+    dg_brow(L, e1, e2, rf, wide, ed1, ed2, w, k, i, ui, &x1, &x2, &wi);
+    dg_grads(L, k1, k2, wi, ui, x1, x2, us, &dw, &dt);
+    dt *= dk;
+    if (dw * 0 + dt * 0 != 0) *bad = 1;
+    return fabs(dw * L->tau * dk);
+}
+
+/* The state of an active neuron. */
+DG_HD dg_nstate dg_bstate(const dg_layer *L, double k1, double k2, double dk, double us, double rf, double maxdw) {
+    dg_nstate st = {k1, k2, dk, us, rf, dk, 1, L->maxdwnorm > 0 && maxdw > L->maxdwnorm};
+    return st;
+}
+
+/* The neuron's scaled output time (dendritic delay removed); whether it has
+ * a gradient to compute (a finite spike and a non-zero error). */
+DG_HD int dg_bspike(const dg_layer *L, const double *d, double tout, double dk, int k, double *us) {
+    if (L->delay == DG_DENDRITIC) tout -= d[k];
+    *us = tout * (1 / L->tau);
+    return dk != 0 && !dg_isnan(*us) && !dg_isinf(*us);
+}
+
 /*
  * Backward, phase 1 (one thread per (sample, neuron)): the gradient factors
  * of neuron k for one sample from its observed output time and the error
  * delta_k (batch's backwardLayer, phase 1, less the propagated error).
  * u, e1, e2 are the sample's rows from dg_back_range and dg_back_row.
+ * A neuron whose gradient has a non-finite term is left inactive.
  */
 DG_HD dg_nstate dg_back_neuron(const dg_layer *L, const double *u, const double *e1, const double *e2, double ref,
                                int wide, const double *ed1, const double *ed2, const double *w, const double *d,
                                double tout, double dk, int k) {
     dg_nstate st = {0, 0, 0, 0, 0, 0, 0, 0};
-    double inv = 1 / L->tau;
-    if (L->delay == DG_DENDRITIC) tout -= d[k];
-    double us = tout * inv;
-    if (dk == 0 || dg_isnan(us) || dg_isinf(us)) return st;
+    double us;
+    if (!dg_bspike(L, d, tout, dk, k, &us)) return st;
     st.dend = dk;
     double rf = wide ? us : ref;
-    double a1 = 0, bb = 0, a2 = 0;
-    if (L->eps != 0) {
-        double e = L->eps * dg_exp(-rf);
-        a1 = e; bb = e * (1 - rf); a2 = L->eps * dg_exp(-rf / 2);
-    }
-    /* Unlike the weight gradient's loop, these load a row's exponentials
-     * and weight only once the row is known to be causal: many rows are
-     * not, and loading them all was measured slower (bench/NOTES.md). */
-    int syn = L->delay == DG_SYNAPTIC;
+    dg_psum s = dg_psum_init(L, rf);
+    /* Rows are loaded only once known to be causal: many rows are not,
+     * and loading them all was measured slower (bench/NOTES.md). */
     for (int i = 0; i < L->rows; i++) {
-        int sy = syn && i < L->in;
-        long long ik = (long long)i * L->out + k;
-        double ui = u[i];
-        if (sy) ui += d[ik] * inv;
-        if (!(ui <= us)) continue;
-        double x1, x2;
-        dg_exps_v(wide, sy, ui, rf, e1[i], e2[i], sy ? ed1[ik] : 0, sy ? ed2[ik] : 0, &x1, &x2);
-        double wi = w[ik];
-        a1 += wi * x1;
-        bb += wi * (ui - rf) * x1;
-        a2 += wi * x2;
+        double ui;
+        if (!dg_bcausal(L, u, d, k, i, us, &ui)) continue;
+        dg_psum v = dg_bterm(L, e1, e2, rf, wide, ed1, ed2, w, k, i, ui);
+        dg_bsum_add(&s, &v);
     }
-    double k1, k2 = 0;
-    if (L->regime == DG_EQUALTAU) {
-        double r = bb / a1;
-        double z = -L->c / a1 * dg_exp(r);
-        double wl = dg_lambertw0(z);
-        k1 = -1 / (a1 * (1 + wl));
-    } else {
-        double s = sqrt(a2 * a2 - 4 * a1 * L->c);
-        k1 = (1 + L->c / s * dg_exp((us - rf) / 2)) / a1;
-        k2 = 1 / s;
-    }
-    if (!dg_finite(k1) || !dg_finite(k2)) return st;
-    double maxdw = 0, check = 0;
+    double k1, k2;
+    if (!dg_bfactors(L, &s, us, rf, &k1, &k2)) return st;
+    double maxdw = 0;
+    int bad = 0;
     for (int i = 0; i < L->rows; i++) {
-        int sy = syn && i < L->in;
-        long long ik = (long long)i * L->out + k;
-        double ui = u[i];
-        if (sy) ui += d[ik] * inv;
-        if (ui <= us) {
-            double x1, x2, dw, dt;
-            dg_exps_v(wide, sy, ui, rf, e1[i], e2[i], sy ? ed1[ik] : 0, sy ? ed2[ik] : 0, &x1, &x2);
-            dg_grads(L, k1, k2, w[ik], ui, x1, x2, us, &dw, &dt);
-            maxdw = dg_max(maxdw, fabs(dw * L->tau * dk));
-            dt *= dk;
-            check += dw * 0 + dt * 0;
+        double ui;
+        if (dg_bcausal(L, u, d, k, i, us, &ui))
+            maxdw = dg_max(maxdw, dg_bcheck(L, e1, e2, rf, wide, ed1, ed2, w, k, i, ui, k1, k2, us, dk, &bad));
+    }
+    if (bad || dg_isinf(maxdw) || dg_isnan(maxdw)) return st;
+    return dg_bstate(L, k1, k2, dk, us, rf, maxdw);
+}
+
+/*
+ * The same by the 32 lanes of a warp (lane: this thread's), for layers with
+ * many inputs at batches too small to fill the device one thread per pair:
+ * lane l takes rows base+l; the causal rows' terms are added in row order
+ * by every lane (from shuffles, the same additions as dg_back_neuron), and
+ * the largest |dL/dw| is the maximum of the lanes' maxima (exact in any
+ * order: a NaN among them always comes with a non-finite term, which
+ * leaves the neuron inactive either way). The CPU emulation runs the lanes
+ * one after another in lane 0, reducing their maxima as the shuffles do.
+ */
+DG_HD dg_nstate dg_back_neuron_warp(const dg_layer *L, const double *u, const double *e1, const double *e2,
+                                    double ref, int wide, const double *ed1, const double *ed2, const double *w,
+                                    const double *d, double tout, double dk, int k, int lane) {
+    dg_nstate st = {0, 0, 0, 0, 0, 0, 0, 0};
+    double us;
+    if (!dg_bspike(L, d, tout, dk, k, &us)) return st;
+    st.dend = dk;
+    double rf = wide ? us : ref;
+    dg_psum s = dg_psum_init(L, rf);
+    double k1, k2, maxdw = 0;
+    int bad = 0;
+#if defined(__CUDA_ARCH__)
+    const unsigned all = 0xffffffffu;
+    for (int base = 0; base < L->rows; base += DG_WARP) {
+        int i = base + lane;
+        double ui = 0;
+        int c = i < L->rows && dg_bcausal(L, u, d, k, i, us, &ui);
+        dg_psum v = {0, 0, 0};
+        if (c) v = dg_bterm(L, e1, e2, rf, wide, ed1, ed2, w, k, i, ui);
+        for (unsigned m = __ballot_sync(all, c); m; m &= m - 1) {
+            int l = __ffs(m) - 1;
+            dg_psum vl = {__shfl_sync(all, v.a1, l), __shfl_sync(all, v.b, l), __shfl_sync(all, v.a2, l)};
+            dg_bsum_add(&s, &vl);
         }
     }
-    if (check != 0 || dg_isinf(maxdw) || dg_isnan(maxdw)) return st;
-    st.act = 1;
-    st.clip = L->maxdwnorm > 0 && maxdw > L->maxdwnorm;
-    st.k1 = k1; st.k2 = k2; st.dk = dk; st.us = us; st.rf = rf;
-    return st;
+    if (!dg_bfactors(L, &s, us, rf, &k1, &k2)) return st;
+    for (int i = lane; i < L->rows; i += DG_WARP) {
+        double ui;
+        if (dg_bcausal(L, u, d, k, i, us, &ui))
+            maxdw = dg_max(maxdw, dg_bcheck(L, e1, e2, rf, wide, ed1, ed2, w, k, i, ui, k1, k2, us, dk, &bad));
+    }
+    for (int off = DG_WARP / 2; off > 0; off /= 2) maxdw = dg_max(maxdw, __shfl_xor_sync(all, maxdw, off));
+    bad = __any_sync(all, bad);
+#else
+    (void)lane;
+    for (int base = 0; base < L->rows; base += DG_WARP) {
+        dg_psum v[DG_WARP];
+        int c[DG_WARP];
+        for (int l = 0; l < DG_WARP; l++) {
+            int i = base + l;
+            double ui = 0;
+            c[l] = i < L->rows && dg_bcausal(L, u, d, k, i, us, &ui);
+            if (c[l]) v[l] = dg_bterm(L, e1, e2, rf, wide, ed1, ed2, w, k, i, ui);
+        }
+        for (int l = 0; l < DG_WARP; l++)
+            if (c[l]) dg_bsum_add(&s, &v[l]);
+    }
+    if (!dg_bfactors(L, &s, us, rf, &k1, &k2)) return st;
+    double lm[DG_WARP];
+    for (int l = 0; l < DG_WARP; l++) {
+        lm[l] = 0;
+        for (int i = l; i < L->rows; i += DG_WARP) {
+            double ui;
+            if (dg_bcausal(L, u, d, k, i, us, &ui))
+                lm[l] = dg_max(lm[l], dg_bcheck(L, e1, e2, rf, wide, ed1, ed2, w, k, i, ui, k1, k2, us, dk, &bad));
+        }
+    }
+    for (int off = DG_WARP / 2; off > 0; off /= 2) {
+        double nx[DG_WARP];
+        for (int l = 0; l < DG_WARP; l++) nx[l] = dg_max(lm[l], lm[l ^ off]);
+        for (int l = 0; l < DG_WARP; l++) lm[l] = nx[l];
+    }
+    maxdw = lm[0];
+#endif
+    if (bad || dg_isinf(maxdw) || dg_isnan(maxdw)) return st;
+    return dg_bstate(L, k1, k2, dk, us, rf, maxdw);
 }
 
 /*
@@ -725,6 +848,29 @@ DG_HD void dg_bwd_neuron_body(long long j, const dg_layer *Lp, long long B, cons
     dg_nstate n = dg_back_neuron(&L, u + o, e1 + o, e2 + o, ref[s], wide[s], ed1, ed2, w, d, out[j], delta[j], k);
     st[j] = n;
     /* The clipped pairs per neuron, as dg_clipsum counts them. */
+    if (clip && n.clip) dg_count(clip + k, 1);
+}
+
+/* Backward phase 1, one warp per (sample, neuron) (dg_back_neuron_warp):
+ * j < 32*B*Out; the same states as dg_bwd_neuron. */
+DG_HD void dg_bwd_neuron_w_body(long long j, const dg_layer *Lp, long long B, const double *u, const double *e1,
+                                const double *e2, const double *ref, const int *wide, const double *ed1,
+                                const double *ed2, const double *w, const double *d, const double *out,
+                                const double *delta, dg_nstate *st, double *clip) {
+    dg_layer L = *Lp;
+    long long q = j / DG_WARP;
+    int lane = (int)(j % DG_WARP);
+    if (q >= B * L.out) return;
+#if !defined(__CUDA_ARCH__)
+    if (lane != 0) return; /* lane 0 runs the whole warp */
+#endif
+    long long s = q / L.out;
+    int k = (int)(q % L.out);
+    long long o = s * L.rows;
+    dg_nstate n = dg_back_neuron_warp(&L, u + o, e1 + o, e2 + o, ref[s], wide[s], ed1, ed2, w, d, out[q], delta[q],
+                                      k, lane);
+    if (lane != 0) return;
+    st[q] = n;
     if (clip && n.clip) dg_count(clip + k, 1);
 }
 
@@ -1081,6 +1227,10 @@ DG_HD void dg_accum_body(long long j, long long B, long long N, const double *up
     X(dg_bwd_neuron, (const dg_layer *Lp, long long B, const double *u, const double *e1, const double *e2, \
                       const double *ref, const int *wide, const double *ed1, const double *ed2, const double *w, \
                       const double *d, const double *out, const double *delta, dg_nstate *st, double *clip), \
+      (Lp, B, u, e1, e2, ref, wide, ed1, ed2, w, d, out, delta, st, clip)) \
+    X(dg_bwd_neuron_w, (const dg_layer *Lp, long long B, const double *u, const double *e1, const double *e2, \
+                        const double *ref, const int *wide, const double *ed1, const double *ed2, const double *w, \
+                        const double *d, const double *out, const double *delta, dg_nstate *st, double *clip), \
       (Lp, B, u, e1, e2, ref, wide, ed1, ed2, w, d, out, delta, st, clip)) \
     X(dg_bwd_input, (const dg_layer *Lp, long long B, const double *u, const double *e1, const double *e2, \
                      const int *wide, const double *ed1, const double *ed2, const double *w, const double *d, \

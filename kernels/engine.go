@@ -57,32 +57,33 @@ type Replay interface {
 // 'p' a device pointer, 'i' a long long, 'f' a double. It must match
 // DG_KERNELS in delgrad.cuh; a test holds it against the PTX.
 var Kernels = map[string]string{
-	"dg_mux":         "iiipp",
-	"dg_fwd_rank":    "pipppppp",
-	"dg_fwd_exps":    "iippppppp",
-	"dg_fwd_spike":   "pipppppppppppp",
-	"dg_fwd_spike_w": "pipppppppppppp",
-	"dg_clean":       "ipp",
-	"dg_syn_exps":    "pppp",
-	"dg_bwd_range":   "pipppfpp",
-	"dg_bwd_rows":    "pipppppppp",
-	"dg_bwd_neuron":  "pippppppppppppp",
-	"dg_bwd_input":   "pipppppppppp",
-	"dg_bwd_weight":  "piippppppppppp",
-	"dg_chunksum":    "iiipp",
-	"dg_colsum":      "iiipp",
-	"dg_dendsum":     "iiipp",
-	"dg_clipsum":     "iiipp",
-	"dg_unmux":       "iiipp",
-	"dg_sync_w":      "ifpp",
-	"dg_sync_d":      "iiffpp",
-	"dg_silent":      "iiipp",
-	"dg_loss":        "iiiffffppppp",
-	"dg_decide":      "iipppp",
-	"dg_update_if":   "ifffpiipppppiffpiiip",
-	"dg_batch_in":    "iiipppppipp",
-	"dg_accum":       "iipp",
-	"dg_clean_if":    "ippp",
+	"dg_mux":          "iiipp",
+	"dg_fwd_rank":     "pipppppp",
+	"dg_fwd_exps":     "iippppppp",
+	"dg_fwd_spike":    "pipppppppppppp",
+	"dg_fwd_spike_w":  "pipppppppppppp",
+	"dg_clean":        "ipp",
+	"dg_syn_exps":     "pppp",
+	"dg_bwd_range":    "pipppfpp",
+	"dg_bwd_rows":     "pipppppppp",
+	"dg_bwd_neuron":   "pippppppppppppp",
+	"dg_bwd_neuron_w": "pippppppppppppp",
+	"dg_bwd_input":    "pipppppppppp",
+	"dg_bwd_weight":   "piippppppppppp",
+	"dg_chunksum":     "iiipp",
+	"dg_colsum":       "iiipp",
+	"dg_dendsum":      "iiipp",
+	"dg_clipsum":      "iiipp",
+	"dg_unmux":        "iiipp",
+	"dg_sync_w":       "ifpp",
+	"dg_sync_d":       "iiffpp",
+	"dg_silent":       "iiipp",
+	"dg_loss":         "iiiffffppppp",
+	"dg_decide":       "iipppp",
+	"dg_update_if":    "ifffpiipppppiffpiiip",
+	"dg_batch_in":     "iiipppppipp",
+	"dg_accum":        "iipp",
+	"dg_clean_if":     "ippp",
 }
 
 // CheckArgs reports whether args fit kernel name's parameter kinds.
@@ -161,29 +162,43 @@ type Engine struct {
 	// WarpSearch chooses, per layer and call, how the forward pass
 	// searches each (sample, neuron) pair's first spike: true gives the
 	// pair a warp of 32 threads (dg_fwd_spike_w), which try 32 input
-	// intervals at once; false one thread (dg_fwd_spike). Both give the
-	// same bits. pairs is B x Out, rows the layer's inputs per neuron
-	// (bias included). nil: one thread per pair, always. Set it before the
-	// engine's first use.
-	WarpSearch func(pairs, rows int64) bool
+	// intervals at once; false one thread (dg_fwd_spike). WarpNeuron
+	// chooses the same for the backward pass's neuron phase
+	// (dg_bwd_neuron_w, whose lanes share the pair's rows, against
+	// dg_bwd_neuron). Either way the bits are the same. pairs is B x Out,
+	// rows the layer's inputs per neuron (bias included). nil: one thread
+	// per pair, always. Set them before the engine's first use.
+	WarpSearch, WarpNeuron func(pairs, rows int64) bool
 }
 
-// WarpSearchSmallBatches is a WarpSearch policy: a warp per (sample,
-// neuron) pair where a layer has at least 32 inputs per neuron and at most
-// 65536 pairs. One thread per pair then walks a long input list alone
-// while most of a large GPU idles (an H200 holds 132 x 2048 threads at
-// once); larger batches fill the device one thread per pair, with less
-// work. Not yet the default: the warp search has run on the CPU-compiled
-// kernels only (bit for bit), not yet on a GPU (bench/NOTES.md).
-func WarpSearchSmallBatches(pairs, rows int64) bool { return rows >= 32 && pairs <= 1<<16 }
+// WarpSmallBatches is a policy for WarpSearch and WarpNeuron: a warp per
+// (sample, neuron) pair where a layer has at least 32 inputs per neuron and
+// at most 65536 pairs. One thread per pair then walks a long input list
+// alone while most of a large GPU idles (an H200 holds 132 x 2048 threads
+// at once); larger batches fill the device one thread per pair, with less
+// work. Not yet the default: the warp kernels have run on the
+// CPU-compiled kernels only (bit for bit), not yet on a GPU
+// (bench/NOTES.md).
+func WarpSmallBatches(pairs, rows int64) bool { return rows >= 32 && pairs <= 1<<16 }
+
+// perPair returns the launch of a per-(sample, neuron) kernel: name with
+// one thread per pair, or name_w with a warp per pair where warp says so.
+func perPair(warp func(pairs, rows int64) bool, name string, pairs, rows int64, args []any) launchStep {
+	if warp != nil && warp(pairs, rows) {
+		return launchStep{name + "_w", 32 * pairs, args, nil}
+	}
+	return launchStep{name, pairs, args, nil}
+}
 
 // spikeSearch is the forward pass's spike-search launch for pairs (sample,
 // neuron) pairs of a layer with rows inputs per neuron.
 func (g *Engine) spikeSearch(pairs, rows int64, args []any) launchStep {
-	if g.WarpSearch != nil && g.WarpSearch(pairs, rows) {
-		return launchStep{"dg_fwd_spike_w", 32 * pairs, args, nil}
-	}
-	return launchStep{"dg_fwd_spike", pairs, args, nil}
+	return perPair(g.WarpSearch, "dg_fwd_spike", pairs, rows, args)
+}
+
+// neuronPhase is the backward pass's neuron-phase launch.
+func (g *Engine) neuronPhase(pairs, rows int64, args []any) launchStep {
+	return perPair(g.WarpNeuron, "dg_bwd_neuron", pairs, rows, args)
 }
 
 type buffer struct {
@@ -532,7 +547,7 @@ func (g *Engine) backward(net *batch.Network, B int64, times []Ptr, delta Ptr, w
 		steps := []launchStep{
 			{"dg_bwd_range", B, []any{lp, B, times[li], d[li], bias, dspan[li], ref, wide}, nil},
 			{"dg_bwd_rows", B * R, []any{lp, B, times[li], d[li], bias, ref, wide, u, e1, e2}, nil},
-			{"dg_bwd_neuron", B * K, []any{lp, B, u, e1, e2, ref, wide, ed1, ed2, w[li], d[li], times[li+1], delta, st, clip}, nil},
+			g.neuronPhase(B*K, R, []any{lp, B, u, e1, e2, ref, wide, ed1, ed2, w[li], d[li], times[li+1], delta, st, clip}),
 		}
 		if li > 0 || needInput || l.Delay == batch.Axonal {
 			steps = append(steps, launchStep{"dg_bwd_input", B * I, []any{lp, B, u, e1, e2, wide, ed1, ed2, w[li], d[li], st, gin}, nil})

@@ -65,8 +65,9 @@ func worst(t *testing.T, what string, got, want []float64) float64 {
 // TestParity holds the GPU engine to the CPU engine on random networks:
 // every regime x delay kind, batch sizes 1, 150 and 4096, a 16x16
 // MNIST-sized network at 8192 (longer sum chunks) and at 150, and a
-// synaptic 40-50-10 network at 150; the forward pass with each spike
-// search (one thread per pair, WarpSearchSmallBatches, a warp per pair); spike times within
+// synaptic 40-50-10 network at 150; each with one thread per (sample,
+// neuron) pair in the spike search and neuron phase, with
+// WarpSmallBatches, and with a warp per pair everywhere; spike times within
 // 1e-10, gradients within 1e-8 (the bounds), the same silent
 // neurons and clipped gradients; and, as the engines share their exp, log
 // and summation order, the same bits (unless this Go build fuses
@@ -108,37 +109,39 @@ func TestParity(t *testing.T) {
 			if err := cpu.Forward(net, x, &tc); err != nil {
 				t.Fatal(err)
 			}
-			// One thread per pair, WarpSearchSmallBatches, a warp per pair.
-			wt := 0.0
-			for _, warp := range []func(int64, int64) bool{nil, WarpSearchSmallBatches, func(int64, int64) bool { return true }} {
-				g.WarpSearch = warp
+			dOut := tensor.New(tensor.WithShape(b, K), tensor.WithBacking(make([]float64, K*b)))
+			for i := range dOut.Float64s() {
+				dOut.Float64s()[i] = rng.NormFloat64()
+			}
+			gc := batch.NewGradients(net, b)
+			if err := cpu.Backward(net, &tc, dOut, gc); err != nil {
+				t.Fatal(err)
+			}
+			// The per-(sample, neuron) kernels with one thread per pair,
+			// with WarpSmallBatches and with a warp per pair everywhere.
+			defer func() { g.WarpSearch, g.WarpNeuron = nil, nil }()
+			wt, wg := 0.0, 0.0
+			for _, warp := range []func(int64, int64) bool{nil, WarpSmallBatches, func(int64, int64) bool { return true }} {
+				g.WarpSearch, g.WarpNeuron = warp, warp
 				if err := g.Forward(net, x, &tg); err != nil {
 					t.Fatal(err)
 				}
 				for l := range tc.Times {
 					wt = max(wt, worst(t, fmt.Sprintf("times[%d]", l), tg.Times[l].Float64s(), tc.Times[l].Float64s()))
 				}
-			}
-			g.WarpSearch = nil
-			if wt > 1e-10 {
-				t.Fatalf("spike times differ by %.3g > 1e-10", wt)
-			}
-			dOut := tensor.New(tensor.WithShape(b, K), tensor.WithBacking(make([]float64, K*b)))
-			for i := range dOut.Float64s() {
-				dOut.Float64s()[i] = rng.NormFloat64()
-			}
-			gc, gg := batch.NewGradients(net, b), batch.NewGradients(net, b)
-			if err := cpu.Backward(net, &tc, dOut, gc); err != nil {
-				t.Fatal(err)
-			}
-			if err := g.Backward(net, &tc, dOut, gg); err != nil {
-				t.Fatal(err)
-			}
-			wg := testnet.CompareGradients(t, gg, gc, func(what string, got, want []float64) float64 {
-				return worst(t, what, got, want)
-			})
-			if wg > 1e-8 {
-				t.Fatalf("gradients differ by %.3g > 1e-8", wg)
+				if wt > 1e-10 {
+					t.Fatalf("spike times differ by %.3g > 1e-10", wt)
+				}
+				gg := batch.NewGradients(net, b)
+				if err := g.Backward(net, &tc, dOut, gg); err != nil {
+					t.Fatal(err)
+				}
+				wg = max(wg, testnet.CompareGradients(t, gg, gc, func(what string, got, want []float64) float64 {
+					return worst(t, what, got, want)
+				}))
+				if wg > 1e-8 {
+					t.Fatalf("gradients differ by %.3g > 1e-8", wg)
+				}
 			}
 			t.Logf("PARITY %v %v B=%d %v times %.2g gradients %.2g", regime, kind, b, sizes, wt, wg)
 		})
@@ -213,14 +216,14 @@ func TestTrainingMatchesCPU(t *testing.T) {
 // BenchmarkTrainEpoch: whole training epochs on the GPU engine (samples/s).
 func BenchmarkTrainEpoch(b *testing.B) {
 	g := gpu(b)
-	defer func() { g.WarpSearch = nil }()
-	// A "/warp" case trains with WarpSearchSmallBatches.
+	defer func() { g.WarpSearch, g.WarpNeuron = nil, nil }()
+	// A "/warp" case trains with WarpSmallBatches.
 	for _, run := range []string{"yin_yang_H30_WA", "16x16_mnist", "16x16_mnist/warp", "mnist_784", "mnist_784/warp"} {
 		b.Run(run, func(b *testing.B) {
 			name, warp, _ := strings.Cut(run, "/")
-			g.WarpSearch = nil
+			g.WarpSearch, g.WarpNeuron = nil, nil
 			if warp != "" {
-				g.WarpSearch = WarpSearchSmallBatches
+				g.WarpSearch, g.WarpNeuron = WarpSmallBatches, WarpSmallBatches
 			}
 			if name != "yin_yang_H30_WA" && os.Getenv("DELGRAD_MNIST") == "" {
 				if _, err := trainer.LoadSplit("mnist16", "", "test"); err != nil {
@@ -297,24 +300,27 @@ func BenchmarkForwardBackward(b *testing.B) {
 	}
 }
 
-// BenchmarkSpikeSearch compares the forward pass's two spike searches,
-// forced for every layer (one thread or one warp per (sample, neuron)
-// pair), in forward+backward passes of the MNIST networks at the small
+// BenchmarkWarps compares one thread against one warp per (sample,
+// neuron) pair in the per-pair kernels, forced for every layer: "thread"
+// (both kernels one thread per pair), "search" (a warp in the forward
+// pass's spike search only) and "both" (and in the backward neuron
+// phase), in forward+backward passes of the MNIST networks at the small
 // batches where they train and where the reference was timed, and at
-// larger ones: the same run tells where DefaultWarpSearch should switch.
-func BenchmarkSpikeSearch(b *testing.B) {
+// larger ones: one run tells where WarpSmallBatches should switch.
+func BenchmarkWarps(b *testing.B) {
 	g := gpu(b)
-	defer func() { g.WarpSearch = nil }()
+	defer func() { g.WarpSearch, g.WarpNeuron = nil, nil }()
+	yes := func(int64, int64) bool { return true }
 	for _, c := range fwdbwdCases[1:] {
-		for _, batchSize := range []int{50, 150, 200, 1024, 4096} {
-			for _, s := range []struct {
-				name string
-				warp bool
-			}{{"thread", false}, {"warp", true}} {
+		for _, batchSize := range []int{50, 200, 1024, 4096} {
+			for _, v := range []struct {
+				name           string
+				search, neuron func(int64, int64) bool
+			}{{"thread", nil, nil}, {"search", yes, nil}, {"both", yes, yes}} {
 				c := c
 				c.batch = batchSize
-				b.Run(fmt.Sprintf("%s/B%d/%s", c.name, batchSize, s.name), func(b *testing.B) {
-					g.WarpSearch = func(int64, int64) bool { return s.warp }
+				b.Run(fmt.Sprintf("%s/B%d/%s", c.name, batchSize, v.name), func(b *testing.B) {
+					g.WarpSearch, g.WarpNeuron = v.search, v.neuron
 					net, x, dOut := c.inputs(rand.New(rand.NewPCG(1, 1)))
 					var tr batch.Trace
 					gr := batch.NewGradients(net, c.batch)

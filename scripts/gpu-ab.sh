@@ -24,9 +24,9 @@ for v in old new old new; do
   timeout 200 "$bin/kernels-$v.test" -test.run '^$' -test.bench "$bench" -test.benchtime 1s > "$out/bench-$v.log" 2>&1 || rc=1
   awk -v v=$v '/^Benchmark/ {s = ""; for (i = 2; i < NF; i++) if ($(i+1) ~ /samples\/s|us\/step|enqueue-us/) s = s sprintf(" %s %s", $i, $(i+1)); printf "%-4s %-55s%s\n", v, $1, s}' "$out/bench-$v.log"
 done
-echo "== the spike search, one thread against one warp per (sample, neuron) pair (new)"
-timeout 150 "$bin/kernels-new.test" -test.run '^$' -test.bench SpikeSearch -test.benchtime 1s > "$out/bench-spike.log" 2>&1 || rc=1
-awk '/^Benchmark/ {for (i = 2; i < NF; i++) if ($(i+1) == "samples/s") printf "%-60s %s samples/s\n", $1, $i}' "$out/bench-spike.log"
+echo "== per-pair kernels: one thread against one warp per (sample, neuron) pair (new)"
+timeout 200 "$bin/kernels-new.test" -test.run '^$' -test.bench Warps -test.benchtime 1s > "$out/bench-warps.log" 2>&1 || rc=1
+awk '/^Benchmark/ {for (i = 2; i < NF; i++) if ($(i+1) == "samples/s") printf "%-60s %s samples/s\n", $1, $i}' "$out/bench-warps.log"
 echo "== delgrad train -device gpu -quiet, old and new alternately (wall time)"
 for v in old new old new; do
   for spec in $train; do

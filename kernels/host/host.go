@@ -107,10 +107,11 @@ func (d *Device) DtoH(dst unsafe.Pointer, p kernels.Ptr, n int64) error {
 // (no such buffer); any other null pointer is an error, as a missing
 // buffer would be on the device.
 var nullable = map[string]map[int]bool{
-	"dg_fwd_spike":   {13: true},
-	"dg_fwd_spike_w": {13: true},
-	"dg_bwd_neuron":  {14: true},
-	"dg_batch_in":    {9: true, 10: true},
+	"dg_fwd_spike":    {13: true},
+	"dg_fwd_spike_w":  {13: true},
+	"dg_bwd_neuron":   {14: true},
+	"dg_bwd_neuron_w": {14: true},
+	"dg_batch_in":     {9: true, 10: true},
 }
 
 // Launch implements kernels.Device: it runs the kernel's body for threads
@@ -168,6 +169,8 @@ func (d *Device) Launch(name string, n int64, args ...any) error {
 		C.emu_dg_bwd_rows(N, pl(0), ll[0], pd(2), pd(3), pd(4), pd(5), pi(6), pd(7), pd(8), pd(9))
 	case "dg_bwd_neuron":
 		C.emu_dg_bwd_neuron(N, pl(0), ll[0], pd(2), pd(3), pd(4), pd(5), pi(6), pd(7), pd(8), pd(9), pd(10), pd(11), pd(12), ps(13), pd(14))
+	case "dg_bwd_neuron_w":
+		C.emu_dg_bwd_neuron_w(N, pl(0), ll[0], pd(2), pd(3), pd(4), pd(5), pi(6), pd(7), pd(8), pd(9), pd(10), pd(11), pd(12), ps(13), pd(14))
 	case "dg_bwd_input":
 		C.emu_dg_bwd_input(N, pl(0), ll[0], pd(2), pd(3), pd(4), pi(5), pd(6), pd(7), pd(8), pd(9), ps(10), pd(11))
 	case "dg_bwd_weight":

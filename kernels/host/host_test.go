@@ -118,8 +118,10 @@ func TestKernelMathMatchesGoEngine(t *testing.T) {
 	}
 }
 
-// searches are the engine's two spike searches, forced for every layer.
-var searches = []struct {
+// warps are the engine's two ways to run the per-(sample, neuron)
+// kernels (the spike search and the backward neuron phase), forced for
+// every layer.
+var warps = []struct {
 	name string
 	warp func(pairs, rows int64) bool
 }{
@@ -128,29 +130,15 @@ var searches = []struct {
 }
 
 // matchEngine runs the network forward and backward on the Go engine and
-// through the launcher on the CPU device (forward with either spike
-// search), and fails unless every time and gradient is the same; it
-// returns the spikes and non-zero weight gradients seen, and the largest
-// difference (0).
+// through the launcher on the CPU device (with a thread and with a warp
+// per (sample, neuron) pair), and fails unless every time and gradient is
+// the same; it returns the spikes and non-zero weight gradients seen, and
+// the largest difference (0).
 func matchEngine(t *testing.T, net *batch.Network, x *tensor.Dense, rng *rand.Rand) (spikes, nonzero int, worst float64) {
 	t.Helper()
 	var want batch.Trace
 	if err := batch.NewCPU(1).Forward(net, x, &want); err != nil {
 		t.Fatal(err)
-	}
-	eng := New()
-	defer eng.Release()
-	for _, s := range searches {
-		var got batch.Trace
-		e := New()
-		e.WarpSearch = s.warp
-		if err := e.Forward(net, x, &got); err != nil {
-			t.Fatal(err)
-		}
-		e.Release()
-		for l := range want.Times {
-			compare(t, fmt.Sprintf("%s search: times[%d]", s.name, l), got.Times[l].Float64s(), want.Times[l].Float64s())
-		}
 	}
 	for l := range want.Times {
 		for _, v := range want.Times[l].Float64s() {
@@ -164,22 +152,35 @@ func matchEngine(t *testing.T, net *batch.Network, x *tensor.Dense, rng *rand.Ra
 	for i := range dOut.Float64s() {
 		dOut.Float64s()[i] = rng.NormFloat64()
 	}
-	gw, gg := batch.NewGradients(net, b), batch.NewGradients(net, b)
+	gw := batch.NewGradients(net, b)
 	if err := batch.NewCPU(1).Backward(net, &want, dOut, gw); err != nil {
 		t.Fatal(err)
 	}
-	if err := eng.Backward(net, &want, dOut, gg); err != nil {
-		t.Fatal(err)
-	}
-	worst = max(worst, testnet.CompareGradients(t, gg, gw, func(what string, got, want []float64) float64 {
-		return compare(t, what, got, want)
-	}))
 	for l := range net.Layers {
 		for _, v := range gw.Weights[l].Float64s() {
 			if v != 0 {
 				nonzero++
 			}
 		}
+	}
+	for _, p := range warps {
+		eng := New()
+		eng.WarpSearch, eng.WarpNeuron = p.warp, p.warp
+		var got batch.Trace
+		if err := eng.Forward(net, x, &got); err != nil {
+			t.Fatal(err)
+		}
+		for l := range want.Times {
+			compare(t, fmt.Sprintf("%s: times[%d]", p.name, l), got.Times[l].Float64s(), want.Times[l].Float64s())
+		}
+		gg := batch.NewGradients(net, b)
+		if err := eng.Backward(net, &want, dOut, gg); err != nil {
+			t.Fatal(err)
+		}
+		worst = max(worst, testnet.CompareGradients(t, gg, gw, func(what string, got, want []float64) float64 {
+			return compare(t, p.name+": "+what, got, want)
+		}))
+		eng.Release()
 	}
 	return spikes, nonzero, worst
 }

@@ -25,7 +25,7 @@ func TestDeviceStepMatchesTrainer(t *testing.T) {
 		edit func(*trainer.Config)
 	}{
 		{"axonal_mse", func(c *trainer.Config) {}},
-		// "warp_": the forward pass searches spikes with a warp per pair.
+		// "warp_": the per-(sample, neuron) kernels run a warp per pair.
 		{"warp_search_synaptic", func(c *trainer.Config) {
 			for l := range c.Layers {
 				c.Layers[l].Delay.Kind = "synaptic"
@@ -92,7 +92,8 @@ func TestDeviceStepMatchesTrainer(t *testing.T) {
 			eng, rec := newRecorder()
 			defer eng.Release()
 			if strings.HasPrefix(c.name, "warp_") {
-				eng.WarpSearch = func(int64, int64) bool { return true }
+				warp := func(int64, int64) bool { return true }
+				eng.WarpSearch, eng.WarpNeuron = warp, warp
 			}
 			dev := deviceTrainer(t, cfg, data, eng)
 			bumps, clipped := 0, 0
