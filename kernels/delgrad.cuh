@@ -158,7 +158,7 @@ DG_HD double dg_key(const dg_layer *L, const double *in_s, const double *d, cons
     if (r >= L->in) return bias[r - L->in] * inv;
     double t = in_s[r];
     if (L->delay == DG_AXONAL) t += d[r];
-    if (L->delay == DG_SYNAPTIC) return (t + d[r * L->out + k]) * inv;
+    if (L->delay == DG_SYNAPTIC) return (t + d[(long long)r * L->out + k]) * inv;
     return t * inv;
 }
 
@@ -238,7 +238,7 @@ DG_HD dg_term dg_term_of(double wm, double e1m, double x, double sh) {
 /* Sorted input m's term (x is te1 for tau_m = tau_s, e2 otherwise). */
 DG_HD dg_term dg_term_at(const dg_layer *L, int eq, int m, const int *sidx, const double *e1, const double *te1,
                          const double *e2, const double *shift, const double *w, int k) {
-    return dg_term_of(w[sidx[m] * L->out + k], e1[m], eq ? te1[m] : e2[m], shift[m]);
+    return dg_term_of(w[(long long)sidx[m] * L->out + k], e1[m], eq ? te1[m] : e2[m], shift[m]);
 }
 
 /* Adds one input's term to the sums; the terms must come in sorted order,
@@ -317,14 +317,14 @@ DG_HD double dg_first_spike(const dg_layer *L, int n, const double *su, const in
          * overlap the arithmetic instead of waiting on each other. */
         int eq = L->regime == DG_EQUALTAU;
         int inext = n > 1 ? sidx[1] : 0;
-        double wnext = w[sidx[0] * L->out + k];
+        double wnext = w[(long long)sidx[0] * L->out + k];
         double lo = su[0], sh = shift[0], e1m = e1[0];
         double hi, shn, e1n;
         for (int m = 0; m < n; m++, lo = hi, sh = shn, e1m = e1n) {
             double wm = wnext;
             hi = DG_INF; shn = 0; e1n = 0;
             if (m + 1 < n) {
-                wnext = w[inext * L->out + k];
+                wnext = w[(long long)inext * L->out + k];
                 if (m + 2 < n) inext = sidx[m + 2];
                 hi = su[m + 1]; shn = shift[m + 1]; e1n = e1[m + 1];
             }
