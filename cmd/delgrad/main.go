@@ -43,7 +43,8 @@
 // report.md, results.csv, machine.json and plots/ (default
 // bench/results/DATE-HOST); -quick is a one-minute smoke run. -reference
 // CMD times the same cases through another implementation: CMD -case NAME
-// -mode forward|fwdbwd|train -batch B must print "samples_per_second: X".
+// -mode forward|fwdbwd|train -batch B must print "samples_per_second: X"
+// (scripts/reference-bench.py does so for the PyTorch reference).
 // bench -readme rewrites the README's performance section from report
 // directories.
 //
