@@ -3,7 +3,8 @@
 # and 20-epoch checks of the new build, then the old and new builds'
 # benchmarks and training runs alternately (old, new, old, new), so that
 # the two are compared in one lease. Logs to $OUT (or /tmp/delgrad-ab).
-# Usage: [BENCH=regexp] [TRAIN="config:epochs ..."] scripts/gpu-ab.sh [DIR]
+# Usage: [BENCH=regexp] [TRAIN="config:epochs ..."] [ROUNDS="old new"] scripts/gpu-ab.sh [DIR]
+# (the whole script takes about 9 minutes on an H200; ROUNDS="old new" and TRAIN="" shorten it)
 set -uo pipefail
 dir=${1:-bin/ab}
 out=${OUT:-/tmp/delgrad-ab}
@@ -16,19 +17,19 @@ export DELGRAD_MNIST=$dir/mnist
 echo "old $(cat "$dir/old.rev"), new $(cat "$dir/new.rev")"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 rc=0
-echo "== parity and 20 epochs against the CPU (new)"
-timeout 120 "$bin/kernels-new.test" -test.run 'TestParity|TestTrainingMatchesCPU' -test.v > "$out/checks.log" 2>&1 || rc=1
+echo "== parity and 20 epochs against the CPU (new) ($(date +%T))"
+timeout 180 "$bin/kernels-new.test" -test.run 'TestParity|TestTrainingMatchesCPU' -test.v > "$out/checks.log" 2>&1 || rc=1
 grep -E '^--- |TRAINED|^(FAIL|panic)' "$out/checks.log" | head -20
-echo "== benchmarks, old and new alternately ($bench)"
-for v in old new old new; do
+echo "== benchmarks, old and new alternately ($bench) ($(date +%T))"
+for v in ${ROUNDS:-old new old new}; do
   timeout 200 "$bin/kernels-$v.test" -test.run '^$' -test.bench "$bench" -test.benchtime 1s > "$out/bench-$v.log" 2>&1 || rc=1
   awk -v v=$v '/^Benchmark/ {s = ""; for (i = 2; i < NF; i++) if ($(i+1) ~ /samples\/s|us\/step|enqueue-us/) s = s sprintf(" %s %s", $i, $(i+1)); printf "%-4s %-55s%s\n", v, $1, s}' "$out/bench-$v.log"
 done
-echo "== per-pair kernels: one thread against one warp per (sample, neuron) pair (new)"
+echo "== per-pair kernels: one thread against one warp per (sample, neuron) pair (new) ($(date +%T))"
 timeout 200 "$bin/kernels-new.test" -test.run '^$' -test.bench Warps -test.benchtime 1s > "$out/bench-warps.log" 2>&1 || rc=1
 awk '/^Benchmark/ {for (i = 2; i < NF; i++) if ($(i+1) == "samples/s") printf "%-60s %s samples/s\n", $1, $i}' "$out/bench-warps.log"
-echo "== delgrad train -device gpu -quiet, old and new alternately (wall time)"
-for v in old new old new; do
+echo "== delgrad train -device gpu -quiet, old and new alternately (wall time) ($(date +%T))"
+for v in ${ROUNDS:-old new old new}; do
   for spec in $train; do
     cfg=${spec%:*} ep=${spec#*:}
     s=$(date +%s.%N)
