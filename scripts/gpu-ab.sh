@@ -4,7 +4,7 @@
 # benchmarks and training runs alternately (old, new, old, new), so that
 # the two are compared in one lease. Logs to $OUT (or /tmp/delgrad-ab).
 # Usage: [BENCH=regexp] [TRAIN="config:epochs ..."] [ROUNDS="old new"] scripts/gpu-ab.sh [DIR]
-# (the whole script takes about 9 minutes on an H200; ROUNDS="old new" and TRAIN="" shorten it)
+# (estimated, not yet timed: 8-9 minutes on an H200; ROUNDS="old new" and TRAIN="" shorten it)
 set -uo pipefail
 dir=${1:-bin/ab}
 out=${OUT:-/tmp/delgrad-ab}
