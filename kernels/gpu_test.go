@@ -273,26 +273,33 @@ func (c fwdbwdCase) inputs(rng *rand.Rand) (*batch.Network, *tensor.Dense, *tens
 	return net, x, dOut
 }
 
+// timeFwdBwd times b.N forward and backward passes of case c on g and
+// reports and returns the samples/s, with the case's network.
+func timeFwdBwd(b *testing.B, g *GPU, c fwdbwdCase) (*batch.Network, float64) {
+	net, x, dOut := c.inputs(rand.New(rand.NewPCG(1, 1)))
+	var tr batch.Trace
+	gr := batch.NewGradients(net, c.batch)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := g.Forward(net, x, &tr); err != nil {
+			b.Fatal(err)
+		}
+		if err := g.Backward(net, &tr, dOut, gr); err != nil {
+			b.Fatal(err)
+		}
+	}
+	sps := float64(b.N*c.batch) / b.Elapsed().Seconds()
+	b.ReportMetric(sps, "samples/s")
+	return net, sps
+}
+
 // BenchmarkForwardBackward: one forward and backward pass of a large batch
 // (samples/s), for the networks of the targets.
 func BenchmarkForwardBackward(b *testing.B) {
 	g := gpu(b)
 	for _, c := range fwdbwdCases {
 		b.Run(c.name, func(b *testing.B) {
-			net, x, dOut := c.inputs(rand.New(rand.NewPCG(1, 1)))
-			var tr batch.Trace
-			gr := batch.NewGradients(net, c.batch)
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if err := g.Forward(net, x, &tr); err != nil {
-					b.Fatal(err)
-				}
-				if err := g.Backward(net, &tr, dOut, gr); err != nil {
-					b.Fatal(err)
-				}
-			}
-			sps := float64(b.N*c.batch) / b.Elapsed().Seconds()
-			b.ReportMetric(sps, "samples/s")
+			net, sps := timeFwdBwd(b, g, c)
 			flops, bytes := costModel(net)
 			b.ReportMetric(flops*sps/1e9, "model-GFLOP/s")
 			b.ReportMetric(bytes*sps/1e9, "model-GB/s")
@@ -321,19 +328,7 @@ func BenchmarkWarps(b *testing.B) {
 				c.batch = batchSize
 				b.Run(fmt.Sprintf("%s/B%d/%s", c.name, batchSize, v.name), func(b *testing.B) {
 					g.WarpSearch, g.WarpNeuron = v.search, v.neuron
-					net, x, dOut := c.inputs(rand.New(rand.NewPCG(1, 1)))
-					var tr batch.Trace
-					gr := batch.NewGradients(net, c.batch)
-					b.ResetTimer()
-					for i := 0; i < b.N; i++ {
-						if err := g.Forward(net, x, &tr); err != nil {
-							b.Fatal(err)
-						}
-						if err := g.Backward(net, &tr, dOut, gr); err != nil {
-							b.Fatal(err)
-						}
-					}
-					b.ReportMetric(float64(b.N*c.batch)/b.Elapsed().Seconds(), "samples/s")
+					timeFwdBwd(b, g, c)
 				})
 			}
 		}
