@@ -17,6 +17,13 @@
 // per (sample, input) the propagated error (a sum over neurons, in order),
 // and one per (chunk of samples, weight) a partial batch sum of its
 // gradient, which dg_chunksum then adds in chunk order (batch.SumChunk).
+// The two per-(sample, neuron) kernels also come in a version with a warp
+// of 32 lanes per pair (dg_fwd_spike_w, dg_bwd_neuron_w), for layers with
+// long input lists at batches too small to fill the device: the lanes
+// share the pair's inputs, every lane adds the terms in the one-thread
+// order (from shuffles), so the sums and results are the same bits.
+// Engine.WarpSearch and Engine.WarpNeuron choose between them (default:
+// one thread per pair).
 // Everything is float64. The only atomics add whole numbers (the training
 // step's counts of silent and clipped pairs, dg_count), which no order of
 // the additions can change.
