@@ -343,11 +343,11 @@ DG_HD double dg_first_spike(const dg_layer *L, int n, const double *su, const in
  * The same search by the 32 lanes of a warp (lane: this thread's), for
  * layers with long input lists and batches too small to fill the device
  * one thread per (sample, neuron): each round, lane i computes the term of
- * input base+i, every lane adds the round's terms in order (the same
- * additions as dg_first_spike, so the same sums, bit for bit), and lane i
+ * input base+i, lane i adds the round's terms up to its own in order (the
+ * same additions as dg_first_spike, so the same sums, bit for bit), and
  * tries the interval after input base+i; the earliest lane that finds a
- * spike gives it. The CPU emulation runs the whole warp in lane 0, the
- * lanes one after the other.
+ * spike gives it, else the round's full sums go on to the next. The CPU
+ * emulation runs the whole warp in lane 0, the lanes one after the other.
  */
 DG_HD double dg_first_spike_warp(const dg_layer *L, int n, const double *su, const int *sidx, const double *e1,
                                  const double *te1, const double *e2, const double *ref, const double *shift,
@@ -363,16 +363,23 @@ DG_HD double dg_first_spike_warp(const dg_layer *L, int n, const double *su, con
             int m = base + lane;
             dg_term v = {0, 0, 0};
             if (m < n) v = dg_term_at(L, eq, m, sidx, e1, te1, e2, shift, w, k);
-            dg_psum mine = s;
+            /* Rebases are rare: one ballot says which of the round's inputs have one. */
+            unsigned rb = __ballot_sync(all, v.sh != 0);
             for (int i = 0; i < c; i++) {
-                dg_term vi = {__shfl_sync(all, v.p1, i), __shfl_sync(all, v.p2, i), __shfl_sync(all, v.sh, i)};
-                dg_psum_add(eq, &s, &vi);
-                if (i == lane) mine = s;
+                dg_term vi = {__shfl_sync(all, v.p1, i), __shfl_sync(all, v.p2, i), 0};
+                if (rb >> i & 1) vi.sh = __shfl_sync(all, v.sh, i);
+                /* Each lane stops at its own input; lanes past the last (lane 31
+                 * among them) add the whole round. */
+                if (i <= lane) dg_psum_add(eq, &s, &vi);
             }
             double u = 0;
-            int ok = m < n && dg_spike_at(L, eq, n, m, su, e1, ref, shift, &mine, &u);
+            int ok = m < n && dg_spike_at(L, eq, n, m, su, e1, ref, shift, &s, &u);
             unsigned hit = __ballot_sync(all, ok);
             if (hit) { t = __shfl_sync(all, u, __ffs(hit) - 1); break; }
+            /* The next round starts from the whole round's sums. */
+            s.a1 = __shfl_sync(all, s.a1, DG_WARP - 1);
+            s.b = __shfl_sync(all, s.b, DG_WARP - 1);
+            s.a2 = __shfl_sync(all, s.a2, DG_WARP - 1);
 #else
             dg_term v[DG_WARP];
             dg_psum mine[DG_WARP];
