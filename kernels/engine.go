@@ -167,18 +167,21 @@ type Engine struct {
 	// (dg_bwd_neuron_w, whose lanes share the pair's rows, against
 	// dg_bwd_neuron). Either way the bits are the same. pairs is B x Out,
 	// rows the layer's inputs per neuron (bias included). nil: one thread
-	// per pair, always. Set them before the engine's first use.
+	// per pair, always. A change applies to the next calls, but not to a
+	// trainer's batches already recorded as CUDA graphs (Stepper), which
+	// keep the kernels they were recorded with: set them before training.
 	WarpSearch, WarpNeuron func(pairs, rows int64) bool
 }
 
 // WarpSmallBatches is a policy for WarpSearch and WarpNeuron: a warp per
 // (sample, neuron) pair where a layer has at least 32 inputs per neuron and
-// at most 65536 pairs. One thread per pair then walks a long input list
-// alone while most of a large GPU idles (an H200 holds 132 x 2048 threads
-// at once); larger batches fill the device one thread per pair, with less
-// work. Not yet the default: the warp kernels have run on the
-// CPU-compiled kernels only (bit for bit), not yet on a GPU
-// (bench/NOTES.md).
+// at most 65536 pairs. With few pairs, one thread per pair walks a long
+// input list alone while most of a large GPU idles (an H200 holds 132 x
+// 2048 threads at once); with many, one thread per pair keeps enough warps
+// busy with less work than 32 lanes. The 65536-pair limit is a guess until
+// BenchmarkWarps has run on a GPU, and so is the policy: not yet the
+// default, as the warp kernels have run on the CPU-compiled kernels only
+// (bit for bit), not yet on a GPU (bench/NOTES.md).
 func WarpSmallBatches(pairs, rows int64) bool { return rows >= 32 && pairs <= 1<<16 }
 
 // perPair returns the launch of a per-(sample, neuron) kernel: name with

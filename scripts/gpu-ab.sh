@@ -10,7 +10,7 @@ dir=${1:-bin/ab}
 out=${OUT:-/tmp/delgrad-ab}
 mkdir -p "$out"
 bench=${BENCH:-'TrainEpoch|TrainStepSmall|ForwardBackward'}
-train=${TRAIN:-'yin_yang_H30_WA:300 16x16_mnist:1 mnist_784:1'}
+train=${TRAIN-'yin_yang_H30_WA:300 16x16_mnist:1 mnist_784:1'}
 bin=$(mktemp -d)
 for f in "$dir"/*.gz; do b=$(basename "$f" .gz); gunzip -c "$f" > "$bin/$b" && chmod +x "$bin/$b"; done
 export DELGRAD_MNIST=$dir/mnist
@@ -21,7 +21,7 @@ echo "== parity and 20 epochs against the CPU (new) ($(date +%T))"
 timeout 180 "$bin/kernels-new.test" -test.run 'TestParity|TestTrainingMatchesCPU' -test.v > "$out/checks.log" 2>&1 || rc=1
 grep -E '^--- |TRAINED|^(FAIL|panic)' "$out/checks.log" | head -20
 echo "== benchmarks, old and new alternately ($bench) ($(date +%T))"
-for v in ${ROUNDS:-old new old new}; do
+for v in ${ROUNDS-old new old new}; do
   timeout 200 "$bin/kernels-$v.test" -test.run '^$' -test.bench "$bench" -test.benchtime 1s > "$out/bench-$v.log" 2>&1 || rc=1
   awk -v v=$v '/^Benchmark/ {s = ""; for (i = 2; i < NF; i++) if ($(i+1) ~ /samples\/s|us\/step|enqueue-us/) s = s sprintf(" %s %s", $i, $(i+1)); printf "%-4s %-55s%s\n", v, $1, s}' "$out/bench-$v.log"
 done
@@ -29,7 +29,7 @@ echo "== per-pair kernels: one thread against one warp per (sample, neuron) pair
 timeout 200 "$bin/kernels-new.test" -test.run '^$' -test.bench Warps -test.benchtime 1s > "$out/bench-warps.log" 2>&1 || rc=1
 awk '/^Benchmark/ {for (i = 2; i < NF; i++) if ($(i+1) == "samples/s") printf "%-60s %s samples/s\n", $1, $i}' "$out/bench-warps.log"
 echo "== delgrad train -device gpu -quiet, old and new alternately (wall time) ($(date +%T))"
-for v in ${ROUNDS:-old new old new}; do
+for v in ${ROUNDS-old new old new}; do
   for spec in $train; do
     cfg=${spec%:*} ep=${spec#*:}
     s=$(date +%s.%N)

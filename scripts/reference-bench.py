@@ -53,7 +53,9 @@ MODES = ("forward", "fwdbwd", "train")
 
 
 def parse_args(argv):
-    if argv == ["--list"]:
+    if "--list" in argv:
+        if argv != ["--list"]:
+            sys.exit("reference-bench.py: --list takes no other arguments")
         print("\n".join(CASES))
         sys.exit(0)
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -112,19 +114,8 @@ def layout(case, integrator):
     return {"n_inputs": sizes[0], "layers": layers}, neuron, training, p_inf
 
 
-def main(argv):
-    a = parse_args(argv)
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    sys.path.insert(0, os.path.abspath(a.src))
-    import numpy as np
-    import torch
-    with contextlib.redirect_stdout(sys.stderr):
-        import networks
-        import training
-        import utils
-    torch.set_default_dtype(torch.float64)
-    if a.threads > 0:
-        torch.set_num_threads(a.threads)
+def measure(a, torch, np, networks, utils, training):
+    """Builds the case in the reference and returns its samples/s."""
     if a.device == "auto":
         a.device = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(a.device)
@@ -138,57 +129,73 @@ def main(argv):
     labels = torch.tensor(rng.integers(0, sizes[-1], a.batch), device=device)
     torch.manual_seed(1)
 
-    with contextlib.redirect_stdout(sys.stderr):
-        net = networks.get_network(copy.deepcopy(neuron), copy.deepcopy(net_layout), train_params, device)
-        net = net.to(device)
-        criterion = utils.GetLoss(train_params, sizes[-1], neuron["tau_syn"], device)
-        optimizer = torch.optim.Adam(
-            [{"params": layer.parameters(),
-              "lr": layer.lr if layer.lr is not None else train_params["learning_rate"]}
-             for layer in net.layers],
-            lr=train_params["learning_rate"])
-        bump = {"value": train_params["weight_bumping_value"], "last": -2}
+    net = networks.get_network(copy.deepcopy(neuron), copy.deepcopy(net_layout), train_params, device)
+    net = net.to(device)
+    criterion = utils.GetLoss(train_params, sizes[-1], neuron["tau_syn"], device)
+    optimizer = torch.optim.Adam(
+        [{"params": layer.parameters(),
+          "lr": layer.lr if layer.lr is not None else train_params["learning_rate"]}
+         for layer in net.layers],
+        lr=train_params["learning_rate"])
+    bump = {"value": train_params["weight_bumping_value"], "last": -2}
 
-        def step():
-            if a.mode == "forward":
-                with torch.no_grad():
-                    net(x)
-                return
-            optimizer.zero_grad()
-            label_times, hidden_times = net(x)
-            if a.mode == "fwdbwd":
-                criterion(label_times, labels, net).backward()
-                return
-            # training.run_epochs, one batch
-            criterion.select_classes(label_times)
-            bump["last"], bump["value"] = training.check_bump_weights(
-                net, hidden_times, label_times, train_params, 0, 0, bump["value"], bump["last"])
-            if bump["last"] == -2:
-                criterion(label_times, labels, net).backward()
-                optimizer.step()
-                net.delays_rectify()
-            net.write_weights()
+    def step():
+        if a.mode == "forward":
+            with torch.no_grad():
+                net(x)
+            return
+        optimizer.zero_grad()
+        label_times, hidden_times = net(x)
+        if a.mode == "fwdbwd":
+            criterion(label_times, labels, net).backward()
+            return
+        # training.run_epochs, one batch
+        criterion.select_classes(label_times)
+        bump["last"], bump["value"] = training.check_bump_weights(
+            net, hidden_times, label_times, train_params, 0, 0, bump["value"], bump["last"])
+        if bump["last"] == -2:
+            criterion(label_times, labels, net).backward()
+            optimizer.step()
+            net.delays_rectify()
+        net.write_weights()
 
-        def sync():
-            if device.type == "cuda":
-                torch.cuda.synchronize()
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
 
-        try:
-            step()  # warm-up
-            sync()
-            steps, start = 0, time.perf_counter()
-            while True:
-                step()
-                steps += 1
-                sync()
-                elapsed = time.perf_counter() - start
-                if elapsed >= a.min_time:
-                    break
-        except (RuntimeError, MemoryError) as e:  # out of memory, say: not available
-            print(f"reference-bench: {a.case} {a.mode} batch {a.batch}: {e}", file=sys.stderr)
-            print("samples_per_second: 0")
-            return 0
-    print(f"samples_per_second: {steps * a.batch / elapsed:.6g}")
+    step()  # warm-up
+    sync()
+    steps, start = 0, time.perf_counter()
+    while True:
+        step()
+        steps += 1
+        sync()
+        elapsed = time.perf_counter() - start
+        if elapsed >= a.min_time:
+            return steps * a.batch / elapsed
+
+
+def main(argv):
+    a = parse_args(argv)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    import numpy as np
+    import torch
+    sys.path.insert(0, os.path.abspath(a.src))
+    torch.set_default_dtype(torch.float64)
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
+    # The reference prints as it goes: its output goes to stderr, stdout
+    # carries the one result line.
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            import networks
+            import training
+            import utils
+            sps = measure(a, torch, np, networks, utils, training)
+    except (RuntimeError, MemoryError) as e:  # out of memory, say: not available
+        print(f"reference-bench: {a.case} {a.mode} batch {a.batch}: {e}", file=sys.stderr)
+        sps = 0
+    print(f"samples_per_second: {sps:.6g}")
     return 0
 
 

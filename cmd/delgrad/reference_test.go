@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/csv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,18 +13,23 @@ import (
 )
 
 // adapter is scripts/reference-bench.py, the -reference command that times
-// the PyTorch reference.
-var adapter = filepath.Join("..", "..", "scripts", "reference-bench.py")
+// the PyTorch reference; fakeRef a stand-in for the reference's src
+// directory that checks the configuration it is given as the reference
+// does (scripts/testdata/fake-reference).
+var (
+	adapter = filepath.Join("..", "..", "scripts", "reference-bench.py")
+	fakeRef = filepath.Join("..", "..", "scripts", "testdata", "fake-reference")
+)
 
 // python returns a Python 3 that can import mods, or skips the test.
 func python(t *testing.T, mods ...string) string {
 	t.Helper()
+	code := "import sys"
+	if len(mods) > 0 {
+		code = "import " + strings.Join(mods, ", ")
+	}
 	for _, p := range []string{"python3", "/usr/bin/python3"} {
-		args := []string{"-c", "import sys"}
-		if len(mods) > 0 {
-			args = []string{"-c", "import " + strings.Join(mods, ", ")}
-		}
-		if exec.Command(p, args...).Run() == nil {
+		if exec.Command(p, "-c", code).Run() == nil {
 			return p
 		}
 	}
@@ -49,40 +55,65 @@ func TestReferenceAdapterCases(t *testing.T) {
 	}
 }
 
-// delgrad bench -reference with the adapter, on a stand-in for the
-// reference's src directory that checks the configuration it is given as
-// the reference does (scripts/testdata/fake-reference): every mode, and bad
-// arguments refused.
-func TestReferenceAdapter(t *testing.T) {
-	py := python(t, "torch", "numpy")
-	src := filepath.Join("..", "..", "scripts", "testdata", "fake-reference")
-	out := filepath.Join(t.TempDir(), "report")
-	runOK(t, "bench", "-cases", "yinyang-4-30-3-synaptic-tau2", "-batches", "4", "-repeats", "1", "-min-time", "1ms",
-		"-out", out, "-quiet", "-reference", py+" "+adapter+" --src "+src+" --min-time 0.01 --device cpu")
-	csv, err := os.ReadFile(filepath.Join(out, "results.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows := 0
-	for _, line := range strings.Split(strings.TrimSpace(string(csv)), "\n")[1:] {
-		f := strings.Split(line, ",")
-		if ref := f[len(f)-2]; ref == "" || ref == "0" { // the column before "skipped"
-			t.Errorf("no reference figure in %q", line)
-		}
-		rows++
-	}
-	if rows != 3*2 { // modes x engines
-		t.Fatalf("%d rows in results.csv:\n%s", rows, csv)
-	}
+// Bad arguments are errors, with no result line (they are checked before
+// torch is imported).
+func TestReferenceAdapterArgs(t *testing.T) {
+	py := python(t)
 	for _, args := range [][]string{
-		{"--src", src, "-case", "nothing", "-mode", "forward", "-batch", "1"},
-		{"--src", src, "-case", "mnist16-256-128-10", "-mode", "sideways", "-batch", "1"},
-		{"--src", src, "-case", "mnist16-256-128-10", "-mode", "forward", "-batch", "0"},
+		{"--src", fakeRef, "-case", "nothing", "-mode", "forward", "-batch", "1"},
+		{"--src", fakeRef, "-case", "mnist16-256-128-10", "-mode", "sideways", "-batch", "1"},
+		{"--src", fakeRef, "-case", "mnist16-256-128-10", "-mode", "forward", "-batch", "0"},
 		{"--src", t.TempDir(), "-case", "mnist16-256-128-10", "-mode", "forward", "-batch", "1"},
+		{"--list", "--src", fakeRef},
 	} {
 		o, err := exec.Command(py, append([]string{adapter}, args...)...).CombinedOutput()
 		if err == nil || strings.Contains(string(o), "samples_per_second") {
 			t.Errorf("reference-bench.py %v: %v, %s: want an error", args, err, o)
+		}
+	}
+}
+
+// referenceColumn runs delgrad bench -reference with the adapter on the
+// stand-in and returns the reference figures of results.csv.
+func referenceColumn(t *testing.T, py string) []string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "report")
+	runOK(t, "bench", "-cases", "yinyang-4-30-3-synaptic-tau2", "-batches", "4", "-repeats", "1", "-min-time", "1ms",
+		"-out", out, "-quiet", "-reference", py+" "+adapter+" --src "+fakeRef+" --min-time 0.01 --device cpu")
+	f, err := os.Open(filepath.Join(out, "results.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := slices.Index(rows[0], "reference_samples_per_s")
+	if col < 0 || len(rows) != 1+3*2 { // modes x engines
+		t.Fatalf("results.csv: no reference column, or not 6 rows: %v", rows)
+	}
+	var ref []string
+	for _, r := range rows[1:] {
+		ref = append(ref, r[col])
+	}
+	return ref
+}
+
+// delgrad bench -reference with the adapter, on the stand-in: a figure for
+// every mode; and where the reference fails (out of memory), 0, and the
+// suite goes on.
+func TestReferenceAdapter(t *testing.T) {
+	py := python(t, "torch", "numpy")
+	for _, v := range referenceColumn(t, py) {
+		if v == "" || v == "0" {
+			t.Errorf("no reference figure: %q", v)
+		}
+	}
+	t.Setenv("FAKE_REFERENCE_FAIL", "1")
+	for _, v := range referenceColumn(t, py) {
+		if v != "0" {
+			t.Errorf("a failing reference gave %q, want 0", v)
 		}
 	}
 }

@@ -164,23 +164,25 @@ func matchEngine(t *testing.T, net *batch.Network, x *tensor.Dense, rng *rand.Ra
 		}
 	}
 	for _, p := range warps {
-		eng := New()
-		eng.WarpSearch, eng.WarpNeuron = p.warp, p.warp
-		var got batch.Trace
-		if err := eng.Forward(net, x, &got); err != nil {
-			t.Fatal(err)
-		}
-		for l := range want.Times {
-			compare(t, fmt.Sprintf("%s: times[%d]", p.name, l), got.Times[l].Float64s(), want.Times[l].Float64s())
-		}
-		gg := batch.NewGradients(net, b)
-		if err := eng.Backward(net, &want, dOut, gg); err != nil {
-			t.Fatal(err)
-		}
-		worst = max(worst, testnet.CompareGradients(t, gg, gw, func(what string, got, want []float64) float64 {
-			return compare(t, p.name+": "+what, got, want)
-		}))
-		eng.Release()
+		func() {
+			eng := New()
+			defer eng.Release()
+			eng.WarpSearch, eng.WarpNeuron = p.warp, p.warp
+			var got batch.Trace
+			if err := eng.Forward(net, x, &got); err != nil {
+				t.Fatal(err)
+			}
+			for l := range want.Times {
+				compare(t, fmt.Sprintf("%s: times[%d]", p.name, l), got.Times[l].Float64s(), want.Times[l].Float64s())
+			}
+			gg := batch.NewGradients(net, b)
+			if err := eng.Backward(net, &want, dOut, gg); err != nil {
+				t.Fatal(err)
+			}
+			worst = max(worst, testnet.CompareGradients(t, gg, gw, func(what string, got, want []float64) float64 {
+				return compare(t, p.name+": "+what, got, want)
+			}))
+		}()
 	}
 	return spikes, nonzero, worst
 }

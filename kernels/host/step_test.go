@@ -26,7 +26,7 @@ func TestDeviceStepMatchesTrainer(t *testing.T) {
 	}{
 		{"axonal_mse", func(c *trainer.Config) {}},
 		// "warp_": the per-(sample, neuron) kernels run a warp per pair.
-		{"warp_search_synaptic", func(c *trainer.Config) {
+		{"warp_kernels_synaptic", func(c *trainer.Config) {
 			for l := range c.Layers {
 				c.Layers[l].Delay.Kind = "synaptic"
 			}

@@ -1,4 +1,6 @@
 """Stand-in for the reference's networks.py (see README.md)."""
+import os
+
 import torch
 
 import utils
@@ -34,6 +36,8 @@ class Net(torch.nn.Module):
         self.rectified = 0
 
     def forward(self, input_times):
+        if os.environ.get("FAKE_REFERENCE_FAIL"):
+            raise RuntimeError("out of memory (the stand-in fails on purpose: FAKE_REFERENCE_FAIL)")
         hidden = []
         t = input_times
         for i, layer in enumerate(self.layers):
