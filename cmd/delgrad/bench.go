@@ -36,7 +36,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	repeats := fl.Int("repeats", 5, "timed repeats per measurement (after one warm-up)")
 	minTime := fl.Duration("min-time", 300*time.Millisecond, "least duration of one repeat")
 	maxStep := fl.Duration("max-step", 10*time.Second, "skip batch sizes whose single step would take longer")
-	reference := fl.String("reference", "", "command that times the reference implementation: run as CMD -case NAME -mode MODE -batch B, it prints samples_per_second: X")
+	reference := fl.String("reference", "", "command that times the reference implementation, split at spaces (no quoting): run as CMD -case NAME -mode MODE -batch B, it prints samples_per_second: X (e.g. \"python3 scripts/reference-bench.py --src REF/src\")")
 	readme := fl.String("readme", "", "update this README's benchmark section from the report directories given as arguments, and exit")
 	quiet := fl.Bool("quiet", false, "no progress bar")
 	if err := fl.Parse(args); err != nil {
