@@ -767,20 +767,34 @@ DG_HD void dg_fwd_exps_body(long long j, long long groups, long long rows, const
     dg_fwd_exps(cnt[p], m, su + o, e1 + o, te1 + o, e2 + o, ref + o, shift + o);
 }
 
+/* Forward phase 2 for pair q = (sample, neuron): lane < 0 runs
+ * dg_first_spike in one thread, lane >= 0 is that lane of the pair's warp
+ * in dg_first_spike_warp; one thread or lane 0 writes the result. */
+DG_HD void dg_fwd_spike_pair(long long q, int lane, const dg_layer *Lp, long long B, const double *su,
+                             const int *sidx, const double *e1, const double *te1, const double *e2,
+                             const double *ref, const double *shift, const int *cnt, const double *w,
+                             const double *d, double *out, double *silent) {
+    dg_layer L = *Lp;
+    if (q >= B * L.out) return;
+    int k = (int)(q % L.out);
+    long long p = L.delay == DG_SYNAPTIC ? q : q / L.out;
+    long long o = p * L.rows;
+    double t = lane < 0 ? dg_first_spike(&L, cnt[p], su + o, sidx + o, e1 + o, te1 + o, e2 + o, ref + o, shift + o,
+                                         w, d, k)
+                        : dg_first_spike_warp(&L, cnt[p], su + o, sidx + o, e1 + o, te1 + o, e2 + o, ref + o,
+                                              shift + o, w, d, k, lane);
+    if (lane > 0) return;
+    out[q] = t;
+    /* The silent (sample, neuron) pairs per neuron, as dg_silent counts them. */
+    if (silent && (t != t || t == DG_INF)) dg_count(silent + k, 1);
+}
+
 /* Forward phase 2: j < B*Out. */
 DG_HD void dg_fwd_spike_body(long long j, const dg_layer *Lp, long long B, const double *su, const int *sidx,
                              const double *e1, const double *te1, const double *e2, const double *ref,
                              const double *shift, const int *cnt, const double *w, const double *d, double *out,
                              double *silent) {
-    dg_layer L = *Lp;
-    if (j >= B * L.out) return;
-    int k = (int)(j % L.out);
-    long long p = L.delay == DG_SYNAPTIC ? j : j / L.out;
-    long long o = p * L.rows;
-    double t = dg_first_spike(&L, cnt[p], su + o, sidx + o, e1 + o, te1 + o, e2 + o, ref + o, shift + o, w, d, k);
-    out[j] = t;
-    /* The silent (sample, neuron) pairs per neuron, as dg_silent counts them. */
-    if (silent && (t != t || t == DG_INF)) dg_count(silent + k, 1);
+    dg_fwd_spike_pair(j, -1, Lp, B, su, sidx, e1, te1, e2, ref, shift, cnt, w, d, out, silent);
 }
 
 /* Forward phase 2, one warp per (sample, neuron) (dg_first_spike_warp):
@@ -790,21 +804,11 @@ DG_HD void dg_fwd_spike_w_body(long long j, const dg_layer *Lp, long long B, con
                                const double *e1, const double *te1, const double *e2, const double *ref,
                                const double *shift, const int *cnt, const double *w, const double *d, double *out,
                                double *silent) {
-    dg_layer L = *Lp;
-    long long q = j / DG_WARP;
     int lane = (int)(j % DG_WARP);
-    if (q >= B * L.out) return;
 #if !defined(__CUDA_ARCH__)
     if (lane != 0) return; /* lane 0 runs the whole warp */
 #endif
-    int k = (int)(q % L.out);
-    long long p = L.delay == DG_SYNAPTIC ? q : q / L.out;
-    long long o = p * L.rows;
-    double t = dg_first_spike_warp(&L, cnt[p], su + o, sidx + o, e1 + o, te1 + o, e2 + o, ref + o, shift + o, w, d,
-                                   k, lane);
-    if (lane != 0) return;
-    out[q] = t;
-    if (silent && (t != t || t == DG_INF)) dg_count(silent + k, 1);
+    dg_fwd_spike_pair(j / DG_WARP, lane, Lp, B, su, sidx, e1, te1, e2, ref, shift, cnt, w, d, out, silent);
 }
 
 /* Non-finite errors (a missing label spike) carry no gradient; j < n. */
@@ -842,20 +846,34 @@ DG_HD void dg_bwd_rows_body(long long j, const dg_layer *Lp, long long B, const 
     dg_back_row(&L, in + s * L.in, d, bias, ref[s], wide[s], i, u + j, e1 + j, e2 + j);
 }
 
+/* Backward phase 1 for pair q = (sample, neuron): lane < 0 runs
+ * dg_back_neuron in one thread, lane >= 0 is that lane of the pair's warp
+ * in dg_back_neuron_warp; one thread or lane 0 writes the state. */
+DG_HD void dg_bwd_neuron_pair(long long q, int lane, const dg_layer *Lp, long long B, const double *u,
+                              const double *e1, const double *e2, const double *ref, const int *wide,
+                              const double *ed1, const double *ed2, const double *w, const double *d,
+                              const double *out, const double *delta, dg_nstate *st, double *clip) {
+    dg_layer L = *Lp;
+    if (q >= B * L.out) return;
+    long long s = q / L.out;
+    int k = (int)(q % L.out);
+    long long o = s * L.rows;
+    dg_nstate n = lane < 0 ? dg_back_neuron(&L, u + o, e1 + o, e2 + o, ref[s], wide[s], ed1, ed2, w, d, out[q],
+                                            delta[q], k)
+                           : dg_back_neuron_warp(&L, u + o, e1 + o, e2 + o, ref[s], wide[s], ed1, ed2, w, d, out[q],
+                                                 delta[q], k, lane);
+    if (lane > 0) return;
+    st[q] = n;
+    /* The clipped pairs per neuron, as dg_clipsum counts them. */
+    if (clip && n.clip) dg_count(clip + k, 1);
+}
+
 /* Backward phase 1: j < B*Out. */
 DG_HD void dg_bwd_neuron_body(long long j, const dg_layer *Lp, long long B, const double *u, const double *e1,
                               const double *e2, const double *ref, const int *wide, const double *ed1,
                               const double *ed2, const double *w, const double *d, const double *out,
                               const double *delta, dg_nstate *st, double *clip) {
-    dg_layer L = *Lp;
-    if (j >= B * L.out) return;
-    long long s = j / L.out;
-    int k = (int)(j % L.out);
-    long long o = s * L.rows;
-    dg_nstate n = dg_back_neuron(&L, u + o, e1 + o, e2 + o, ref[s], wide[s], ed1, ed2, w, d, out[j], delta[j], k);
-    st[j] = n;
-    /* The clipped pairs per neuron, as dg_clipsum counts them. */
-    if (clip && n.clip) dg_count(clip + k, 1);
+    dg_bwd_neuron_pair(j, -1, Lp, B, u, e1, e2, ref, wide, ed1, ed2, w, d, out, delta, st, clip);
 }
 
 /* Backward phase 1, one warp per (sample, neuron) (dg_back_neuron_warp):
@@ -864,21 +882,11 @@ DG_HD void dg_bwd_neuron_w_body(long long j, const dg_layer *Lp, long long B, co
                                 const double *e2, const double *ref, const int *wide, const double *ed1,
                                 const double *ed2, const double *w, const double *d, const double *out,
                                 const double *delta, dg_nstate *st, double *clip) {
-    dg_layer L = *Lp;
-    long long q = j / DG_WARP;
     int lane = (int)(j % DG_WARP);
-    if (q >= B * L.out) return;
 #if !defined(__CUDA_ARCH__)
     if (lane != 0) return; /* lane 0 runs the whole warp */
 #endif
-    long long s = q / L.out;
-    int k = (int)(q % L.out);
-    long long o = s * L.rows;
-    dg_nstate n = dg_back_neuron_warp(&L, u + o, e1 + o, e2 + o, ref[s], wide[s], ed1, ed2, w, d, out[q], delta[q],
-                                      k, lane);
-    if (lane != 0) return;
-    st[q] = n;
-    if (clip && n.clip) dg_count(clip + k, 1);
+    dg_bwd_neuron_pair(j / DG_WARP, lane, Lp, B, u, e1, e2, ref, wide, ed1, ed2, w, d, out, delta, st, clip);
 }
 
 /* Backward phase 2: the propagated error; j < B*In. */
