@@ -263,6 +263,36 @@ func BenchmarkTrainEpoch(b *testing.B) {
 	}
 }
 
+// BenchmarkWarpLimit: training epochs of the MNIST configs on the GPU
+// engine with a warp per (sample, neuron) pair in both per-pair kernels
+// wherever a layer has at least 32 inputs per neuron and at most limit
+// pairs (limit 0: one thread everywhere), for the policy's pair limit.
+func BenchmarkWarpLimit(b *testing.B) {
+	g := gpu(b)
+	defer func() { g.WarpSearch, g.WarpNeuron = nil, nil }()
+	if os.Getenv("DELGRAD_MNIST") == "" {
+		if _, err := trainer.LoadSplit("mnist16", "", "test"); err != nil {
+			b.Skipf("no MNIST: %v", err)
+		}
+	}
+	for _, name := range []string{"16x16_mnist", "mnist_784"} {
+		for _, limit := range []int64{0, 8192, 16384, 32768, 65536} {
+			b.Run(fmt.Sprintf("%s/limit%d", name, limit), func(b *testing.B) {
+				policy := func(pairs, rows int64) bool { return rows >= 32 && pairs <= limit }
+				g.WarpSearch, g.WarpNeuron = policy, policy
+				t := trainerFor(b, name, g, 1)
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if _, err := t.RunEpoch(nil); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.N*t.Data.Train.N)/b.Elapsed().Seconds(), "samples/s")
+			})
+		}
+	}
+}
+
 // fwdbwdCase is one forward+backward measurement: a random network of the
 // issue's targets and a large batch.
 type fwdbwdCase struct {
