@@ -22,8 +22,9 @@
 // long input lists at batches too small to fill the device: the lanes
 // share the pair's inputs, every lane adds the terms in the one-thread
 // order (from shuffles), so the sums and results are the same bits.
-// Engine.WarpSearch and Engine.WarpNeuron choose between them (default:
-// one thread per pair).
+// Engine.WarpSearch and Engine.WarpNeuron choose between them (NewGPU's
+// default: WarpSmallBatches, a warp per pair in small layers of long input
+// lists; nil: one thread per pair).
 // Everything is float64. The only atomics add whole numbers (the training
 // step's counts of silent and clipped pairs, dg_count), which no order of
 // the additions can change.

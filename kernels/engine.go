@@ -167,22 +167,29 @@ type Engine struct {
 	// (dg_bwd_neuron_w, whose lanes share the pair's rows, against
 	// dg_bwd_neuron). Either way the bits are the same. pairs is B x Out,
 	// rows the layer's inputs per neuron (bias included). nil: one thread
-	// per pair, always. A change applies to the next calls, but not to a
+	// per pair, always (NewGPU sets both to WarpSmallBatches). A change applies to the next calls, but not to a
 	// trainer's batches already recorded as CUDA graphs (Stepper), which
 	// keep the kernels they were recorded with: set them before training.
 	WarpSearch, WarpNeuron func(pairs, rows int64) bool
 }
 
-// WarpSmallBatches is a policy for WarpSearch and WarpNeuron: a warp per
-// (sample, neuron) pair where a layer has at least 32 inputs per neuron and
-// at most 65536 pairs. With few pairs, one thread per pair walks a long
-// input list alone while most of a large GPU idles (an H200 holds 132 x
-// 2048 threads at once); with many, one thread per pair keeps enough warps
-// busy with less work than 32 lanes. The 65536-pair limit is a guess until
-// BenchmarkWarps has run on a GPU, and so is the policy: not yet the
-// default, as the warp kernels have run on the CPU-compiled kernels only
-// (bit for bit), not yet on a GPU (bench/NOTES.md).
-func WarpSmallBatches(pairs, rows int64) bool { return rows >= 32 && pairs <= 1<<16 }
+// WarpSmallBatches is the GPU engine's policy for WarpSearch and
+// WarpNeuron (NewGPU sets it): a warp per (sample, neuron) pair where a
+// layer has at least 32 inputs per neuron and at most WarpPairLimit pairs.
+// With few pairs, one thread per pair walks a long input list alone while
+// most of a large GPU idles (an H200 holds 132 x 2048 threads at once);
+// with many, one thread per pair keeps enough warps busy with less work
+// than 32 lanes. Measured on an H200 (bench/NOTES.md, session 9): 16x16
+// MNIST training epochs (batch 50) 1.7-1.8x faster and mnist_784's (batch
+// 80) 1.2-1.3x; at 25,600 pairs (16x16 MNIST's hidden layer at B = 200)
+// one thread per pair was ahead by 5-9%.
+func WarpSmallBatches(pairs, rows int64) bool { return rows >= 32 && pairs <= WarpPairLimit }
+
+// WarpPairLimit is WarpSmallBatches' largest number of (sample, neuron)
+// pairs in a layer for a warp per pair: of the limits 8192, 16384, 32768
+// and 65536, 16384 gave the fastest MNIST training epochs on an H200 (mean
+// of two rounds; 8192 was within 0.2% on 16x16 MNIST).
+const WarpPairLimit = 1 << 14
 
 // perPair returns the launch of a per-(sample, neuron) kernel: name with
 // one thread per pair, or name_w with a warp per pair where warp says so.

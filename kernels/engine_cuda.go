@@ -128,6 +128,8 @@ func (g *GPU) StopTiming() (map[string]*KernelTime, time.Duration, error) {
 
 // NewGPU creates a context on device 0 and loads the kernels' PTX for its
 // architecture (compute_90 for Hopper and later, compute_80 otherwise).
+// Its per-pair kernels follow WarpSmallBatches (Engine.WarpSearch and
+// WarpNeuron).
 func NewGPU() (*GPU, error) {
 	if err := Available(); err != nil {
 		return nil, err
@@ -178,6 +180,7 @@ func NewGPU() (*GPU, error) {
 	g.graphs = C.dg_driver_version(&ver) == 0 && ver >= 11040
 	ok = true
 	g.Engine = NewEngine(cuDevice{g})
+	g.Engine.WarpSearch, g.Engine.WarpNeuron = WarpSmallBatches, WarpSmallBatches
 	g.Engine.bind = func() (func(), error) {
 		runtime.LockOSThread()
 		if err := cu.SetCurrentContext(g.ctx); err != nil {

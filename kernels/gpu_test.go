@@ -36,6 +36,13 @@ func gpu(t testing.TB) *GPU {
 	return g
 }
 
+// restoreWarps returns a function that gives g back the per-pair policies
+// it has now.
+func restoreWarps(g *GPU) func() {
+	s, n := g.WarpSearch, g.WarpNeuron
+	return func() { g.WarpSearch, g.WarpNeuron = s, n }
+}
+
 func randNet(rng *rand.Rand, regime batch.Regime, kind batch.DelayKind, bias, mux int, sizes ...int) *batch.Network {
 	return testnet.Net(rng, testnet.Spec{TauMem: float64(regime), Delay: kind, Bias: bias, Mux: mux, MaxDWNorm: 0.5, Sizes: sizes})
 }
@@ -129,7 +136,7 @@ func TestParity(t *testing.T) {
 			}
 			// The per-(sample, neuron) kernels with one thread per pair,
 			// with WarpSmallBatches and with a warp per pair everywhere.
-			defer func() { g.WarpSearch, g.WarpNeuron = nil, nil }()
+			defer restoreWarps(g)()
 			wt, wg := 0.0, 0.0
 			for _, p := range []struct {
 				name string
@@ -237,14 +244,15 @@ func TestTrainingMatchesCPU(t *testing.T) {
 // BenchmarkTrainEpoch: whole training epochs on the GPU engine (samples/s).
 func BenchmarkTrainEpoch(b *testing.B) {
 	g := gpu(b)
-	defer func() { g.WarpSearch, g.WarpNeuron = nil, nil }()
-	// A "/warp" case trains with WarpSmallBatches.
-	for _, run := range []string{"yin_yang_H30_WA", "16x16_mnist", "16x16_mnist/warp", "mnist_784", "mnist_784/warp"} {
+	defer restoreWarps(g)()
+	// A "/thread" case trains with one thread per (sample, neuron) pair,
+	// the others with NewGPU's default (WarpSmallBatches).
+	for _, run := range []string{"yin_yang_H30_WA", "16x16_mnist", "16x16_mnist/thread", "mnist_784", "mnist_784/thread"} {
 		b.Run(run, func(b *testing.B) {
-			name, warp, _ := strings.Cut(run, "/")
-			g.WarpSearch, g.WarpNeuron = nil, nil
-			if warp != "" {
-				g.WarpSearch, g.WarpNeuron = WarpSmallBatches, WarpSmallBatches
+			name, thread, _ := strings.Cut(run, "/")
+			g.WarpSearch, g.WarpNeuron = WarpSmallBatches, WarpSmallBatches
+			if thread != "" {
+				g.WarpSearch, g.WarpNeuron = nil, nil
 			}
 			if name != "yin_yang_H30_WA" && os.Getenv("DELGRAD_MNIST") == "" {
 				if _, err := trainer.LoadSplit("mnist16", "", "test"); err != nil {
@@ -269,7 +277,7 @@ func BenchmarkTrainEpoch(b *testing.B) {
 // pairs (limit 0: one thread everywhere), for the policy's pair limit.
 func BenchmarkWarpLimit(b *testing.B) {
 	g := gpu(b)
-	defer func() { g.WarpSearch, g.WarpNeuron = nil, nil }()
+	defer restoreWarps(g)()
 	if os.Getenv("DELGRAD_MNIST") == "" {
 		if _, err := trainer.LoadSplit("mnist16", "", "test"); err != nil {
 			b.Skipf("no MNIST: %v", err)
@@ -367,7 +375,7 @@ func BenchmarkForwardBackward(b *testing.B) {
 // larger ones: one run tells where WarpSmallBatches should switch.
 func BenchmarkWarps(b *testing.B) {
 	g := gpu(b)
-	defer func() { g.WarpSearch, g.WarpNeuron = nil, nil }()
+	defer restoreWarps(g)()
 	yes := func(int64, int64) bool { return true }
 	for _, c := range fwdbwdCases[1:] {
 		for _, batchSize := range []int{50, 200, 1024, 4096} {
