@@ -60,6 +60,7 @@ ptx-check:
 cuda-check: ptx-check
 	$(GO) vet -tags cuda ./...
 	$(GO) build -tags cuda -o /dev/null ./cmd/delgrad
+	$(GO) test -tags cuda -count=1 -run WarpPolicy ./cmd/delgrad
 	@log=$$(mktemp); $(GO) test -tags cuda -count=1 -v -run 'Parity|TrainingMatchesCPU' ./kernels > $$log 2>&1; rc=$$?; \
 	grep -E '^(--- |ok|FAIL|PASS)|no GPU' $$log; rm -f $$log; exit $$rc
 

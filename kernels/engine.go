@@ -181,7 +181,7 @@ type Engine struct {
 // with many, one thread per pair keeps enough warps busy with less work
 // than 32 lanes. Measured on an H200 (bench/NOTES.md, session 9): 16x16
 // MNIST training epochs (batch 50) 1.7-1.8x faster and mnist_784's (batch
-// 80) 1.2-1.3x; at 25,600 pairs (16x16 MNIST's hidden layer at B = 200)
+// 80) 1.2-1.5x; at 25,600 pairs (16x16 MNIST's hidden layer at B = 200)
 // one thread per pair was ahead by 5-9%.
 func WarpSmallBatches(pairs, rows int64) bool { return rows >= 32 && pairs <= WarpPairLimit }
 
