@@ -273,7 +273,7 @@ func (e *CPU) Backward(net *Network, tr *Trace, dOut *tensor.Dense, g *Gradients
 	if err != nil {
 		return fmt.Errorf("backward: %w", err)
 	}
-	g.reshape(net, b)
+	g.Reshape(net, b)
 	// The reference zeroes non-finite errors (a missing label spike).
 	delta := make([]float64, len(dOut.Float64s()))
 	for i, v := range dOut.Float64s() {

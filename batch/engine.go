@@ -107,11 +107,14 @@ type Gradients struct {
 // NewGradients returns zero gradients shaped for net and batch size b.
 func NewGradients(net *Network, b int) *Gradients {
 	g := &Gradients{}
-	g.reshape(net, b)
+	g.Reshape(net, b)
 	return g
 }
 
-func (g *Gradients) reshape(net *Network, b int) {
+// Reshape shapes g for net and batch size b, keeping the tensors that
+// already have the right shape (their values too: an engine's Backward
+// overwrites them all) and allocating the others.
+func (g *Gradients) Reshape(net *Network, b int) {
 	L := len(net.Layers)
 	if len(g.Weights) != L {
 		g.Weights = make([]*tensor.Dense, L)

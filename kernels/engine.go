@@ -147,7 +147,10 @@ type Engine struct {
 	dev  Device
 	bufs map[string]buffer
 	// consts holds what the constant buffers (layer structs, bias times)
-	// last received, so that an unchanged layer is not copied again.
+	// last received, so that an unchanged layer is not copied again; and,
+	// for the Engine API's weights, delays and spike times, a mirror of
+	// what the device buffer holds (uploadSame), so that Backward does not
+	// copy again what Forward left there.
 	consts map[string][]byte
 	// steppers counts the steppers made, to name their own buffers.
 	steppers int
@@ -347,6 +350,47 @@ func (g *Engine) launch(name string, n int64, args ...any) error {
 	return nil
 }
 
+// mirrorMax is the largest buffer, in bytes, that uploadSame and mirror
+// keep a host copy of: beyond it the copy and the comparison cost about
+// what the upload they save does.
+const mirrorMax = 4 << 20
+
+// f64bytes views v's memory as bytes.
+func f64bytes(v []float64) []byte {
+	if len(v) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 8*len(v))
+}
+
+// uploadSame copies v to the buffer called name unless the buffer is known
+// to hold exactly v already (a mirror from uploadSame or mirror; any
+// reallocation or free drops it). Unlike uploadConst it leaves recordings
+// valid: the buffers it serves are the Engine API's, which no recording
+// reads.
+func (g *Engine) uploadSame(name string, v []float64) (Ptr, error) {
+	if old, ok := g.consts[name]; ok && string(old) == string(f64bytes(v)) {
+		if b, ok := g.bufs[name]; ok && len(v) > 0 {
+			return b.ptr, nil
+		}
+	}
+	delete(g.consts, name)
+	p, err := g.uploadF(name, v)
+	if err != nil {
+		return 0, err
+	}
+	g.mirror(name, v)
+	return p, nil
+}
+
+// mirror records that the buffer called name holds exactly v (when v is
+// small enough to keep a copy of).
+func (g *Engine) mirror(name string, v []float64) {
+	if b := f64bytes(v); len(b) > 0 && len(b) <= mirrorMax {
+		g.consts[name] = append(g.consts[name][:0], b...)
+	}
+}
+
 // uploadConst copies b to the buffer called name unless it already holds
 // exactly b.
 func (g *Engine) uploadConst(name string, b []byte) (Ptr, error) {
@@ -383,15 +427,16 @@ func (g *Engine) layerConsts(li int, l *batch.Layer) (lp, bias Ptr, err error) {
 	return lp, bias, err
 }
 
-// uploadParams copies every layer's weights and delays to the device.
+// uploadParams copies every layer's weights and delays to the device
+// (those the device does not hold already).
 func (g *Engine) uploadParams(net *batch.Network) (w, d []Ptr, err error) {
 	w, d = make([]Ptr, len(net.Layers)), make([]Ptr, len(net.Layers))
 	for li := range net.Layers {
 		l := &net.Layers[li]
-		if w[li], err = g.uploadF(fmt.Sprintf("w%d", li), l.W()); err != nil {
+		if w[li], err = g.uploadSame(fmt.Sprintf("w%d", li), l.W()); err != nil {
 			return nil, nil, err
 		}
-		if d[li], err = g.uploadF(fmt.Sprintf("d%d", li), l.D()); err != nil {
+		if d[li], err = g.uploadSame(fmt.Sprintf("d%d", li), l.D()); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -645,6 +690,11 @@ func (g *Engine) Forward(net *batch.Network, input *tensor.Dense, tr *batch.Trac
 	if err != nil {
 		return err
 	}
+	// The pass overwrites the time buffers: their mirrors go first, and
+	// come back as what was copied out (for Backward's uploadSame).
+	for i := range tr.Times {
+		delete(g.consts, fmt.Sprintf("t%d", i))
+	}
 	times, err := g.forward(net, int64(b), x, w, d, "", false, 0)
 	if err != nil {
 		return err
@@ -653,6 +703,7 @@ func (g *Engine) Forward(net *batch.Network, input *tensor.Dense, tr *batch.Trac
 		if err := g.download(tr.Times[i].Float64s(), times[i], fmt.Sprintf("the times of layer %d", i)); err != nil {
 			return err
 		}
+		g.mirror(fmt.Sprintf("t%d", i), tr.Times[i].Float64s())
 	}
 	return nil
 }
@@ -666,7 +717,7 @@ func (g *Engine) Backward(net *batch.Network, tr *batch.Trace, dOut *tensor.Dens
 	if err != nil {
 		return fmt.Errorf("backward: %w", err)
 	}
-	*gr = *batch.NewGradients(net, b)
+	gr.Reshape(net, b)
 	leave, err := g.enter()
 	if err != nil {
 		return err
@@ -675,7 +726,7 @@ func (g *Engine) Backward(net *batch.Network, tr *batch.Trace, dOut *tensor.Dens
 	B := int64(b)
 	times := make([]Ptr, len(tr.Times))
 	for i, t := range tr.Times {
-		if times[i], err = g.uploadF(fmt.Sprintf("t%d", i), t.Float64s()); err != nil {
+		if times[i], err = g.uploadSame(fmt.Sprintf("t%d", i), t.Float64s()); err != nil {
 			return err
 		}
 	}

@@ -452,7 +452,16 @@ func TestProfileKernels(t *testing.T) {
 				float64(k.Device.Nanoseconds())/1e3/float64(k.Calls), 100*k.Device.Seconds()/sum.Seconds())
 		}
 	}
-	for _, c := range fwdbwdCases {
+	// The benchmark networks at their large batches, then 16x16 MNIST at
+	// the small batches it trains and was compared at (the Engine API's
+	// per-call copies and launches weigh most there).
+	cases := slices.Clone(fwdbwdCases)
+	for _, bs := range []int{50, 200} {
+		c := fwdbwdCases[1]
+		c.batch = bs
+		cases = append(cases, c)
+	}
+	for _, c := range cases {
 		rng := rand.New(rand.NewPCG(1, 1))
 		net, x, dOut := c.inputs(rng)
 		var tr batch.Trace
