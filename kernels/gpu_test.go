@@ -241,6 +241,19 @@ func TestTrainingMatchesCPU(t *testing.T) {
 	}
 }
 
+// timeEpochs times b.N training epochs of config name on g and reports
+// the samples/s.
+func timeEpochs(b *testing.B, g *GPU, name string) {
+	t := trainerFor(b, name, g, 1)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := t.RunEpoch(nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*t.Data.Train.N)/b.Elapsed().Seconds(), "samples/s")
+}
+
 // BenchmarkTrainEpoch: whole training epochs on the GPU engine (samples/s).
 func BenchmarkTrainEpoch(b *testing.B) {
 	g := gpu(b)
@@ -259,14 +272,7 @@ func BenchmarkTrainEpoch(b *testing.B) {
 					b.Skipf("no MNIST: %v", err)
 				}
 			}
-			t := trainerFor(b, name, g, 1)
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if _, err := t.RunEpoch(nil); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.N*t.Data.Train.N)/b.Elapsed().Seconds(), "samples/s")
+			timeEpochs(b, g, name)
 		})
 	}
 }
@@ -288,14 +294,7 @@ func BenchmarkWarpLimit(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/limit%d", name, limit), func(b *testing.B) {
 				policy := func(pairs, rows int64) bool { return rows >= 32 && pairs <= limit }
 				g.WarpSearch, g.WarpNeuron = policy, policy
-				t := trainerFor(b, name, g, 1)
-				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
-					if _, err := t.RunEpoch(nil); err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.ReportMetric(float64(b.N*t.Data.Train.N)/b.Elapsed().Seconds(), "samples/s")
+				timeEpochs(b, g, name)
 			})
 		}
 	}
