@@ -17,7 +17,9 @@ type Engine interface {
 	// Backward computes, from a trace made by Forward (or one whose spike
 	// times were observed elsewhere) and dL/d(output times) (B x
 	// net.Outputs()), the gradients of L with respect to weights, delays and
-	// input times, summed over the batch, into g.
+	// input times, summed over the batch, into g. It reshapes g
+	// (Gradients.Reshape) and overwrites its tensors: a caller that keeps
+	// gradients across calls copies them out.
 	Backward(net *Network, tr *Trace, dOut *tensor.Dense, g *Gradients) error
 }
 
@@ -111,13 +113,15 @@ func NewGradients(net *Network, b int) *Gradients {
 	return g
 }
 
-// Reshape shapes g for net and batch size b, keeping the tensors that
-// already have the right shape (their values too: an engine's Backward
-// overwrites them all) and allocating the others.
+// Reshape shapes g for net and batch size b, keeping the float64 tensors
+// that already have the right shape (their values too: an engine's
+// Backward overwrites them all) and allocating the others.
 func (g *Gradients) Reshape(net *Network, b int) {
 	L := len(net.Layers)
 	if len(g.Weights) != L {
 		g.Weights = make([]*tensor.Dense, L)
+	}
+	if len(g.Delays) != L {
 		g.Delays = make([]*tensor.Dense, L)
 	}
 	if len(g.Clipped) != L {
@@ -125,18 +129,31 @@ func (g *Gradients) Reshape(net *Network, b int) {
 	}
 	for i := range net.Layers {
 		l := &net.Layers[i]
-		if w := g.Weights[i]; w == nil || !shapeEq(w.Shape(), []int{l.Rows(), l.Out}) {
+		if !fits(g.Weights[i], l.Rows(), l.Out) {
 			g.Weights[i] = tensor.New(tensor.Of(tensor.Float64), tensor.WithShape(l.Rows(), l.Out))
 		}
 		if l.Delay == NoDelay {
 			g.Delays[i] = nil
-		} else if d := g.Delays[i]; d == nil || !shapeEq(d.Shape(), l.Delay.shape(l.In, l.Out)) {
-			g.Delays[i] = tensor.New(tensor.Of(tensor.Float64), tensor.WithShape(l.Delay.shape(l.In, l.Out)...))
+		} else if shape := l.Delay.shape(l.In, l.Out); !fits(g.Delays[i], shape...) {
+			g.Delays[i] = tensor.New(tensor.Of(tensor.Float64), tensor.WithShape(shape...))
 		}
 	}
-	if g.Input == nil || !shapeEq(g.Input.Shape(), []int{b, net.Inputs}) {
+	if !fits(g.Input, b, net.Inputs) {
 		g.Input = tensor.New(tensor.Of(tensor.Float64), tensor.WithShape(b, net.Inputs))
 	}
+}
+
+// fits reports whether d is a float64 tensor of the given shape whose
+// backing holds exactly its elements (not a view into a larger one).
+func fits(d *tensor.Dense, shape ...int) bool {
+	if d == nil || d.Dtype() != tensor.Float64 || !shapeEq(d.Shape(), shape) || d.IsView() {
+		return false
+	}
+	n := 1
+	for _, s := range shape {
+		n *= s
+	}
+	return len(d.Float64s()) == n
 }
 
 // Predict returns, per sample, the index of the earliest output spike (the

@@ -170,9 +170,10 @@ type Engine struct {
 	// (dg_bwd_neuron_w, whose lanes share the pair's rows, against
 	// dg_bwd_neuron). Either way the bits are the same. pairs is B x Out,
 	// rows the layer's inputs per neuron (bias included). nil: one thread
-	// per pair, always (NewGPU sets both to WarpSmallBatches). A change applies to the next calls, but not to a
-	// trainer's batches already recorded as CUDA graphs (Stepper), which
-	// keep the kernels they were recorded with: set them before training.
+	// per pair, always (NewGPU sets both to WarpSmallBatches). A change
+	// applies to the next calls, but not to a trainer's batches already
+	// recorded as CUDA graphs (Stepper), which keep the kernels they were
+	// recorded with: set them before training.
 	WarpSearch, WarpNeuron func(pairs, rows int64) bool
 }
 
@@ -370,9 +371,7 @@ func f64bytes(v []float64) []byte {
 // reads.
 func (g *Engine) uploadSame(name string, v []float64) (Ptr, error) {
 	if old, ok := g.consts[name]; ok && string(old) == string(f64bytes(v)) {
-		if b, ok := g.bufs[name]; ok && len(v) > 0 {
-			return b.ptr, nil
-		}
+		return g.bufs[name].ptr, nil
 	}
 	delete(g.consts, name)
 	p, err := g.uploadF(name, v)

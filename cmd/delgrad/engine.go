@@ -25,8 +25,15 @@ func newEngine(device string, workers int) (batch.Engine, string, error) {
 		return eng, name, nil
 	case "auto":
 		if gpuAvailable() == nil {
-			if eng, name, err := newGPU(); err == nil {
+			eng, name, err := newGPU()
+			if err == nil {
 				return eng, name, nil
+			}
+			// A bad setting (DELGRAD_GPU_WARPS) is the user's to fix, not
+			// a reason to fall back to the CPU.
+			var ue usageError
+			if errors.As(err, &ue) {
+				return nil, "", err
 			}
 		}
 	default:
