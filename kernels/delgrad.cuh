@@ -846,6 +846,83 @@ DG_HD void dg_bwd_rows_body(long long j, const dg_layer *Lp, long long B, const 
     dg_back_row(&L, in + s * L.in, d, bias, ref[s], wide[s], i, u + j, e1 + j, e2 + j);
 }
 
+/* The running minimum and maximum of dg_back_range, with the row each
+ * came from: dg_min and dg_max keep the later of two equal values (the
+ * only equal values that differ in bits are -0 and +0), so a minimum or
+ * maximum taken over rows in any order, ties going to the larger row, is
+ * the one-thread loop's, bit for bit. Row -1: none yet. */
+typedef struct { double umin, umax; int rmin, rmax; } dg_range;
+
+DG_HD dg_range dg_range_init(void) {
+    dg_range r = {DG_INF, -DG_INF, -1, -1};
+    return r;
+}
+
+/* Row i, time ui, into r (rows in increasing order). */
+DG_HD void dg_range_add(dg_range *r, double ui, int i) {
+    if (!(ui < DG_INF)) return;
+    if (!(r->umin < ui)) { r->umin = ui; r->rmin = i; }
+    if (!(r->umax > ui)) { r->umax = ui; r->rmax = i; }
+}
+
+/* The range of the union of two sets of rows. */
+DG_HD dg_range dg_range_merge(dg_range a, dg_range b) {
+    if (b.umin < a.umin || (b.umin == a.umin && b.rmin > a.rmin)) { a.umin = b.umin; a.rmin = b.rmin; }
+    if (b.umax > a.umax || (b.umax == a.umax && b.rmax > a.rmax)) { a.umax = b.umax; a.rmax = b.rmax; }
+    return a;
+}
+
+/* Backward phase 0, dg_bwd_range and dg_bwd_rows in one, by one warp per
+ * sample (j < 32*B, so that every warp is whole): lane l takes rows l,
+ * l+32, ...; the lanes' ranges are merged by shuffles (dg_range_merge:
+ * the same reference time, sign of zero included, and width as
+ * dg_back_range), then every lane stores its rows' times and exponentials
+ * (dg_back_row). The same outputs as the two kernels. The CPU emulation
+ * runs the warp in lane 0, the lanes one after the other, merging their
+ * ranges in the shuffles' order. */
+DG_HD void dg_bwd_rows_w_body(long long j, const dg_layer *Lp, long long B, const double *in, const double *d,
+                              const double *bias, double dspan, double *ref, int *wide, double *u, double *e1,
+                              double *e2) {
+    dg_layer L = *Lp;
+    long long s = j / DG_WARP;
+    int lane = (int)(j % DG_WARP);
+    if (s >= B) return;
+    const double *in_s = in + s * L.in;
+    long long o = s * L.rows;
+#if defined(__CUDA_ARCH__)
+    const unsigned all = 0xffffffffu;
+    dg_range r = dg_range_init();
+    for (int i = lane; i < L.rows; i += DG_WARP) dg_range_add(&r, dg_back_u(&L, in_s, d, bias, i), i);
+    for (int off = DG_WARP / 2; off > 0; off /= 2) {
+        dg_range x = {__shfl_xor_sync(all, r.umin, off), __shfl_xor_sync(all, r.umax, off),
+                      __shfl_xor_sync(all, r.rmin, off), __shfl_xor_sync(all, r.rmax, off)};
+        r = dg_range_merge(r, x);
+    }
+#else
+    if (lane != 0) return; /* lane 0 runs the whole warp */
+    dg_range lr[DG_WARP];
+    for (int l = 0; l < DG_WARP; l++) {
+        lr[l] = dg_range_init();
+        for (int i = l; i < L.rows; i += DG_WARP) dg_range_add(&lr[l], dg_back_u(&L, in_s, d, bias, i), i);
+    }
+    for (int off = DG_WARP / 2; off > 0; off /= 2) {
+        dg_range nx[DG_WARP];
+        for (int l = 0; l < DG_WARP; l++) nx[l] = dg_range_merge(lr[l], lr[l ^ off]);
+        for (int l = 0; l < DG_WARP; l++) lr[l] = nx[l];
+    }
+    dg_range r = lr[0];
+#endif
+    double rf = r.umin;
+    int wd = r.umax - r.umin + dspan > DG_WIDE_SPAN;
+    if (lane == 0) { ref[s] = rf; wide[s] = wd; }
+#if defined(__CUDA_ARCH__)
+    for (int i = lane; i < L.rows; i += DG_WARP)
+#else
+    for (int i = 0; i < L.rows; i++)
+#endif
+        dg_back_row(&L, in_s, d, bias, rf, wd, i, u + o + i, e1 + o + i, e2 + o + i);
+}
+
 /* Backward phase 1 for pair q = (sample, neuron): lane < 0 runs
  * dg_back_neuron in one thread, lane >= 0 is that lane of the pair's warp
  * in dg_back_neuron_warp; one thread or lane 0 writes the state. */
@@ -1239,6 +1316,9 @@ DG_HD void dg_accum_body(long long j, long long B, long long N, const double *up
     X(dg_bwd_rows, (const dg_layer *Lp, long long B, const double *in, const double *d, const double *bias, \
                     const double *ref, const int *wide, double *u, double *e1, double *e2), \
       (Lp, B, in, d, bias, ref, wide, u, e1, e2)) \
+    X(dg_bwd_rows_w, (const dg_layer *Lp, long long B, const double *in, const double *d, const double *bias, \
+                      double dspan, double *ref, int *wide, double *u, double *e1, double *e2), \
+      (Lp, B, in, d, bias, dspan, ref, wide, u, e1, e2)) \
     X(dg_bwd_neuron, (const dg_layer *Lp, long long B, const double *u, const double *e1, const double *e2, \
                       const double *ref, const int *wide, const double *ed1, const double *ed2, const double *w, \
                       const double *d, const double *out, const double *delta, dg_nstate *st, double *clip), \

@@ -24,7 +24,10 @@
 // order (from shuffles), so the sums and results are the same bits.
 // Engine.WarpSearch and Engine.WarpNeuron choose between them (NewGPU's
 // default: WarpSmallBatches, a warp per pair in small layers of long input
-// lists; nil: one thread per pair).
+// lists; nil: one thread per pair). Likewise the backward pass's first
+// phase (a sample's reference time, then its rows' exponentials) comes as
+// dg_bwd_range and dg_bwd_rows, or as one kernel with a warp per sample,
+// dg_bwd_rows_w (Engine.WarpRows; off by default until a GPU has timed it).
 // Everything is float64. The only atomics add whole numbers (the training
 // step's counts of silent and clipped pairs, dg_count), which no order of
 // the additions can change.

@@ -66,6 +66,7 @@ var Kernels = map[string]string{
 	"dg_syn_exps":     "pppp",
 	"dg_bwd_range":    "pipppfpp",
 	"dg_bwd_rows":     "pipppppppp",
+	"dg_bwd_rows_w":   "pipppfppppp",
 	"dg_bwd_neuron":   "pippppppppppppp",
 	"dg_bwd_neuron_w": "pippppppppppppp",
 	"dg_bwd_input":    "pipppppppppp",
@@ -175,6 +176,16 @@ type Engine struct {
 	// recorded as CUDA graphs (Stepper), which keep the kernels they were
 	// recorded with: set them before training.
 	WarpSearch, WarpNeuron func(pairs, rows int64) bool
+	// WarpRows chooses, per layer and call, how the backward pass finds
+	// each sample's reference time and its rows' exponentials: true gives
+	// every sample a warp (dg_bwd_rows_w: its lanes share the rows and
+	// merge their ranges), false one thread per sample for the range
+	// (dg_bwd_range) and one per (sample, row) after it (dg_bwd_rows). The
+	// same bits either way; pairs is here the batch size B, rows the
+	// layer's inputs per neuron. nil, the default: one thread per sample
+	// (the warp version has run on the CPU-compiled kernels only, not yet
+	// on a GPU; bench/NOTES.md, session 9).
+	WarpRows func(pairs, rows int64) bool
 }
 
 // WarpSmallBatches is the GPU engine's policy for WarpSearch and
@@ -598,11 +609,15 @@ func (g *Engine) backward(net *batch.Network, B int64, times []Ptr, delta Ptr, w
 		if err := errors.Join(err1, err2); err != nil {
 			return 0, err
 		}
-		steps := []launchStep{
-			{"dg_bwd_range", B, []any{lp, B, times[li], d[li], bias, dspan[li], ref, wide}, nil},
-			{"dg_bwd_rows", B * R, []any{lp, B, times[li], d[li], bias, ref, wide, u, e1, e2}, nil},
-			g.neuronPhase(B*K, R, []any{lp, B, u, e1, e2, ref, wide, ed1, ed2, w[li], d[li], times[li+1], delta, st, clip}),
+		var steps []launchStep
+		if g.WarpRows != nil && g.WarpRows(B, R) {
+			steps = append(steps, launchStep{"dg_bwd_rows_w", 32 * B, []any{lp, B, times[li], d[li], bias, dspan[li], ref, wide, u, e1, e2}, nil})
+		} else {
+			steps = append(steps,
+				launchStep{"dg_bwd_range", B, []any{lp, B, times[li], d[li], bias, dspan[li], ref, wide}, nil},
+				launchStep{"dg_bwd_rows", B * R, []any{lp, B, times[li], d[li], bias, ref, wide, u, e1, e2}, nil})
 		}
+		steps = append(steps, g.neuronPhase(B*K, R, []any{lp, B, u, e1, e2, ref, wide, ed1, ed2, w[li], d[li], times[li+1], delta, st, clip}))
 		if li > 0 || needInput || l.Delay == batch.Axonal {
 			steps = append(steps, launchStep{"dg_bwd_input", B * I, []any{lp, B, u, e1, e2, wide, ed1, ed2, w[li], d[li], st, gin}, nil})
 		}

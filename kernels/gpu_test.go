@@ -39,8 +39,8 @@ func gpu(t testing.TB) *GPU {
 // restoreWarps returns a function that gives g back the per-pair policies
 // it has now.
 func restoreWarps(g *GPU) func() {
-	s, n := g.WarpSearch, g.WarpNeuron
-	return func() { g.WarpSearch, g.WarpNeuron = s, n }
+	s, n, r := g.WarpSearch, g.WarpNeuron, g.WarpRows
+	return func() { g.WarpSearch, g.WarpNeuron, g.WarpRows = s, n, r }
 }
 
 func randNet(rng *rand.Rand, regime batch.Regime, kind batch.DelayKind, bias, mux int, sizes ...int) *batch.Network {
@@ -74,7 +74,8 @@ func worst(t *testing.T, what string, got, want []float64) float64 {
 // MNIST-sized network at 8192 (longer sum chunks) and at 150, and a
 // synaptic 40-50-10 network at 150; each with one thread per (sample,
 // neuron) pair in the spike search and neuron phase, with
-// WarpSmallBatches, and with a warp per pair everywhere; spike times within
+// WarpSmallBatches, and with a warp per pair everywhere (and a warp per
+// sample in the backward pass's first phase, WarpRows); spike times within
 // 1e-10, gradients within 1e-8 (the bounds), the same silent
 // neurons and clipped gradients; and, as the engines share their exp, log
 // and summation order, the same bits (unless this Go build fuses
@@ -150,7 +151,10 @@ func TestParity(t *testing.T) {
 				if err := g.Backward(net, &to, dOther, batch.NewGradients(net, b)); err != nil {
 					t.Fatal(err)
 				}
-				g.WarpSearch, g.WarpNeuron = p.warp, p.warp
+				g.WarpSearch, g.WarpNeuron, g.WarpRows = p.warp, p.warp, nil
+				if p.name == "warp" {
+					g.WarpRows = p.warp
+				}
 				if err := g.Forward(net, x, &tg); err != nil {
 					t.Fatal(err)
 				}
@@ -259,13 +263,19 @@ func BenchmarkTrainEpoch(b *testing.B) {
 	g := gpu(b)
 	defer restoreWarps(g)()
 	// A "/thread" case trains with one thread per (sample, neuron) pair,
-	// the others with NewGPU's default (WarpSmallBatches).
-	for _, run := range []string{"yin_yang_H30_WA", "16x16_mnist", "16x16_mnist/thread", "mnist_784", "mnist_784/thread"} {
+	// a "/rows" case with WarpSmallBatches for WarpRows too, the others
+	// with NewGPU's default (WarpSmallBatches for WarpSearch and
+	// WarpNeuron).
+	for _, run := range []string{"yin_yang_H30_WA", "16x16_mnist", "16x16_mnist/thread", "16x16_mnist/rows",
+		"mnist_784", "mnist_784/thread", "mnist_784/rows"} {
 		b.Run(run, func(b *testing.B) {
-			name, thread, _ := strings.Cut(run, "/")
-			g.WarpSearch, g.WarpNeuron = WarpSmallBatches, WarpSmallBatches
-			if thread != "" {
+			name, variant, _ := strings.Cut(run, "/")
+			g.WarpSearch, g.WarpNeuron, g.WarpRows = WarpSmallBatches, WarpSmallBatches, nil
+			switch variant {
+			case "thread":
 				g.WarpSearch, g.WarpNeuron = nil, nil
+			case "rows":
+				g.WarpRows = WarpSmallBatches
 			}
 			if name != "yin_yang_H30_WA" && os.Getenv("DELGRAD_MNIST") == "" {
 				if _, err := trainer.LoadSplit("mnist16", "", "test"); err != nil {
@@ -368,8 +378,9 @@ func BenchmarkForwardBackward(b *testing.B) {
 // BenchmarkWarps compares one thread against one warp per (sample,
 // neuron) pair in the per-pair kernels, forced for every layer: "thread"
 // (both kernels one thread per pair), "search" (a warp in the forward
-// pass's spike search only) and "both" (and in the backward neuron
-// phase), in forward+backward passes of the MNIST networks at the small
+// pass's spike search only), "both" (and in the backward neuron phase)
+// and "rows" (and a warp per sample in the backward pass's first phase,
+// Engine.WarpRows), in forward+backward passes of the MNIST networks at the small
 // batches where they train and where the reference was timed, and at
 // larger ones: one run tells where WarpSmallBatches should switch.
 func BenchmarkWarps(b *testing.B) {
@@ -379,13 +390,13 @@ func BenchmarkWarps(b *testing.B) {
 	for _, c := range fwdbwdCases[1:] {
 		for _, batchSize := range []int{50, 200, 1024, 4096} {
 			for _, v := range []struct {
-				name           string
-				search, neuron func(int64, int64) bool
-			}{{"thread", nil, nil}, {"search", yes, nil}, {"both", yes, yes}} {
+				name                 string
+				search, neuron, rows func(int64, int64) bool
+			}{{"thread", nil, nil, nil}, {"search", yes, nil, nil}, {"both", yes, yes, nil}, {"rows", yes, yes, yes}} {
 				c := c
 				c.batch = batchSize
 				b.Run(fmt.Sprintf("%s/B%d/%s", c.name, batchSize, v.name), func(b *testing.B) {
-					g.WarpSearch, g.WarpNeuron = v.search, v.neuron
+					g.WarpSearch, g.WarpNeuron, g.WarpRows = v.search, v.neuron, v.rows
 					timeFwdBwd(b, g, c)
 				})
 			}

@@ -167,6 +167,8 @@ func (d *Device) Launch(name string, n int64, args ...any) error {
 		C.emu_dg_bwd_range(N, pl(0), ll[0], pd(2), pd(3), pd(4), dd[0], pd(6), pi(7))
 	case "dg_bwd_rows":
 		C.emu_dg_bwd_rows(N, pl(0), ll[0], pd(2), pd(3), pd(4), pd(5), pi(6), pd(7), pd(8), pd(9))
+	case "dg_bwd_rows_w":
+		C.emu_dg_bwd_rows_w(N, pl(0), ll[0], pd(2), pd(3), pd(4), dd[0], pd(6), pi(7), pd(8), pd(9), pd(10))
 	case "dg_bwd_neuron":
 		C.emu_dg_bwd_neuron(N, pl(0), ll[0], pd(2), pd(3), pd(4), pd(5), pi(6), pd(7), pd(8), pd(9), pd(10), pd(11), pd(12), ps(13), pd(14))
 	case "dg_bwd_neuron_w":

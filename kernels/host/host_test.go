@@ -119,8 +119,8 @@ func TestKernelMathMatchesGoEngine(t *testing.T) {
 }
 
 // warps are the engine's two ways to run the per-(sample, neuron)
-// kernels (the spike search and the backward neuron phase), forced for
-// every layer.
+// kernels (the spike search and the backward neuron phase) and the
+// backward pass's first phase (WarpRows), forced for every layer.
 var warps = []struct {
 	name string
 	warp func(pairs, rows int64) bool
@@ -167,7 +167,7 @@ func matchEngine(t *testing.T, net *batch.Network, x *tensor.Dense, rng *rand.Ra
 		func() {
 			eng := New()
 			defer eng.Release()
-			eng.WarpSearch, eng.WarpNeuron = p.warp, p.warp
+			eng.WarpSearch, eng.WarpNeuron, eng.WarpRows = p.warp, p.warp, p.warp
 			var got batch.Trace
 			if err := eng.Forward(net, x, &got); err != nil {
 				t.Fatal(err)

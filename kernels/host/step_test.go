@@ -93,7 +93,7 @@ func TestDeviceStepMatchesTrainer(t *testing.T) {
 			defer eng.Release()
 			if strings.HasPrefix(c.name, "warp_") {
 				warp := func(int64, int64) bool { return true }
-				eng.WarpSearch, eng.WarpNeuron = warp, warp
+				eng.WarpSearch, eng.WarpNeuron, eng.WarpRows = warp, warp, warp
 			}
 			dev := deviceTrainer(t, cfg, data, eng)
 			bumps, clipped := 0, 0
