@@ -17,7 +17,7 @@ import (
 // one-thread kernels (dg_bwd_range, then dg_bwd_rows), including the sign
 // of a zero reference time when -0 and +0 tie for the minimum or the
 // maximum in rows of different lanes (dg_min and dg_max keep the later
-// row's), rows without a spike, and a sample with none.
+// row's), rows without a spike, -Inf rows, and a sample with none.
 func TestRowsWarpMatchesThread(t *testing.T) {
 	neg0 := math.Copysign(0, -1)
 	const in = 70
@@ -50,6 +50,7 @@ func TestRowsWarpMatchesThread(t *testing.T) {
 		sample(map[int]float64{2: 0, 50: neg0, 9: math.Inf(1)}, neg)    // maximum tie, the other way
 		sample(map[int]float64{1: 1, 33: 1, 65: 1, 2: math.NaN()}, inf) // equal times, a NaN, the rest silent
 		sample(nil, inf)                                                // no spike at all
+		sample(map[int]float64{4: math.Inf(-1), 60: math.Inf(-1)}, pos) // -Inf rows (a wide sample)
 		B := int64(len(x))
 		R := int64(l.Rows())
 		flat := make([]float64, 0, int(B)*in)
