@@ -166,6 +166,18 @@ DG_HD double dg_key(const dg_layer *L, const double *in_s, const double *d, cons
  * r == 0, the group's number of finite inputs; one thread per row, so the
  * sort runs in parallel (a rank by counting; ties go by row index, as a
  * stable sort orders them). */
+/* Counts, over rows q0, q0+step, ..., the finite rows (n) and those that
+ * sort before row r of time u (rank). */
+DG_HD void dg_rank_count(const dg_layer *L, const double *in_s, const double *d, const double *bias, int k, int r,
+                         double u, int q0, int step, int *rank, int *n) {
+    for (int q = q0; q < L->rows; q += step) {
+        double v = dg_key(L, in_s, d, bias, k, q);
+        if (q < L->in && !(v < DG_INF)) continue;
+        (*n)++;
+        if (v < u || (v == u && q < r)) (*rank)++;
+    }
+}
+
 DG_HD void dg_rank(const dg_layer *L, const double *in_s, const double *d, const double *bias, int k, int r,
                    double *su, int *sidx, int *cnt) {
     /* Bias rows always count, as the Go engine appends them unchecked. */
@@ -173,12 +185,30 @@ DG_HD void dg_rank(const dg_layer *L, const double *in_s, const double *d, const
     int finite = r >= L->in || u < DG_INF;
     if (!finite && r != 0) return;
     int rank = 0, n = 0;
-    for (int q = 0; q < L->rows; q++) {
-        double v = dg_key(L, in_s, d, bias, k, q);
-        if (q < L->in && !(v < DG_INF)) continue;
-        n++;
-        if (v < u || (v == u && q < r)) rank++;
+    dg_rank_count(L, in_s, d, bias, k, r, u, 0, 1, &rank, &n);
+    if (finite) { su[rank] = u; sidx[rank] = r; }
+    if (r == 0) *cnt = n;
+}
+
+/* The same by the 32 lanes of a warp (lane: this thread's): lane l counts
+ * rows l, l+32, ..., and the counts are summed by shuffles (whole numbers:
+ * the same in any order). The CPU emulation runs the lanes in lane 0. */
+DG_HD void dg_rank_warp(const dg_layer *L, const double *in_s, const double *d, const double *bias, int k, int r,
+                        double *su, int *sidx, int *cnt, int lane) {
+    double u = dg_key(L, in_s, d, bias, k, r);
+    int finite = r >= L->in || u < DG_INF;
+    if (!finite && r != 0) return; /* the whole warp: it has one row */
+    int rank = 0, n = 0;
+#if defined(__CUDA_ARCH__)
+    dg_rank_count(L, in_s, d, bias, k, r, u, lane, 32, &rank, &n);
+    for (int off = 16; off > 0; off /= 2) {
+        rank += __shfl_xor_sync(0xffffffffu, rank, off);
+        n += __shfl_xor_sync(0xffffffffu, n, off);
     }
+#else
+    for (int l = 0; l < 32; l++) dg_rank_count(L, in_s, d, bias, k, r, u, l, 32, &rank, &n);
+#endif
+    if (lane != 0) return;
     if (finite) { su[rank] = u; sidx[rank] = r; }
     if (r == 0) *cnt = n;
 }
@@ -757,6 +787,27 @@ DG_HD void dg_fwd_rank_body(long long j, const dg_layer *Lp, long long B, const 
     dg_rank(&L, in + s * L.in, d, bias, k, r, su + o, sidx + o, cnt + p);
 }
 
+/* Forward phase 1a by one warp per (group, row) (dg_rank_warp): j <
+ * 32*B*per*Rows, so that every warp is whole; the same outputs as
+ * dg_fwd_rank. */
+DG_HD void dg_fwd_rank_w_body(long long j, const dg_layer *Lp, long long B, const double *in, const double *d,
+                              const double *bias, double *su, int *sidx, int *cnt) {
+    dg_layer L = *Lp;
+    long long per = L.delay == DG_SYNAPTIC ? L.out : 1;
+    long long t = j / 32;
+    int lane = (int)(j % 32);
+    if (t >= B * per * L.rows) return;
+#if !defined(__CUDA_ARCH__)
+    if (lane != 0) return; /* lane 0 runs the whole warp */
+#endif
+    long long p = t / L.rows;
+    int r = (int)(t % L.rows);
+    long long s = p / per;
+    int k = (int)(p % per);
+    long long o = p * L.rows;
+    dg_rank_warp(&L, in + s * L.in, d, bias, k, r, su + o, sidx + o, cnt + p, lane);
+}
+
 /* Forward phase 1b, the exponentials: j < groups*Rows. */
 DG_HD void dg_fwd_exps_body(long long j, long long groups, long long rows, const double *su, const int *cnt,
                             double *e1, double *te1, double *e2, double *ref, double *shift) {
@@ -1299,6 +1350,8 @@ DG_HD void dg_accum_body(long long j, long long B, long long N, const double *up
     X(dg_mux, (long long B, long long F, long long mux, const double *x, double *out), (B, F, mux, x, out)) \
     X(dg_fwd_rank, (const dg_layer *Lp, long long B, const double *in, const double *d, const double *bias, \
                     double *su, int *sidx, int *cnt), (Lp, B, in, d, bias, su, sidx, cnt)) \
+    X(dg_fwd_rank_w, (const dg_layer *Lp, long long B, const double *in, const double *d, const double *bias, \
+                      double *su, int *sidx, int *cnt), (Lp, B, in, d, bias, su, sidx, cnt)) \
     X(dg_fwd_exps, (long long groups, long long rows, const double *su, const int *cnt, double *e1, double *te1, \
                     double *e2, double *ref, double *shift), (groups, rows, su, cnt, e1, te1, e2, ref, shift)) \
     X(dg_fwd_spike, (const dg_layer *Lp, long long B, const double *su, const int *sidx, const double *e1, \

@@ -59,6 +59,7 @@ type Replay interface {
 var Kernels = map[string]string{
 	"dg_mux":          "iiipp",
 	"dg_fwd_rank":     "pipppppp",
+	"dg_fwd_rank_w":   "pipppppp",
 	"dg_fwd_exps":     "iippppppp",
 	"dg_fwd_spike":    "pipppppppppppp",
 	"dg_fwd_spike_w":  "pipppppppppppp",
@@ -176,15 +177,18 @@ type Engine struct {
 	// recorded as CUDA graphs (Stepper), which keep the kernels they were
 	// recorded with: set them before training.
 	WarpSearch, WarpNeuron func(pairs, rows int64) bool
-	// WarpRows chooses, per layer and call, how the backward pass finds
-	// each sample's reference time and its rows' exponentials: true gives
-	// every sample a warp (dg_bwd_rows_w: its lanes share the rows and
-	// merge their ranges), false one thread per sample for the range
-	// (dg_bwd_range) and one per (sample, row) after it (dg_bwd_rows). The
-	// same bits either way; pairs is here the batch size B, rows the
-	// layer's inputs per neuron. nil, the default: one thread per sample
-	// (the warp version has run on the CPU-compiled kernels only, not yet
-	// on a GPU; bench/NOTES.md, session 9).
+	// WarpRows chooses, per layer and call, for the two per-row phases:
+	// true gives the forward pass's sort a warp per (sample, row)
+	// (dg_fwd_rank_w: the lanes share the comparisons with the other rows)
+	// and the backward pass's first phase a warp per sample
+	// (dg_bwd_rows_w: its lanes share the rows and merge their ranges, the
+	// reference time and the rows' exponentials in one kernel); false one
+	// thread per (sample, row) for the sort, and one thread per sample for
+	// the range (dg_bwd_range) then one per (sample, row) (dg_bwd_rows).
+	// The same bits either way; pairs is here the batch size B, rows the
+	// layer's inputs per neuron. nil, the default: one thread (the warp
+	// versions have run on the CPU-compiled kernels only, not yet on a
+	// GPU; bench/NOTES.md, session 9).
 	WarpRows func(pairs, rows int64) bool
 }
 
@@ -518,8 +522,12 @@ func (g *Engine) forward(net *batch.Network, B int64, x Ptr, w, d []Ptr, prefix 
 		if silent != 0 {
 			sil = silent + Ptr(8*layerOffset(net, li))
 		}
+		rank := launchStep{"dg_fwd_rank", n, []any{lp, B, times[li], d[li], bias, s[0], sidx, cnt}, nil}
+		if g.WarpRows != nil && g.WarpRows(B, R) {
+			rank.name, rank.n = "dg_fwd_rank_w", 32*n
+		}
 		for _, st := range []launchStep{
-			{"dg_fwd_rank", n, []any{lp, B, times[li], d[li], bias, s[0], sidx, cnt}, nil},
+			rank,
 			{"dg_fwd_exps", n, []any{groups, R, s[0], cnt, s[1], s[2], s[3], s[4], s[5]}, nil},
 			g.spikeSearch(B*int64(l.Out), R, []any{lp, B, s[0], sidx, s[1], s[2], s[3], s[4], s[5], cnt, w[li], d[li], times[li+1], sil}),
 		} {

@@ -153,6 +153,8 @@ func (d *Device) Launch(name string, n int64, args ...any) error {
 		C.emu_dg_mux(N, ll[0], ll[1], ll[2], pd(3), pd(4))
 	case "dg_fwd_rank":
 		C.emu_dg_fwd_rank(N, pl(0), ll[0], pd(2), pd(3), pd(4), pd(5), pi(6), pi(7))
+	case "dg_fwd_rank_w":
+		C.emu_dg_fwd_rank_w(N, pl(0), ll[0], pd(2), pd(3), pd(4), pd(5), pi(6), pi(7))
 	case "dg_fwd_exps":
 		C.emu_dg_fwd_exps(N, ll[0], ll[1], pd(2), pi(3), pd(4), pd(5), pd(6), pd(7), pd(8))
 	case "dg_fwd_spike":
