@@ -63,11 +63,20 @@ func TestRowsWarpMatchesThread(t *testing.T) {
 		}
 		run := func(warp bool) (ref []float64, wide []int32, u, e1, e2 []float64) {
 			dev := &Device{mem: map[kernels.Ptr]allocation{}}
+			var bufs []kernels.Ptr
+			defer func() {
+				for _, p := range bufs {
+					if err := dev.Free(p); err != nil {
+						t.Error(err)
+					}
+				}
+			}()
 			buf := func(n int64) kernels.Ptr {
 				p, err := dev.Alloc(n)
 				if err != nil {
 					t.Fatal(err)
 				}
+				bufs = append(bufs, p)
 				return p
 			}
 			put := func(p unsafe.Pointer, n int) kernels.Ptr {
