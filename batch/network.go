@@ -246,10 +246,8 @@ func (l *Layer) validate(in int) error {
 	if err := checkDense("weights", l.Weights, []int{l.Rows(), l.Out}); err != nil {
 		return err
 	}
-	for i, t := range l.BiasTimes {
-		if math.IsNaN(t) || math.IsInf(t, 0) {
-			return fmt.Errorf("bias spike %d at time %g: must be finite", i, t)
-		}
+	if i := firstNonFinite(l.BiasTimes); i >= 0 {
+		return fmt.Errorf("bias spike %d at time %g: must be finite", i, l.BiasTimes[i])
 	}
 	if l.MaxDWNorm < 0 || math.IsNaN(l.MaxDWNorm) {
 		return fmt.Errorf("max_dw_norm = %g: must be >= 0 (0 disables it)", l.MaxDWNorm)

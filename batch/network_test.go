@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -41,6 +42,27 @@ func BenchmarkValidate(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		if err := net.Validate(); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// Validate names a non-finite bias time and a non-finite weight by index.
+func TestValidateNonFinite(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		set  func(n *Network)
+		want string
+	}{
+		{"bias", func(n *Network) { n.Layers[0].BiasTimes[1] = math.Inf(1) }, "bias spike 1 at time +Inf"},
+		{"weight", func(n *Network) { n.Layers[1].W()[13] = math.NaN() }, "weights[13] = NaN"},
+	} {
+		net := randNet(rand.New(rand.NewPCG(1, 3)), netSpec{regime: EqualTau, bias: 2, sizes: []int{4, 6, 3}})
+		if err := net.Validate(); err != nil {
+			t.Fatalf("%s: the valid network: %v", c.name, err)
+		}
+		c.set(net)
+		if err := net.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
 		}
 	}
 }
