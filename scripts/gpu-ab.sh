@@ -32,13 +32,8 @@ for v in ${ROUNDS-old new old new}; do
 done
 if [ -n "${SUITE-}" ]; then
   # The bench suite of the new build on the GPU, once per per-pair policy
-  # (DELGRAD_GPU_WARPS), each into its own report directory under $out.
-  for w in $SUITE; do
-    echo "== delgrad bench -device gpu, DELGRAD_GPU_WARPS=$w (new) ($(date +%T))"
-    DELGRAD_GPU_WARPS=$w timeout 150 "$bin/delgrad-new" bench -device gpu -quiet -batches 50,150,1024,4096,65536 -repeats 3 -min-time 100ms -max-step 1s \
-      -cases '^(yinyang-4-30-3-axonal-tau2|yinyang-4-30-3-none-tau1|mnist16-256-128-10|mnist-784-350-10)$' -out "$out/suite-$w" > "$out/suite-$w.log" 2>&1 || rc=1
-    tail -3 "$out/suite-$w.log"
-  done
+  # (DELGRAD_GPU_WARPS), each report packed as $out/suite-POLICY.tgz.
+  for w in $SUITE; do bash "$(dirname "$0")/gpu-suite.sh" "$w" "$bin/delgrad-new" "$out" || rc=1; done
 fi
 echo "== delgrad train -device gpu -quiet, old and new alternately (wall time) ($(date +%T))"
 # TRAIN_WARPS=small also trains the new build with DELGRAD_GPU_WARPS=small

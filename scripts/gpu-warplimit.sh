@@ -19,11 +19,7 @@ for r in 1 2; do
   awk '/^Benchmark/ {for (i = 2; i < NF; i++) if ($(i+1) == "samples/s") printf "%-55s %s samples/s\n", $1, $i}' "$out/warplimit-$r.log"
 done
 for w in ${SUITE-thread small}; do
-  echo "== delgrad bench -device gpu, DELGRAD_GPU_WARPS=$w ($(date +%T))"
-  DELGRAD_GPU_WARPS=$w timeout 150 "$bin/delgrad-new" bench -device gpu -quiet -batches 50,150,1024,4096,65536 -repeats 3 -min-time 100ms -max-step 1s \
-    -cases '^(yinyang-4-30-3-axonal-tau2|yinyang-4-30-3-none-tau1|mnist16-256-128-10|mnist-784-350-10)$' -out "$bin/suite-$w" > "$out/suite-$w.log" 2>&1 || rc=1
-  tail -2 "$out/suite-$w.log"
-  tar -C "$bin" -czf "$out/suite-$w.tgz" "suite-$w"
+  bash "$(dirname "$0")/gpu-suite.sh" "$w" "$bin/delgrad-new" "$out" || rc=1
 done
 rm -rf "$bin"
 exit $rc
