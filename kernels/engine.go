@@ -379,22 +379,36 @@ func f64bytes(v []float64) []byte {
 	return unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 8*len(v))
 }
 
-// uploadSame copies v to the buffer called name unless the buffer is known
-// to hold exactly v already (a mirror from uploadSame or mirror; any
-// reallocation or free drops it). Unlike uploadConst it leaves recordings
-// valid: the buffers it serves are the Engine API's, which no recording
-// reads.
-func (g *Engine) uploadSame(name string, v []float64) (Ptr, error) {
-	if old, ok := g.consts[name]; ok && string(old) == string(f64bytes(v)) {
-		return g.bufs[name].ptr, nil
+// uploadKnown copies b to the buffer called name unless the buffer is
+// known to hold exactly b already (the copy consts keeps of what it was
+// last given, which any reallocation or free drops), and then keeps such
+// a copy of b if it has at most limit bytes. It reports whether it copied.
+func (g *Engine) uploadKnown(name string, b []byte, limit int) (Ptr, bool, error) {
+	if old, ok := g.consts[name]; ok && string(old) == string(b) {
+		return g.bufs[name].ptr, false, nil
 	}
 	delete(g.consts, name)
-	p, err := g.uploadF(name, v)
-	if err != nil {
-		return 0, err
+	if len(b) == 0 {
+		p, err := g.buf(name, 8)
+		return p, false, err
 	}
-	g.mirror(name, v)
-	return p, nil
+	p, err := g.upload(name, unsafe.Pointer(&b[0]), int64(len(b)))
+	if err != nil {
+		return 0, false, err
+	}
+	if len(b) <= limit {
+		g.consts[name] = append([]byte(nil), b...)
+	}
+	return p, true, nil
+}
+
+// uploadSame copies v to the buffer called name unless the buffer is known
+// to hold exactly v already (from uploadSame or mirror). Unlike
+// uploadConst it leaves recordings valid: the buffers it serves are the
+// Engine API's, which no recording reads.
+func (g *Engine) uploadSame(name string, v []float64) (Ptr, error) {
+	p, _, err := g.uploadKnown(name, f64bytes(v), mirrorMax)
+	return p, err
 }
 
 // mirror records that the buffer called name holds exactly v (when v is
@@ -406,22 +420,14 @@ func (g *Engine) mirror(name string, v []float64) {
 }
 
 // uploadConst copies b to the buffer called name unless it already holds
-// exactly b.
+// exactly b; a copy invalidates the recordings, which read such buffers
+// for what they held when recorded.
 func (g *Engine) uploadConst(name string, b []byte) (Ptr, error) {
-	if old, ok := g.consts[name]; ok && string(old) == string(b) {
-		return g.bufs[name].ptr, nil
+	p, copied, err := g.uploadKnown(name, b, math.MaxInt)
+	if copied {
+		g.gen++
 	}
-	if len(b) == 0 {
-		return g.buf(name, 8)
-	}
-	p, err := g.upload(name, unsafe.Pointer(&b[0]), int64(len(b)))
-	if err != nil {
-		return 0, err
-	}
-	g.consts[name] = append([]byte(nil), b...)
-	// A recording that reads this buffer was made for what it held.
-	g.gen++
-	return p, nil
+	return p, err
 }
 
 // layerConsts uploads layer li's constants and bias times (when changed).
