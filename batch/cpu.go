@@ -1,9 +1,11 @@
 package batch
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
+	"sort"
 	"sync"
 	"sync/atomic"
 
@@ -12,9 +14,12 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// CPU is the pure-Go engine. It parallelises over samples (forward) and
-// over weight rows (the batch reduction of backward) on its workers; its
-// results are bitwise identical whatever the number of workers. A CPU engine
+// CPU is the pure-Go engine. Its unit of work is a population (PopEngine;
+// Forward and Backward are a population of one): it parallelises over
+// (member, sample) pairs (forward, and backward's per-sample phase) and
+// over (member, weight row) pairs (the batch reduction of backward) on its
+// workers; its results are bitwise identical whatever the number of
+// workers and members. A CPU engine
 // keeps scratch buffers between calls, so use one per goroutine.
 type CPU struct {
 	workers int
@@ -105,55 +110,109 @@ func (e *CPU) parallel(n int, fn func(worker, lo, hi int)) {
 	wg.Wait()
 }
 
-// Forward implements Engine.
+// Forward implements Engine: the population pass with one member.
 func (e *CPU) Forward(net *Network, input *tensor.Dense, tr *Trace) error {
-	if err := net.Validate(); err != nil {
+	return e.ForwardPop([]*Network{net}, []*tensor.Dense{input}, []*Trace{tr})
+}
+
+// memberErr names member m of a population of k in err (not when k = 1:
+// a single network's errors read as they always have).
+func memberErr(k, m int, err error) error {
+	if k == 1 {
+		return err
+	}
+	return fmt.Errorf("member %d: %w", m, err)
+}
+
+// memberOf returns the member that holds global sample s of a population
+// whose member m holds samples off[m] <= s < off[m+1].
+func memberOf(off []int, s int) int {
+	return sort.Search(len(off)-1, func(m int) bool { return off[m+1] > s })
+}
+
+// ForwardPop implements PopEngine. The members' samples are laid end to
+// end and shared out among the workers as one batch: each (member,
+// sample) is computed as Forward computes it for that member alone.
+func (e *CPU) ForwardPop(nets []*Network, inputs []*tensor.Dense, trs []*Trace) error {
+	if err := checkPop(nets, popArg{"inputs", len(inputs)}, popArg{"traces", len(trs)}); err != nil {
 		return fmt.Errorf("forward: %w", err)
 	}
-	b, err := CheckInput(net, input)
-	if err != nil {
-		return fmt.Errorf("forward: %w", err)
+	K := len(nets)
+	off := make([]int, K+1)
+	for m, net := range nets {
+		b, err := CheckInput(net, inputs[m])
+		if err != nil {
+			return fmt.Errorf("forward: %w", memberErr(K, m, err))
+		}
+		if trs[m] == nil {
+			return fmt.Errorf("forward: %w", memberErr(K, m, errors.New("trace is nil")))
+		}
+		off[m+1] = off[m] + b
 	}
-	in := input.Float64s()
-	tr.Reshape(net, b)
-	mux := net.multiplex()
-	x := tr.Times[0].Float64s()
-	for i, t := range in {
-		for r := 0; r < mux; r++ {
-			x[i*mux+r] = t
+	for m, net := range nets {
+		in := inputs[m].Float64s()
+		tr := trs[m]
+		tr.Reshape(net, off[m+1]-off[m])
+		mux := net.multiplex()
+		x := tr.Times[0].Float64s()
+		for i, t := range in {
+			for r := 0; r < mux; r++ {
+				x[i*mux+r] = t
+			}
 		}
 	}
-	for l := range net.Layers {
-		e.forwardLayer(&net.Layers[l], tr.Times[l].Float64s(), tr.Times[l+1].Float64s(), b)
+	for l := range nets[0].Layers {
+		e.forwardLayer(nets, l, trs, off)
 	}
 	return nil
 }
 
-// transpose returns the weights neuron-major (Out x Rows).
-func transpose(l *Layer, dst []float64) []float64 {
+// transpose writes the weights neuron-major (Out x Rows) into dst.
+func transpose(l *Layer, dst []float64) {
 	rows, out := l.Rows(), l.Out
-	dst = grow(dst, rows*out)
 	w := l.W()
 	for i := 0; i < rows; i++ {
 		for k := 0; k < out; k++ {
 			dst[k*rows+i] = w[i*out+k]
 		}
 	}
-	return dst
 }
 
-func (e *CPU) forwardLayer(l *Layer, in, out []float64, b int) {
-	mo := newModel(l.Neuron)
-	rows, nIn, nOut := l.Rows(), l.In, l.Out
-	e.lb.wt = transpose(l, e.lb.wt)
-	wt := e.lb.wt
-	d := l.D()
-	inv := 1 / mo.tau
-	e.parallel(b, func(worker, lo, hi int) {
+// fwdMember is one member's view of a layer in the forward pass.
+type fwdMember struct {
+	l       *Layer
+	mo      model
+	inv     float64
+	wt, d   []float64
+	in, out []float64
+}
+
+func (e *CPU) forwardLayer(nets []*Network, li int, trs []*Trace, off []int) {
+	K := len(nets)
+	l0 := &nets[0].Layers[li]
+	rows, nIn, nOut := l0.Rows(), l0.In, l0.Out
+	e.lb.wt = grow(e.lb.wt, K*rows*nOut)
+	ms := make([]fwdMember, K)
+	for m, net := range nets {
+		l := &net.Layers[li]
+		wt := e.lb.wt[m*rows*nOut : (m+1)*rows*nOut]
+		transpose(l, wt)
+		mo := newModel(l.Neuron)
+		ms[m] = fwdMember{l: l, mo: mo, inv: 1 / mo.tau, wt: wt, d: l.D(),
+			in: trs[m].Times[li].Float64s(), out: trs[m].Times[li+1].Float64s()}
+	}
+	e.parallel(off[K], func(worker, lo, hi int) {
 		p := &e.scratch[worker]
-		for s := lo; s < hi; s++ {
-			row := in[s*nIn : (s+1)*nIn]
-			dst := out[s*nOut : (s+1)*nOut]
+		m := memberOf(off, lo)
+		for g := lo; g < hi; g++ {
+			for g >= off[m+1] {
+				m++
+			}
+			mb := &ms[m]
+			l, mo, inv, wt, d := mb.l, &mb.mo, mb.inv, mb.wt, mb.d
+			s := g - off[m]
+			row := mb.in[s*nIn : (s+1)*nIn]
+			dst := mb.out[s*nOut : (s+1)*nOut]
 			if l.Delay == Synaptic {
 				for k := 0; k < nOut; k++ {
 					p.s = p.s[:0]
@@ -264,38 +323,63 @@ func growBool(s []bool, n int) []bool {
 	return s[:n]
 }
 
-// Backward implements Engine.
+// Backward implements Engine: the population pass with one member.
 func (e *CPU) Backward(net *Network, tr *Trace, dOut *tensor.Dense, g *Gradients) error {
-	if err := net.Validate(); err != nil {
+	return e.BackwardPop([]*Network{net}, []*Trace{tr}, []*tensor.Dense{dOut}, []*Gradients{g})
+}
+
+// BackwardPop implements PopEngine. Its per-sample phase runs over the
+// members' samples laid end to end, its batch sums over (member, weight
+// row): each member's sums are added in the order Backward adds them for
+// that member alone.
+func (e *CPU) BackwardPop(nets []*Network, trs []*Trace, dOut []*tensor.Dense, gs []*Gradients) error {
+	if err := checkPop(nets, popArg{"traces", len(trs)}, popArg{"output errors", len(dOut)}, popArg{"gradients", len(gs)}); err != nil {
 		return fmt.Errorf("backward: %w", err)
 	}
-	b, err := CheckBackward(net, tr, dOut)
-	if err != nil {
-		return fmt.Errorf("backward: %w", err)
+	K := len(nets)
+	off := make([]int, K+1)
+	for m, net := range nets {
+		b, err := CheckBackward(net, trs[m], dOut[m])
+		if err != nil {
+			return fmt.Errorf("backward: %w", memberErr(K, m, err))
+		}
+		if gs[m] == nil {
+			return fmt.Errorf("backward: %w", memberErr(K, m, errors.New("gradients are nil: use NewGradients")))
+		}
+		off[m+1] = off[m] + b
 	}
-	g.Reshape(net, b)
+	for m, net := range nets {
+		gs[m].Reshape(net, off[m+1]-off[m])
+	}
 	// The reference zeroes non-finite errors (a missing label spike).
-	delta := make([]float64, len(dOut.Float64s()))
-	for i, v := range dOut.Float64s() {
-		if !math.IsNaN(v) && !math.IsInf(v, 0) {
-			delta[i] = v
+	nOut := nets[0].Outputs()
+	delta := make([]float64, off[K]*nOut)
+	for m := range nets {
+		dst := delta[off[m]*nOut:]
+		for i, v := range dOut[m].Float64s() {
+			if !math.IsNaN(v) && !math.IsInf(v, 0) {
+				dst[i] = v
+			}
 		}
 	}
-	for l := len(net.Layers) - 1; l >= 0; l-- {
-		gin := make([]float64, b*net.Layers[l].In)
-		g.Clipped[l] = e.backwardLayer(&net.Layers[l], tr.Times[l].Float64s(), tr.Times[l+1].Float64s(),
-			delta, gin, g.Weights[l].Float64s(), g.D(l), b)
+	for l := len(nets[0].Layers) - 1; l >= 0; l-- {
+		gin := make([]float64, off[K]*nets[0].Layers[l].In)
+		e.backwardLayer(nets, l, trs, off, delta, gin, gs)
 		delta = gin
 	}
 	// Undo the multiplexing: a feature's gradient is the sum over its copies.
-	mux := net.multiplex()
-	gi := g.Input.Float64s()
-	for i := range gi {
-		s := 0.0
-		for r := 0; r < mux; r++ {
-			s += delta[i*mux+r]
+	mux := nets[0].multiplex()
+	in0 := nets[0].Layers[0].In
+	for m := range nets {
+		gi := gs[m].Input.Float64s()
+		dm := delta[off[m]*in0:]
+		for i := range gi {
+			s := 0.0
+			for r := 0; r < mux; r++ {
+				s += dm[i*mux+r]
+			}
+			gi[i] = s
 		}
-		gi[i] = s
 	}
 	return nil
 }
@@ -308,42 +392,77 @@ func (g *Gradients) D(l int) []float64 {
 	return g.Delays[l].Float64s()
 }
 
-// backwardLayer writes the layer's weight and delay gradients (summed over
-// the batch) and the error propagated to its inputs, gin (B x In). It
-// returns the number of clipped (sample, neuron) pairs.
-func (e *CPU) backwardLayer(l *Layer, in, out, delta, gin, dW, dD []float64, b int) int {
-	mo := newModel(l.Neuron)
-	rows, nIn, nOut := l.Rows(), l.In, l.Out
-	w := l.W()
-	d := l.D()
-	inv := 1 / mo.tau
+// bwdMember is one member's view of a layer in the backward pass.
+type bwdMember struct {
+	l          *Layer
+	mo         model
+	inv        float64
+	w, d       []float64
+	in, out    []float64 // the layer's input and output times (B x In, B x Out)
+	dW, dD     []float64
+	dmin, dmax float64 // synaptic delays' range, in tau_s
+	chunk      int     // SumChunk of the weight sums
+}
+
+// backwardLayer writes every member's weight and delay gradients of layer
+// li (summed over the member's batch) and clip count, and the error
+// propagated to the layer's inputs, gin (samples laid end to end, x In);
+// delta is the error at its outputs, laid out alike.
+func (e *CPU) backwardLayer(nets []*Network, li int, trs []*Trace, off []int, delta, gin []float64, gs []*Gradients) {
+	K := len(nets)
+	l0 := &nets[0].Layers[li]
+	rows, nIn, nOut := l0.Rows(), l0.In, l0.Out
+	synaptic := l0.Delay == Synaptic
+	total := off[K]
 	lb := &e.lb
-	lb.u, lb.e1, lb.e2 = grow(lb.u, b*rows), grow(lb.e1, b*rows), grow(lb.e2, b*rows)
-	lb.ref, lb.wide = grow(lb.ref, b), growBool(lb.wide, b)
-	n := b * nOut
+	lb.u, lb.e1, lb.e2 = grow(lb.u, total*rows), grow(lb.e1, total*rows), grow(lb.e2, total*rows)
+	lb.ref, lb.wide = grow(lb.ref, total), growBool(lb.wide, total)
+	n := total * nOut
 	lb.k1, lb.k2, lb.dk, lb.us, lb.rf, lb.dend = grow(lb.k1, n), grow(lb.k2, n), grow(lb.dk, n), grow(lb.us, n), grow(lb.rf, n), grow(lb.dend, n)
 	lb.act, lb.clip = growBool(lb.act, n), growBool(lb.clip, n)
-	synaptic := l.Delay == Synaptic
-	dmin, dmax := 0.0, 0.0
+	nSyn := nIn * nOut // the synaptic exponentials of one member
 	if synaptic {
-		lb.ed1, lb.ed2 = grow(lb.ed1, nIn*nOut), grow(lb.ed2, nIn*nOut)
-		dmin, dmax = math.Inf(1), math.Inf(-1)
-		for i, v := range d {
-			v *= inv
-			lb.ed1[i], lb.ed2[i] = xmath.Exp(v), xmath.Exp(v/2)
-			dmin, dmax = min(dmin, v), max(dmax, v)
-		}
+		lb.ed1, lb.ed2 = grow(lb.ed1, K*nSyn), grow(lb.ed2, K*nSyn)
 	}
-	// Phase 1, per sample: causal sums, gradient factors, propagated error.
-	e.parallel(b, func(worker, lo, hi int) {
+	ms := make([]bwdMember, K)
+	for m, net := range nets {
+		l := &net.Layers[li]
+		mo := newModel(l.Neuron)
+		mb := bwdMember{l: l, mo: mo, inv: 1 / mo.tau, w: l.W(), d: l.D(),
+			in: trs[m].Times[li].Float64s(), out: trs[m].Times[li+1].Float64s(),
+			dW: gs[m].Weights[li].Float64s(), dD: gs[m].D(li),
+			chunk: SumChunk(off[m+1]-off[m], rows*nOut)}
+		if synaptic {
+			mb.dmin, mb.dmax = math.Inf(1), math.Inf(-1)
+			ed1, ed2 := lb.ed1[m*nSyn:(m+1)*nSyn], lb.ed2[m*nSyn:(m+1)*nSyn]
+			for i, v := range mb.d {
+				v *= mb.inv
+				ed1[i], ed2[i] = xmath.Exp(v), xmath.Exp(v/2)
+				mb.dmin, mb.dmax = min(mb.dmin, v), max(mb.dmax, v)
+			}
+		}
+		ms[m] = mb
+	}
+	// Phase 1, per (member, sample): causal sums, gradient factors,
+	// propagated error. Index g runs over all members' samples, s over
+	// the member's own.
+	e.parallel(total, func(worker, lo, hi int) {
 		p := &e.scratch[worker]
-		for s := lo; s < hi; s++ {
-			u := lb.u[s*rows : (s+1)*rows]
+		m := memberOf(off, lo)
+		for g := lo; g < hi; g++ {
+			for g >= off[m+1] {
+				m++
+			}
+			mb := &ms[m]
+			l, mo, inv, w, d := mb.l, &mb.mo, mb.inv, mb.w, mb.d
+			s := g - off[m]
+			edOff := m * nSyn
+			u := lb.u[g*rows : (g+1)*rows]
 			umin, umax := math.Inf(1), math.Inf(-1)
 			for i := 0; i < rows; i++ {
 				var t float64
 				if i < nIn {
-					t = in[s*nIn+i]
+					t = mb.in[s*nIn+i]
 					if l.Delay == Axonal {
 						t += d[i]
 					}
@@ -356,15 +475,15 @@ func (e *CPU) backwardLayer(l *Layer, in, out, delta, gin, dW, dD []float64, b i
 				}
 			}
 			ref := umin
-			wide := umax-umin+max(math.Abs(dmin), math.Abs(dmax)) > wideSpan
-			lb.ref[s], lb.wide[s] = ref, wide
-			e1, e2 := lb.e1[s*rows:(s+1)*rows], lb.e2[s*rows:(s+1)*rows]
+			wide := umax-umin+max(math.Abs(mb.dmin), math.Abs(mb.dmax)) > wideSpan
+			lb.ref[g], lb.wide[g] = ref, wide
+			e1, e2 := lb.e1[g*rows:(g+1)*rows], lb.e2[g*rows:(g+1)*rows]
 			if !wide {
 				for i, ui := range u {
 					e1[i], e2[i] = xmath.Exp(ui-umin), xmath.Exp((ui-umin)/2)
 				}
 			}
-			gs := gin[s*nIn : (s+1)*nIn]
+			gsm := gin[g*nIn : (g+1)*nIn]
 			// The rows with an input spike, in order. A row without one
 			// takes no part in any sum below (each loop skips it before any
 			// arithmetic, and its propagated error stays +0), so the
@@ -379,10 +498,10 @@ func (e *CPU) backwardLayer(l *Layer, in, out, delta, gin, dW, dD []float64, b i
 			p.dts = grow(p.dts, rows)
 			dts := p.dts
 			for k := 0; k < nOut; k++ {
-				j := s*nOut + k
+				j := g*nOut + k
 				lb.act[j], lb.clip[j], lb.dend[j] = false, false, 0
 				dk := delta[j]
-				tout := out[j]
+				tout := mb.out[s*nOut+k]
 				if l.Delay == Dendritic {
 					tout -= d[k]
 				}
@@ -397,7 +516,7 @@ func (e *CPU) backwardLayer(l *Layer, in, out, delta, gin, dW, dD []float64, b i
 					rf = us
 				}
 				x := func(i int, ui float64) (x1, x2 float64) {
-					return lb.exps(wide, synaptic && i < nIn, ui, rf, s*rows+i, i*nOut+k)
+					return lb.exps(wide, synaptic && i < nIn, ui, rf, g*rows+i, edOff+i*nOut+k)
 				}
 				a1, bb, a2 := mo.initSums(rf)
 				for _, i32 := range fin {
@@ -444,7 +563,7 @@ func (e *CPU) backwardLayer(l *Layer, in, out, delta, gin, dW, dD []float64, b i
 				}
 				for _, i32 := range fin {
 					if i := int(i32); i < nIn {
-						gs[i] += dts[i]
+						gsm[i] += dts[i]
 					}
 				}
 				lb.act[j] = true
@@ -453,22 +572,23 @@ func (e *CPU) backwardLayer(l *Layer, in, out, delta, gin, dW, dD []float64, b i
 			}
 		}
 	})
-	// Phase 2, per weight row: the batch sums of dL/dw (and synaptic dL/dd),
-	// each element summed in chunks of samples (SumChunk), as the kernels
-	// sum them.
-	for i := range dW {
-		dW[i] = 0
+	// Phase 2, per (member, weight row): the batch sums of dL/dw (and
+	// synaptic dL/dd), each element summed in chunks of the member's
+	// samples (SumChunk), as the kernels sum them.
+	for m := range ms {
+		clear(ms[m].dW)
+		clear(ms[m].dD)
 	}
-	for i := range dD {
-		dD[i] = 0
-	}
-	chunk := SumChunk(b, rows*nOut)
-	e.parallel(rows, func(_, lo, hi int) {
+	e.parallel(K*rows, func(_, lo, hi int) {
 		part := make([]float64, 2*nOut)
 		pw, pd := part[:nOut], part[nOut:]
-		for i := lo; i < hi; i++ {
+		for job := lo; job < hi; job++ {
+			m, i := job/rows, job%rows
+			mb := &ms[m]
+			mo, d, dD := mb.mo, mb.d, mb.dD
+			edOff := m * nSyn
 			syn := synaptic && i < nIn
-			dwRow := dW[i*nOut : (i+1)*nOut]
+			dwRow := mb.dW[i*nOut : (i+1)*nOut]
 			flush := func() {
 				for k := range pw {
 					dwRow[k] += pw[k]
@@ -481,34 +601,35 @@ func (e *CPU) backwardLayer(l *Layer, in, out, delta, gin, dW, dD []float64, b i
 					}
 				}
 			}
-			for s := 0; s < b; s++ {
-				if s > 0 && s%chunk == 0 {
+			for s := 0; s < off[m+1]-off[m]; s++ {
+				if s > 0 && s%mb.chunk == 0 {
 					flush()
 				}
-				ui0 := lb.u[s*rows+i]
+				g := off[m] + s
+				ui0 := lb.u[g*rows+i]
 				if !(ui0 < math.Inf(1)) {
 					continue
 				}
-				wide := lb.wide[s]
+				wide := lb.wide[g]
 				if !syn {
-					weightRow(mo, pw, ui0, wide, lb, s*nOut, s*rows+i)
+					weightRow(mo, pw, ui0, wide, lb, g*nOut, g*rows+i)
 					continue
 				}
 				// A row with synaptic delays: each neuron sees its own input
 				// time, and the delays' gradients are summed too.
 				for k := 0; k < nOut; k++ {
-					j := s*nOut + k
+					j := g*nOut + k
 					if !lb.act[j] {
 						continue
 					}
-					ui := ui0 + d[i*nOut+k]*inv
+					ui := ui0 + d[i*nOut+k]*mb.inv
 					us := lb.us[j]
 					if !(ui <= us) {
 						continue
 					}
-					x1, x2 := lb.exps(wide, true, ui, lb.rf[j], s*rows+i, i*nOut+k)
+					x1, x2 := lb.exps(wide, true, ui, lb.rf[j], g*rows+i, edOff+i*nOut+k)
 					// The same arithmetic as phase 1, which found every term finite.
-					dw, dt := mo.grads(lb.k1[j], lb.k2[j], w[i*nOut+k], ui, x1, x2, us)
+					dw, dt := mo.grads(lb.k1[j], lb.k2[j], mb.w[i*nOut+k], ui, x1, x2, us)
 					if !lb.clip[j] {
 						pw[k] += dw * mo.tau * lb.dk[j]
 					}
@@ -518,18 +639,22 @@ func (e *CPU) backwardLayer(l *Layer, in, out, delta, gin, dW, dD []float64, b i
 			flush()
 		}
 	})
-	// Axonal and dendritic delays: batch sums of per-sample gradients.
-	switch l.Delay {
-	case Axonal:
-		chunkSums(dD[:nIn], gin, b, nIn)
-	case Dendritic:
-		chunkSums(dD[:nOut], lb.dend, b, nOut)
-	}
-	clipped := 0
-	for _, c := range lb.clip[:n] {
-		if c {
-			clipped++
+	// Axonal and dendritic delays: batch sums of per-sample gradients; and
+	// the clip counts.
+	for m := range ms {
+		b := off[m+1] - off[m]
+		switch l0.Delay {
+		case Axonal:
+			chunkSums(ms[m].dD[:nIn], gin[off[m]*nIn:off[m+1]*nIn], b, nIn)
+		case Dendritic:
+			chunkSums(ms[m].dD[:nOut], lb.dend[off[m]*nOut:off[m+1]*nOut], b, nOut)
 		}
+		clipped := 0
+		for _, c := range lb.clip[off[m]*nOut : off[m+1]*nOut] {
+			if c {
+				clipped++
+			}
+		}
+		gs[m].Clipped[li] = clipped
 	}
-	return clipped
 }
