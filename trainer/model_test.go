@@ -2,6 +2,7 @@ package trainer
 
 import (
 	"fmt"
+	"github.com/delgrad-go/delgrad/batch"
 	"math"
 	"testing"
 )
@@ -183,4 +184,37 @@ func TestRoundAndClipWeights(t *testing.T) {
 	if m.W[0][1] != 0.123 {
 		t.Errorf("master weight changed by rounding: %v", m.W[0][1])
 	}
+}
+
+// forward runs the trainer's network on b samples of input times in, as
+// the training step's forward pass does.
+func (t *Trainer) forward(in []float64, b int) error {
+	t.Model.Sync()
+	x, err := batch.TimesFrom(b, t.Model.Net.Inputs, in)
+	if err != nil {
+		return err
+	}
+	if t.sub != nil {
+		return t.forwardChip(x)
+	}
+	return t.Engine.Forward(t.Model.Net, x, &t.tr)
+}
+
+// backward computes, as the training step does, the batch-mean loss of the
+// last forward pass and the gradients of W and Theta (into t.gw, t.gt),
+// and the number of weight gradients max_dw_norm zeroed.
+func (t *Trainer) backward(labels []int) (float64, int, error) {
+	loss, err := t.lossGrad(labels)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := t.Engine.Backward(t.Model.Net, &t.tr, t.dy, t.g); err != nil {
+		return 0, 0, err
+	}
+	clipped := 0
+	for _, c := range t.g.Clipped {
+		clipped += c
+	}
+	t.Model.ParamGrads(t.g, t.gw, t.gt)
+	return loss, clipped, nil
 }

@@ -84,6 +84,9 @@ type Trainer struct {
 	g     *batch.Gradients
 	dOut  []float64
 	inBuf []float64
+	// x and dy wrap the current batch's input times and dL/d(output
+	// times) for the population passes.
+	x, dy *tensor.Dense
 }
 
 // Snapshot is a copy of the trainable parameters after an epoch.
@@ -213,70 +216,27 @@ func (t *Trainer) LR(e int) []float64 {
 type Progress func(done, total int, loss, acc float64)
 
 // RunEpoch trains one epoch, evaluates the validation split and appends
-// the metrics to History.
+// the metrics to History. On the host it is the epoch of a population of
+// one (Population.RunEpoch).
 func (t *Trainer) RunEpoch(progress Progress) (EpochMetrics, error) {
+	if t.stepper == nil {
+		mets, errs := (&Population{Members: []*Trainer{t}}).RunEpoch([]int{0}, progress)
+		return mets[0], errs[0]
+	}
 	start := time.Now()
 	set := t.Data.Train
 	lr := t.LR(t.Epoch)
 	perm := t.rng.Perm(set.N)
-	m := EpochMetrics{Epoch: t.Epoch + 1, LR: lr}
-	run := t.runEpochHost
-	if t.stepper != nil {
-		run = t.runEpochDevice
-	}
-	st, err := run(perm, lr, progress)
+	st, err := t.runEpochDevice(perm, lr, progress)
 	if err != nil {
-		return m, fmt.Errorf("epoch %d: %w", t.Epoch+1, err)
+		return EpochMetrics{Epoch: t.Epoch + 1, LR: lr}, fmt.Errorf("epoch %d: %w", t.Epoch+1, err)
 	}
-	m.Bumps, m.Clipped = st.Bumps, st.Clipped
 	trainDur := time.Since(start)
-	m.TrainLoss = math.NaN()
-	if st.Steps > 0 {
-		m.TrainLoss = st.LossSum / float64(st.Steps)
-	}
-	m.TrainAcc = float64(st.Correct) / float64(set.N)
-	m.SamplesPerSec = float64(set.N) / trainDur.Seconds()
 	ev, err := t.Evaluate(t.Data.Validation)
 	if err != nil {
-		return m, fmt.Errorf("epoch %d: validation: %w", t.Epoch+1, err)
+		return EpochMetrics{Epoch: t.Epoch + 1, LR: lr}, fmt.Errorf("epoch %d: validation: %w", t.Epoch+1, err)
 	}
-	m.ValLoss, m.ValAcc = ev.Loss, ev.Accuracy
-	m.Seconds = time.Since(start).Seconds()
-	t.Epoch++
-	t.History = append(t.History, m)
-	if m.ValAcc > t.Best.ValAcc || t.Best.Epoch == 0 {
-		t.Best = Snapshot{Epoch: m.Epoch, ValAcc: m.ValAcc, W: clone(t.Model.W), Theta: clone(t.Model.Theta)}
-	}
-	return m, nil
-}
-
-// runEpochHost trains one epoch's batches (the training split in the
-// order perm) with the trainer's own step, batch by batch.
-func (t *Trainer) runEpochHost(perm []int, lr []float64, progress Progress) (batch.RunState, error) {
-	var st batch.RunState
-	set, bs := t.Data.Train, t.Cfg.Training.BatchSize
-	for lo := 0; lo < set.N; lo += bs {
-		hi := min(lo+bs, set.N)
-		t.inBuf = grow(t.inBuf, (hi-lo)*set.F)
-		labels := make([]int, hi-lo)
-		t.gather(t.inBuf, labels, func(i int) int { return perm[lo+i] })
-		loss, ok, nc, clipped, err := t.step(t.inBuf, labels, lr)
-		if err != nil {
-			return st, fmt.Errorf("batch at sample %d: %w", lo, err)
-		}
-		st.Correct += nc
-		st.Clipped += clipped
-		if ok {
-			st.LossSum += loss
-			st.Steps++
-		} else {
-			st.Bumps++
-		}
-		if progress != nil {
-			progress(hi, set.N, st.LossSum/float64(max(st.Steps, 1)), float64(st.Correct)/float64(hi))
-		}
-	}
-	return st, nil
+	return t.endEpoch(lr, st, trainDur, ev, start), nil
 }
 
 // gather fills in (len(labels) x F) and labels with the training split's
@@ -312,50 +272,123 @@ func grow(s []float64, n int) []float64 {
 // step runs one batch: forward, the bump check, and either a weight bump
 // or backward, an optimiser step, delay rectification and weight clipping
 // (the reference's order). It reports the batch loss, whether a step was
-// taken, the number of correct predictions and of clipped gradients.
+// taken, the number of correct predictions and of clipped gradients. It
+// is the population step (popStep) of a population of one.
 func (t *Trainer) step(in []float64, labels []int, lr []float64) (float64, bool, int, int, error) {
-	if err := t.forward(in, len(labels)); err != nil {
-		return 0, false, 0, 0, err
-	}
-	correct := 0
-	for i, p := range batch.Predict(t.tr.Output()) {
-		if p == labels[i] {
-			correct++
-		}
-	}
-	if t.Cfg.Training.BumpValue > 0 {
-		if l := t.bumpLayer(); l >= 0 {
-			t.bump(l)
-			return 0, false, correct, 0, nil
-		}
-	}
-	t.LastBumped = -1
-	loss, clipped, err := t.backward(labels)
-	if err != nil {
-		return 0, false, 0, 0, err
-	}
-	t.Opt.Update(t.params, t.grads, lr)
-	t.Model.Rectify()
-	if c := t.Cfg.Training.ClipWeights; c > 0 {
-		t.Model.ClipWeights(c)
-	}
-	if err := t.Model.CheckFinite(); err != nil {
-		return 0, false, 0, 0, fmt.Errorf("training diverged: %w: lower the learning rate", err)
-	}
-	return loss, true, correct, clipped, nil
+	res := []stepResult{{}}
+	popStep(t.Engine, []*Trainer{t}, [][]float64{in}, [][]int{labels}, [][]float64{lr}, res)
+	r := res[0]
+	return r.loss, r.stepped, r.correct, r.clipped, r.err
 }
 
-// forward runs the network on b samples of input times in.
-func (t *Trainer) forward(in []float64, b int) error {
+// stepResult is one member's outcome of a population step.
+type stepResult struct {
+	loss             float64
+	stepped          bool
+	correct, clipped int
+	err              error
+}
+
+// popStep runs one batch of every member ts[m] (input times in[m],
+// labels[m], learning rates lr[m]) as Trainer.step does for one trainer,
+// with the members' forward and backward passes as population passes on
+// eng, and writes each member's outcome to res[m]. A member that fails
+// gets its error there; the others go on.
+func popStep(eng batch.Engine, ts []*Trainer, in [][]float64, labels [][]int, lr [][]float64, res []stepResult) {
+	// Forward. A hardware-aware member runs its pass on its chip model.
+	var pop []int
+	for m, t := range ts {
+		t.Model.Sync()
+		x, err := batch.TimesFrom(len(labels[m]), t.Model.Net.Inputs, in[m])
+		if err != nil {
+			res[m].err = err
+			continue
+		}
+		t.x = x
+		if t.sub != nil {
+			res[m].err = t.forwardChip(x)
+			continue
+		}
+		pop = append(pop, m)
+	}
+	popPass(ts, pop, res, func(ms []int) error {
+		nets, xs, trs := make([]*batch.Network, len(ms)), make([]*tensor.Dense, len(ms)), make([]*batch.Trace, len(ms))
+		for i, m := range ms {
+			nets[i], xs[i], trs[i] = ts[m].Model.Net, ts[m].x, &ts[m].tr
+		}
+		return batch.ForwardPop(eng, nets, xs, trs)
+	})
+	// The bump check, then the loss gradient of the members that step.
+	pop = pop[:0]
+	for m, t := range ts {
+		if res[m].err != nil {
+			continue
+		}
+		for i, p := range batch.Predict(t.tr.Output()) {
+			if p == labels[m][i] {
+				res[m].correct++
+			}
+		}
+		if t.Cfg.Training.BumpValue > 0 {
+			if l := t.bumpLayer(); l >= 0 {
+				t.bump(l)
+				continue
+			}
+		}
+		t.LastBumped = -1
+		if res[m].loss, res[m].err = t.lossGrad(labels[m]); res[m].err == nil {
+			pop = append(pop, m)
+		}
+	}
+	popPass(ts, pop, res, func(ms []int) error {
+		nets, trs := make([]*batch.Network, len(ms)), make([]*batch.Trace, len(ms))
+		dys, gs := make([]*tensor.Dense, len(ms)), make([]*batch.Gradients, len(ms))
+		for i, m := range ms {
+			nets[i], trs[i], dys[i], gs[i] = ts[m].Model.Net, &ts[m].tr, ts[m].dy, ts[m].g
+		}
+		return batch.BackwardPop(eng, nets, trs, dys, gs)
+	})
+	// The optimiser step.
+	for _, m := range pop {
+		if res[m].err != nil {
+			continue
+		}
+		t := ts[m]
+		for _, c := range t.g.Clipped {
+			res[m].clipped += c
+		}
+		t.Model.ParamGrads(t.g, t.gw, t.gt)
+		t.Opt.Update(t.params, t.grads, lr[m])
+		t.Model.Rectify()
+		if c := t.Cfg.Training.ClipWeights; c > 0 {
+			t.Model.ClipWeights(c)
+		}
+		if err := t.Model.CheckFinite(); err != nil {
+			res[m].err = fmt.Errorf("training diverged: %w: lower the learning rate", err)
+			continue
+		}
+		res[m].stepped = true
+	}
+}
+
+// popPass runs pass on the members ms of a population as one population
+// pass. When it fails, it runs them one by one, so that the error lands
+// on the member that caused it (res[m].err) and the others' results
+// stand: members never interact, so a member's pass alone gives the same
+// bits as in the population.
+func popPass(ts []*Trainer, ms []int, res []stepResult, pass func(ms []int) error) {
+	if len(ms) == 0 || pass(ms) == nil {
+		return
+	}
+	for _, m := range ms {
+		res[m].err = pass([]int{m})
+	}
+}
+
+// forwardChip runs the network on the input times x on the run's
+// simulated chip (a fresh chip per batch with train_chip = "resample").
+func (t *Trainer) forwardChip(x *tensor.Dense) error {
 	net := t.Model.Net
-	t.Model.Sync()
-	x, err := batch.TimesFrom(b, net.Inputs, in)
-	if err != nil {
-		return err
-	}
-	if t.sub == nil {
-		return t.Engine.Forward(net, x, &t.tr)
-	}
 	chip := t.chip
 	if t.sub.P.TrainChip == "resample" {
 		chip = bss2model.NewChip(&t.sub.P, net, t.rng)
@@ -363,13 +396,11 @@ func (t *Trainer) forward(in []float64, b int) error {
 	return t.sub.Forward(net, chip, x, &t.tr, t.rng)
 }
 
-// backward computes the batch-mean loss of the last forward pass and the
-// gradients of W and Theta (into t.gw, t.gt); it also returns the number of
-// weight gradients max_dw_norm zeroed.
-func (t *Trainer) backward(labels []int) (float64, int, error) {
+// lossGrad computes the batch-mean loss of the last forward pass and its
+// gradient with respect to the output times, into t.dy.
+func (t *Trainer) lossGrad(labels []int) (float64, error) {
 	b := len(labels)
-	net := t.Model.Net
-	K := net.Outputs()
+	K := t.Model.Net.Outputs()
 	t.dOut = grow(t.dOut, b*K)
 	ot := t.tr.Output().Float64s()
 	loss := 0.0
@@ -380,19 +411,12 @@ func (t *Trainer) backward(labels []int) (float64, int, error) {
 	for i := range t.dOut {
 		t.dOut[i] *= inv
 	}
-	dOut, err := batch.TimesFrom(b, K, t.dOut)
+	dy, err := batch.TimesFrom(b, K, t.dOut)
 	if err != nil {
-		return 0, 0, err
+		return 0, err
 	}
-	if err := t.Engine.Backward(net, &t.tr, dOut, t.g); err != nil {
-		return 0, 0, err
-	}
-	clipped := 0
-	for _, c := range t.g.Clipped {
-		clipped += c
-	}
-	t.Model.ParamGrads(t.g, t.gw, t.gt)
-	return loss * inv, clipped, nil
+	t.dy = dy
+	return loss * inv, nil
 }
 
 // bumpLayer returns the earliest layer whose fraction of silent (sample,
@@ -474,48 +498,9 @@ type Eval struct {
 // eval_batch_size, without input noise. A hardware-aware run is evaluated
 // on its own chip, with trial-to-trial noise drawn from a generator seeded
 // afresh for every call, so that evaluating changes no training state and
-// gives the same figures every time.
+// gives the same figures every time. It is the evaluation of a population
+// of one.
 func (t *Trainer) Evaluate(set *dataset.Set) (Eval, error) {
-	t.Model.Sync()
-	fwd := t.Engine.Forward
-	if t.sub != nil {
-		rng := rand.New(rand.NewPCG(t.Cfg.Seed, 0x6576616c)) // "eval"
-		fwd = func(net *batch.Network, x *tensor.Dense, tr *batch.Trace) error {
-			return t.sub.Forward(net, t.chip, x, tr, rng)
-		}
-	}
-	return evaluate(fwd, t.Model.Net, t.loss, set, t.Cfg.Training.EvalBatchSize, &t.tr)
-}
-
-// forwardFunc is the signature of batch.Engine's Forward.
-type forwardFunc func(net *batch.Network, x *tensor.Dense, tr *batch.Trace) error
-
-func evaluate(forward forwardFunc, net *batch.Network, loss Loss, set *dataset.Set, bs int, tr *batch.Trace) (Eval, error) {
-	K := net.Outputs()
-	ev := Eval{Outputs: make([]float64, set.N*K), Pred: make([]int, set.N)}
-	grad := make([]float64, K)
-	correct := 0
-	for lo := 0; lo < set.N; lo += bs {
-		hi := min(lo+bs, set.N)
-		x, err := batch.TimesFrom(hi-lo, set.F, set.Times[lo*set.F:hi*set.F])
-		if err != nil {
-			return ev, err
-		}
-		if err := forward(net, x, tr); err != nil {
-			return ev, err
-		}
-		out := tr.Output()
-		copy(ev.Outputs[lo*K:hi*K], out.Float64s())
-		for i, p := range batch.Predict(out) {
-			ev.Pred[lo+i] = p
-			y := set.Labels[lo+i]
-			if p == y {
-				correct++
-			}
-			ev.Loss += loss.Sample(ev.Outputs[(lo+i)*K:(lo+i+1)*K], y, grad)
-		}
-	}
-	ev.Loss /= float64(set.N)
-	ev.Accuracy = float64(correct) / float64(set.N)
-	return ev, nil
+	evs, errs := evaluatePop([]*Trainer{t}, []*dataset.Set{set})
+	return evs[0], errs[0]
 }
