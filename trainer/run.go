@@ -161,7 +161,6 @@ type Hooks struct {
 // epochs and after the last one.
 func (r *Run) Train(epochs int, h Hooks) error {
 	t := r.Trainer
-	every := t.Cfg.Training.CheckpointEvery
 	for t.Epoch < epochs {
 		if h.EpochStart != nil {
 			h.EpochStart(t.Epoch+1, epochs)
@@ -170,17 +169,25 @@ func (r *Run) Train(epochs int, h Hooks) error {
 		if err != nil {
 			return err
 		}
-		if err := r.WriteMetrics(); err != nil {
+		if err := r.record(epochs); err != nil {
 			return err
-		}
-		if t.Epoch%every == 0 || t.Epoch == epochs {
-			if err := r.checkpoint(); err != nil {
-				return err
-			}
 		}
 		if h.EpochEnd != nil {
 			h.EpochEnd(m)
 		}
+	}
+	return nil
+}
+
+// record writes metrics.csv after an epoch, and a checkpoint every
+// checkpoint_every epochs and after the last of epochs.
+func (r *Run) record(epochs int) error {
+	t := r.Trainer
+	if err := r.WriteMetrics(); err != nil {
+		return err
+	}
+	if t.Epoch%t.Cfg.Training.CheckpointEvery == 0 || t.Epoch == epochs {
+		return r.checkpoint()
 	}
 	return nil
 }

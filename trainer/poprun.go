@@ -1,0 +1,123 @@
+package trainer
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// PopRun is a population of runs, each in its own run directory, trained
+// together (Population): every run's directory ends as the run trained
+// alone would have left it (the wall times in its metrics and summary
+// aside).
+type PopRun struct {
+	// Runs are the members' runs.
+	Runs []*Run
+	// Err holds, per run, why it stopped early (nil: it trains or has
+	// finished). A failed run keeps its last checkpoint.
+	Err []error
+
+	pop *Population
+}
+
+// NewPopRun makes a population of runs, which must share an engine and
+// have networks of one shape.
+func NewPopRun(runs []*Run) (*PopRun, error) {
+	ts := make([]*Trainer, len(runs))
+	for i, r := range runs {
+		ts[i] = r.Trainer
+	}
+	pop, err := NewPopulation(ts)
+	if err != nil {
+		return nil, InputError{err}
+	}
+	return &PopRun{Runs: runs, Err: make([]error, len(runs)), pop: pop}, nil
+}
+
+// PopEpoch is a population's progress after one of its epochs.
+type PopEpoch struct {
+	// Epoch is the highest epoch any member has completed, of Total.
+	Epoch, Total int
+	// Trained counts the members that trained this epoch, Done those that
+	// have all their epochs, Failed those that stopped on an error.
+	Trained, Done, Failed int
+	// SamplesPerSec is the population's aggregate training throughput in
+	// this epoch (all members' training samples over the epoch's wall
+	// time, validation included).
+	SamplesPerSec float64
+	// BestVal and WorstVal are the highest and lowest best-validation
+	// accuracy over the members that have not failed.
+	BestVal, WorstVal float64
+	// Failures lists the members that failed in this epoch.
+	Failures []MemberError
+}
+
+// MemberError is the error of one member of a population.
+type MemberError struct {
+	Run *Run
+	Err error
+}
+
+// PopHooks receive progress from PopRun.Train; nil fields are skipped.
+type PopHooks struct {
+	// Batch is called after each population batch with the samples done
+	// over the epoch's members.
+	Batch Progress
+	// EpochEnd is called after each population epoch.
+	EpochEnd func(e PopEpoch)
+}
+
+// Train trains every run that has not failed until it has completed
+// epochs: each population epoch trains the members still short of it
+// (members may start at different epochs, as after a resume), then writes
+// each member's metrics.csv and its checkpoint as Run.Train does. A member
+// that fails is recorded in Err and stops; the others go on. Train returns
+// an error only when writing a run's files fails.
+func (p *PopRun) Train(epochs int, h PopHooks) error {
+	for {
+		var ms []int
+		samples := 0
+		for i, r := range p.Runs {
+			if p.Err[i] == nil && r.Trainer.Epoch < epochs {
+				ms = append(ms, i)
+				samples += r.Trainer.Data.Train.N
+			}
+		}
+		if len(ms) == 0 {
+			return nil
+		}
+		start := time.Now()
+		_, errs := p.pop.RunEpoch(ms, h.Batch)
+		dur := time.Since(start)
+		var fails []MemberError
+		for j, i := range ms {
+			if errs[j] != nil {
+				p.Err[i] = errs[j]
+				fails = append(fails, MemberError{p.Runs[i], errs[j]})
+				continue
+			}
+			if err := p.Runs[i].record(epochs); err != nil {
+				return fmt.Errorf("%s: %w", p.Runs[i].Dir, err)
+			}
+		}
+		if h.EpochEnd != nil {
+			e := PopEpoch{Total: epochs, Trained: len(ms), SamplesPerSec: float64(samples) / dur.Seconds(),
+				BestVal: math.Inf(-1), WorstVal: math.Inf(1), Failures: fails}
+			for i, r := range p.Runs {
+				t := r.Trainer
+				e.Epoch = max(e.Epoch, t.Epoch)
+				switch {
+				case p.Err[i] != nil:
+					e.Failed++
+					continue
+				case t.Epoch >= epochs:
+					e.Done++
+				}
+				if t.Best.Epoch > 0 {
+					e.BestVal, e.WorstVal = max(e.BestVal, t.Best.ValAcc), min(e.WorstVal, t.Best.ValAcc)
+				}
+			}
+			h.EpochEnd(e)
+		}
+	}
+}
