@@ -61,6 +61,7 @@ func TestPopulationMatchesSingles(t *testing.T) {
 		k    int
 		cfg  func(kind string) Config
 	}{
+		{"one", 1, func(kind string) Config { return tinyConfig(8, kind) }},
 		{"plain", 3, func(kind string) Config { return tinyConfig(8, kind) }},
 		{"noise", 17, func(kind string) Config {
 			c := tinyConfig(6, kind)

@@ -48,6 +48,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	fl.SetOutput(stderr)
 	cfgName := fl.String("config", defaultConfig, "config file, or a built-in config name (see: delgrad configs)")
 	seed := fl.Int64("seed", -1, "seed (default: the config's)")
+	seedsFlag := fl.String("seeds", "", "train these seeds as one population, a run directory -out/seedN each: a range (1-40), a list (1,3,5) or both (1-3,10)")
 	epochs := fl.Int("epochs", 0, "epochs (default: the config's)")
 	out := fl.String("out", "", "run directory (default: runs/NAME-seedN-TIME)")
 	device := fl.String("device", "cpu", "engine: cpu, gpu or auto")
@@ -72,6 +73,15 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	if *seed >= 0 {
 		cfg.Seed = uint64(*seed)
 	}
+	var seeds []uint64
+	if *seedsFlag != "" {
+		if *seed >= 0 {
+			return usageError{errors.New("train: give -seed or -seeds, not both")}
+		}
+		if seeds, err = parseSeeds(*seedsFlag); err != nil {
+			return usageError{fmt.Errorf("train: -seeds: %w", err)}
+		}
+	}
 	if *epochs < 0 {
 		return usageError{errors.New("train: -epochs must be >= 1")}
 	}
@@ -90,7 +100,9 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	dir := *out
-	if dir == "" {
+	if dir == "" && seeds != nil {
+		dir = filepath.Join("runs", fmt.Sprintf("%s-seeds%s-%s", cfg.Name, seedList(seeds), time.Now().Format("20060102-150405")))
+	} else if dir == "" {
 		dir = filepath.Join("runs", fmt.Sprintf("%s-seed%d-%s", cfg.Name, cfg.Seed, time.Now().Format("20060102-150405")))
 	}
 	data, err := trainer.LoadData(&cfg, ".")
@@ -114,12 +126,15 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 			return nil
 		}
 	}
+	if seeds != nil {
+		return popTrain(cfg, seeds, dir, data, engineSpec{eng, engName}, *force, init, initPath, *quiet, stdout, stderr)
+	}
 	r, err := trainer.NewRun(dir, cfg, data, eng, *force, init)
 	if err != nil {
 		return classify(fmt.Errorf("train: %w", err))
 	}
 	if initPath != "" {
-		if err := atomicfile.WriteFile(filepath.Join(dir, trainer.InitFile), []byte(initPath+"\n"), 0o644); err != nil {
+		if err := writeInit(dir, initPath); err != nil {
 			return fmt.Errorf("train: %w", err)
 		}
 	}
@@ -154,6 +169,9 @@ func resumeCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if isPopulationDir(*dir) {
+		return popResume(*dir, *epochs, engineSpec{eng, engName}, *quiet, stdout, stderr)
+	}
 	r, err := trainer.OpenRun(*dir, eng)
 	if err != nil {
 		return classify(fmt.Errorf("resume: %w", err))
@@ -177,6 +195,12 @@ func resumeCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "resuming %s at epoch %d of %d on %s\n", *dir, r.Trainer.Epoch, total, engName)
 	}
 	return trainRun(r, total, engName, *quiet, stdout, stderr)
+}
+
+// writeInit records in a run directory where its -init parameters came
+// from.
+func writeInit(dir, initPath string) error {
+	return atomicfile.WriteFile(filepath.Join(dir, trainer.InitFile), []byte(initPath+"\n"), 0o644)
 }
 
 // trainRun trains r to epochs, showing progress, and finishes it: test

@@ -1,0 +1,277 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/delgrad-go/delgrad/batch"
+	"github.com/delgrad-go/delgrad/trainer"
+)
+
+// maxSeeds bounds a -seeds list, so that a typo (1-40000) is a clear error
+// rather than hours of training.
+const maxSeeds = 4096
+
+// parseSeeds reads a -seeds value: ranges A-B and single seeds, separated
+// by commas ("1-40", "1,3,5", "1-3,10"). Seeds are distinct, listed in
+// ascending order.
+func parseSeeds(s string) ([]uint64, error) {
+	seen := map[uint64]bool{}
+	var out []uint64
+	add := func(v uint64) error {
+		if seen[v] {
+			return fmt.Errorf("seed %d is listed twice", v)
+		}
+		seen[v] = true
+		out = append(out, v)
+		if len(out) > maxSeeds {
+			return fmt.Errorf("more than %d seeds", maxSeeds)
+		}
+		return nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.ParseUint(lo, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%q: want a seed (0 or more) or a range A-B", part)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.ParseUint(hi, 10, 64); err != nil || b < a {
+				return nil, fmt.Errorf("%q: want a range A-B with 0 <= A <= B", part)
+			}
+		}
+		if b-a >= maxSeeds {
+			return nil, fmt.Errorf("%q: more than %d seeds", part, maxSeeds)
+		}
+		for v := a; ; v++ {
+			if err := add(v); err != nil {
+				return nil, err
+			}
+			if v == b {
+				break
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out, nil
+}
+
+// seedDir names a population member's run directory under the
+// population's directory.
+func seedDir(root string, seed uint64) string {
+	return filepath.Join(root, fmt.Sprintf("seed%d", seed))
+}
+
+// popTrain makes a run per seed under root (cfg with that seed) and trains
+// them as one population.
+func popTrain(cfg trainer.Config, seeds []uint64, root string, data trainer.Data, eng engineSpec, force bool,
+	init func(*trainer.Trainer) error, initPath string, quiet bool, stdout, stderr io.Writer) error {
+	var runs []*trainer.Run
+	for _, s := range seeds {
+		c := cfg
+		c.Seed = s
+		dir := seedDir(root, s)
+		r, err := trainer.NewRun(dir, c, data, eng.engine, force, init)
+		if err != nil {
+			return classify(fmt.Errorf("train: seed %d: %w", s, err))
+		}
+		if initPath != "" {
+			if err := writeInit(dir, initPath); err != nil {
+				return fmt.Errorf("train: %w", err)
+			}
+		}
+		runs = append(runs, r)
+	}
+	if !quiet {
+		fmt.Fprintf(stdout, "training %s as a population of %d (seeds %s, %d epochs, %d training samples each) on %s into %s\n",
+			cfg.Name, len(seeds), seedList(seeds), cfg.Training.Epochs, data.Train.N, eng.name, root)
+		if note := runs[0].Trainer.DeviceNote; note != "" {
+			fmt.Fprintln(stdout, note)
+		}
+	}
+	return popTrainRuns(runs, cfg.Training.Epochs, eng.name, quiet, stdout, stderr)
+}
+
+// engineSpec is an engine and its name for reports.
+type engineSpec struct {
+	engine batch.Engine
+	name   string
+}
+
+// seedList writes seeds compactly: runs of consecutive seeds as A-B.
+func seedList(seeds []uint64) string {
+	var parts []string
+	for i := 0; i < len(seeds); {
+		j := i
+		for j+1 < len(seeds) && seeds[j+1] == seeds[j]+1 {
+			j++
+		}
+		if j > i {
+			parts = append(parts, fmt.Sprintf("%d-%d", seeds[i], seeds[j]))
+		} else {
+			parts = append(parts, strconv.FormatUint(seeds[i], 10))
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, ",")
+}
+
+// popTrainRuns trains runs as a population to epochs, showing the
+// population's progress, finishes each member that trained through and
+// prints a line per member and the population's summary. It fails when a
+// member failed (after finishing the others).
+func popTrainRuns(runs []*trainer.Run, epochs int, engName string, quiet bool, stdout, stderr io.Writer) error {
+	p, err := trainer.NewPopRun(runs)
+	if err != nil {
+		return classify(fmt.Errorf("train: %w", err))
+	}
+	var bar *progressbar.ProgressBar
+	h := trainer.PopHooks{}
+	if !quiet && isTerminal(stderr) {
+		h.Batch = func(done, total int, loss, acc float64) {
+			if bar == nil {
+				bar = progressbar.NewOptions(total,
+					progressbar.OptionSetWriter(stderr),
+					progressbar.OptionShowCount(),
+					progressbar.OptionSetItsString("samples"),
+					progressbar.OptionShowIts(),
+					progressbar.OptionThrottle(100*time.Millisecond),
+					progressbar.OptionClearOnFinish(),
+					progressbar.OptionSetWidth(30))
+			}
+			bar.Describe(fmt.Sprintf("population epoch: loss %.4f acc %.2f%% (member mean)", loss, 100*acc))
+			bar.Set(done)
+		}
+	}
+	printEvery := max(1, epochs/20)
+	h.EpochEnd = func(e trainer.PopEpoch) {
+		if bar != nil {
+			bar.Finish()
+			bar = nil
+		}
+		for _, f := range e.Failures {
+			fmt.Fprintf(stderr, "delgrad: %s failed and stopped (the others go on): %v\n", f.Run.Dir, f.Err)
+		}
+		if !quiet && (e.Epoch%printEvery == 0 || e.Epoch == epochs || e.Epoch == 1) {
+			fmt.Fprintf(stdout, "epoch %4d/%d  members: %d trained, %d done, %d failed  %.0f samples/s  best validation: best member %.2f%%, worst %.2f%%\n",
+				e.Epoch, epochs, e.Trained, e.Done, e.Failed, e.SamplesPerSec, 100*e.BestVal, 100*e.WorstVal)
+		}
+	}
+	start := time.Now()
+	if err := p.Train(epochs, h); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	var accs []float64
+	var failed []string
+	for i, r := range runs {
+		if p.Err[i] != nil {
+			failed = append(failed, r.Dir)
+			continue
+		}
+		s, err := r.Finish(engName)
+		if err != nil {
+			return fmt.Errorf("train: %s: %w", r.Dir, err)
+		}
+		accs = append(accs, s.TestAccuracy)
+		if !quiet {
+			fmt.Fprintf(stdout, "%s seed %d: test accuracy %.2f%% after %d epochs (best validation epoch %d: %.2f%%)\n",
+				s.Name, s.Seed, 100*s.TestAccuracy, s.Epochs, s.BestValEpoch, 100*s.BestValTestAccuracy)
+		}
+	}
+	if len(accs) > 0 {
+		mean, sd, lo, hi := stats(accs)
+		fmt.Fprintf(stdout, "%s: %d members, test accuracy %.2f%% +- %.2f%% (SD), worst %.2f%%, best %.2f%%; %s; results in %s\n",
+			runs[0].Trainer.Cfg.Name, len(accs), 100*mean, 100*sd, 100*lo, 100*hi,
+			time.Since(start).Round(10*time.Millisecond), filepath.Dir(runs[0].Dir))
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("train: %d of %d members failed (%s): see the messages above; the others are complete", len(failed), len(runs), strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+// stats returns the mean, standard deviation, minimum and maximum of v.
+func stats(v []float64) (mean, sd, lo, hi float64) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, x := range v {
+		mean += x
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	mean /= float64(len(v))
+	for _, x := range v {
+		sd += (x - mean) * (x - mean)
+	}
+	if len(v) > 1 {
+		sd = math.Sqrt(sd / float64(len(v)-1))
+	}
+	return mean, sd, lo, hi
+}
+
+// isPopulationDir reports whether dir holds a population (member run
+// directories seedN/ and no run of its own).
+func isPopulationDir(dir string) bool {
+	if _, err := os.Stat(filepath.Join(dir, trainer.ConfigFile)); err == nil {
+		return false
+	}
+	m, _ := filepath.Glob(filepath.Join(dir, "seed*", trainer.ConfigFile))
+	return len(m) > 0
+}
+
+// popResume reopens the members of the population in dir and trains those
+// not finished (fewer epochs than asked, or no summary.json yet) to
+// epochs (0: their configs' epochs, which must then agree).
+func popResume(dir string, epochs int, eng engineSpec, quiet bool, stdout, stderr io.Writer) error {
+	cfgs, _ := filepath.Glob(filepath.Join(dir, "seed*", trainer.ConfigFile))
+	var runs []*trainer.Run
+	total := epochs
+	for _, c := range cfgs {
+		r, err := trainer.OpenRun(filepath.Dir(c), eng.engine)
+		if err != nil {
+			return classify(fmt.Errorf("resume: %w", err))
+		}
+		want := r.Trainer.Cfg.Training.Epochs
+		if epochs == 0 {
+			if total != 0 && want != total {
+				return usageError{fmt.Errorf("resume: the members' configs ask for %d and %d epochs: give -epochs", total, want)}
+			}
+			total = want
+		}
+		runs = append(runs, r)
+	}
+	var todo []*trainer.Run
+	for _, r := range runs {
+		if r.Trainer.Epoch > total {
+			return usageError{fmt.Errorf("resume: %s already has %d epochs; give -epochs of at least %d", r.Dir, r.Trainer.Epoch, r.Trainer.Epoch)}
+		}
+		_, err := os.Stat(filepath.Join(r.Dir, trainer.SummaryFile))
+		if r.Trainer.Epoch == total && err == nil {
+			continue
+		}
+		if total != r.Trainer.Cfg.Training.Epochs {
+			r.Trainer.Cfg.Training.Epochs = total
+			if err := r.WriteConfig(); err != nil {
+				return fmt.Errorf("resume: %w", err)
+			}
+		}
+		todo = append(todo, r)
+	}
+	if len(todo) == 0 {
+		fmt.Fprintf(stdout, "%s: all %d members have %d epochs and their results; nothing to do (give -epochs to train on)\n", dir, len(runs), total)
+		return nil
+	}
+	if !quiet {
+		fmt.Fprintf(stdout, "resuming %d of %d members of %s to epoch %d on %s\n", len(todo), len(runs), dir, total, eng.name)
+	}
+	return popTrainRuns(todo, total, eng.name, quiet, stdout, stderr)
+}
