@@ -72,8 +72,8 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	if *seed >= 0 {
 		cfg.Seed = uint64(*seed)
 	}
-	if *epochs < 0 {
-		return usageError{errors.New("train: -epochs must be >= 1")}
+	if *epochs < 1 && setFlags(fl)["epochs"] {
+		return usageError{fmt.Errorf("train: -epochs %d: must be >= 1", *epochs)}
 	}
 	if *epochs > 0 {
 		cfg.Training.Epochs = *epochs
@@ -147,8 +147,8 @@ func resumeCmd(args []string, stdout, stderr io.Writer) error {
 	if *dir == "" || fl.NArg() > 0 {
 		return usageError{errors.New("resume: give the run directory: delgrad resume -run DIR")}
 	}
-	if *epochs < 0 {
-		return usageError{errors.New("resume: -epochs must be >= 1")}
+	if *epochs < 1 && setFlags(fl)["epochs"] {
+		return usageError{fmt.Errorf("resume: -epochs %d: must be >= 1", *epochs)}
 	}
 	eng, engName, err := newEngine(*device, *workers)
 	if err != nil {
