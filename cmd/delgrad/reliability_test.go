@@ -69,3 +69,111 @@ func TestNoSilentWrongAnswer(t *testing.T) {
 		})
 	}
 }
+
+// copyDir copies the files of directory src (recursively) to dst.
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), raw, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// editConfig replaces old by new in a run's config.toml.
+func editConfig(t *testing.T, dir, old, new string) {
+	t.Helper()
+	p := filepath.Join(dir, "config.toml")
+	raw, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), old) {
+		t.Fatalf("config.toml lacks %q", old)
+	}
+	if err := os.WriteFile(p, []byte(strings.Replace(string(raw), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestResumeRefusesLostOrEditedState: resume (and eval) refuse a run that
+// lost its checkpoint after training, which would restart at epoch 0 and
+// overwrite its history, and a run whose config.toml was edited since the
+// checkpoint, naming the changed keys; -force restarts or applies the
+// changes, and says so.
+func TestResumeRefusesLostOrEditedState(t *testing.T) {
+	tmp := t.TempDir()
+	base := filepath.Join(tmp, "base")
+	runOK(t, "train", "-epochs", "1", "-out", base, "-quiet")
+	noCkpt := func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, "checkpoint.bin")) }
+	lr := func(t *testing.T, dir string) {
+		editConfig(t, dir, "[training]\n  epochs = 1\n  batch_size = 150\n  eval_batch_size = 200\n  optimizer = \"adam\"\n  learning_rate = 0.005",
+			"[training]\n  epochs = 1\n  batch_size = 150\n  eval_batch_size = 200\n  optimizer = \"adam\"\n  learning_rate = 0.01")
+	}
+	cases := []struct {
+		name    string
+		edit    func(t *testing.T, dir string)
+		args    []string // after the command, -run DIR is added
+		want    string   // in the error; "" for success
+		stderr  string   // in stderr on success
+		metrics int      // rows of metrics.csv afterwards
+	}{
+		{"lost checkpoint", noCkpt, []string{"resume", "-epochs", "2", "-quiet"}, "no checkpoint.bin, yet it has trained epochs (metrics.csv)", "", 1},
+		{"lost checkpoint eval", noCkpt, []string{"eval"}, "resume -force restarts the run at epoch 0", "", 1},
+		{"lost checkpoint -force", noCkpt, []string{"resume", "-epochs", "2", "-quiet", "-force"}, "", "restarting at epoch 0", 2},
+		{"edited lr", lr, []string{"resume", "-epochs", "2", "-quiet"}, "training.learning_rate: 0.005 -> 0.01 (undo the edit, or delgrad resume -force applies it)", "", 1},
+		{"edited lr eval", lr, []string{"eval"}, "training.learning_rate: 0.005 -> 0.01", "", 1},
+		{"edited lr -force", lr, []string{"resume", "-epochs", "2", "-quiet", "-force"}, "", "applying the changes to config.toml since the checkpoint: training.learning_rate: 0.005 -> 0.01", 2},
+		{"edited epochs", func(t *testing.T, dir string) { editConfig(t, dir, "epochs = 1", "epochs = 2") }, []string{"resume", "-quiet"}, "", "", 2},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "run")
+			copyDir(t, base, dir)
+			c.edit(t, dir)
+			ck, _ := os.ReadFile(filepath.Join(dir, "checkpoint.bin"))
+			var o, e bytes.Buffer
+			err := run(append(c.args, "-run", dir), &o, &e)
+			if c.want == "" {
+				if err != nil {
+					t.Fatalf("error %v, want success", err)
+				}
+				if !strings.Contains(e.String(), c.stderr) {
+					t.Fatalf("stderr %q does not say %q", e.String(), c.stderr)
+				}
+			} else {
+				var ue usageError
+				if err == nil || !errors.As(err, &ue) {
+					t.Fatalf("error %v, want a usage error (exit code 2); output:\n%s", err, o.String())
+				}
+				if !strings.Contains(err.Error(), c.want) {
+					t.Fatalf("error %q does not say %q", err, c.want)
+				}
+				if after, _ := os.ReadFile(filepath.Join(dir, "checkpoint.bin")); !bytes.Equal(ck, after) {
+					t.Fatal("the refused command changed checkpoint.bin")
+				}
+			}
+			m, _ := os.ReadFile(filepath.Join(dir, "metrics.csv"))
+			if n := strings.Count(string(m), "\n") - 1; n != c.metrics {
+				t.Fatalf("metrics.csv has %d rows, want %d:\n%s", n, c.metrics, m)
+			}
+			if c.want == "" {
+				// What -force did is settled: a plain resume and eval now run.
+				runOK(t, "resume", "-run", dir, "-quiet")
+				runOK(t, "eval", "-run", dir)
+			}
+		})
+	}
+}

@@ -141,6 +141,7 @@ func resumeCmd(args []string, stdout, stderr io.Writer) error {
 	device := fl.String("device", "cpu", "engine: cpu, gpu or auto")
 	workers := fl.Int("workers", 0, "CPU workers (0: one per core)")
 	quiet := fl.Bool("quiet", false, "print only the final result")
+	force := fl.Bool("force", false, "resume even if config.toml was edited since the checkpoint (apply the changes, listed), or restart at epoch 0 a run that lost its checkpoint (its history and results are removed)")
 	if err := fl.Parse(args); err != nil {
 		return flagError(err)
 	}
@@ -154,9 +155,15 @@ func resumeCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	r, err := trainer.OpenRun(*dir, eng)
+	r, err := trainer.OpenRunOptions(*dir, eng, trainer.OpenOptions{Force: *force})
 	if err != nil {
 		return classify(fmt.Errorf("resume: %w", err))
+	}
+	if len(r.Changes) > 0 {
+		fmt.Fprintf(stderr, "resume: -force: applying the changes to %s since the checkpoint: %s\n", trainer.ConfigFile, trainer.FormatChanges(r.Changes))
+	}
+	if r.Restarted {
+		fmt.Fprintf(stderr, "resume: -force: %s had no %s: restarting at epoch 0 (its history and results were removed)\n", *dir, trainer.CheckpointFile)
 	}
 	total := r.Trainer.Cfg.Training.Epochs
 	if *epochs > 0 {
