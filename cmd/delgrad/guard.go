@@ -1,8 +1,12 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -28,4 +32,28 @@ func refuseWith(cmd string, set map[string]bool, name string, others []string, w
 		return nil
 	}
 	return usageError{fmt.Errorf("%s: %s cannot be used with -%s: %s", cmd, strings.Join(bad, ", "), name, why)}
+}
+
+// newRunDir creates a new directory parent/base, or parent/base-2, -3, ...
+// when that is taken. os.Mkdir makes the choice atomic: two runs started
+// in the same second (the default name's resolution) get different
+// directories.
+func newRunDir(parent, base string) (string, error) {
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", fmt.Errorf("run directory: %w", err)
+	}
+	for i := 1; i <= 1000; i++ {
+		d := filepath.Join(parent, base)
+		if i > 1 {
+			d += fmt.Sprintf("-%d", i)
+		}
+		err := os.Mkdir(d, 0o755)
+		if err == nil {
+			return d, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", fmt.Errorf("run directory: %w", err)
+		}
+	}
+	return "", fmt.Errorf("run directory: %s and 999 numbered variants exist already: give -out", filepath.Join(parent, base))
 }

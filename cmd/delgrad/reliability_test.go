@@ -177,3 +177,103 @@ func TestResumeRefusesLostOrEditedState(t *testing.T) {
 		})
 	}
 }
+
+// TestTrainOutDir: train -force replaces a run directory whole (no
+// robustness/ or other result of the old run is left), and refuses
+// directories that are no run directory or hold files no run writes, with
+// or without -force, leaving them as they were; default run directories
+// made in the same second do not collide.
+func TestTrainOutDir(t *testing.T) {
+	tmp := t.TempDir()
+	base := filepath.Join(tmp, "base")
+	runOK(t, "train", "-epochs", "1", "-out", base, "-quiet")
+	if err := os.MkdirAll(filepath.Join(base, "robustness"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(base, "robustness"), "chips.csv", "stale\n")
+	cases := []struct {
+		name  string
+		setup func(t *testing.T, dir string) string // returns -out
+		force bool
+		want  string   // in the usage error; "" for success
+		left  []string // files that must exist afterwards, relative to -out's directory
+		gone  []string // files that must not
+	}{
+		{"-force replaces the whole run", func(t *testing.T, dir string) string {
+			copyDir(t, base, dir)
+			return dir
+		}, true, "", []string{"config.toml", "checkpoint.bin", "summary.json"}, []string{"robustness"}},
+		{"run without -force", func(t *testing.T, dir string) string {
+			copyDir(t, base, dir)
+			return dir
+		}, false, "choose another -out or pass -force", []string{"robustness/chips.csv"}, nil},
+		{"-force on a run with other files", func(t *testing.T, dir string) string {
+			copyDir(t, base, dir)
+			writeFile(t, dir, "notes.txt", "mine\n")
+			return dir
+		}, true, "also holds notes.txt, which no run writes", []string{"notes.txt", "robustness/chips.csv"}, nil},
+		{"-force on a directory that holds no run", func(t *testing.T, dir string) string {
+			os.MkdirAll(dir, 0o755)
+			writeFile(t, dir, "README.md", "# project\n")
+			return dir
+		}, true, "is not empty and holds no run (no config.toml)", []string{"README.md"}, []string{"config.toml", "checkpoint.bin"}},
+		{"a file as -out", func(t *testing.T, dir string) string {
+			os.MkdirAll(dir, 0o755)
+			return writeFile(t, dir, "README.md", "# project\n")
+		}, true, "README.md is a file", []string{"README.md"}, []string{"config.toml"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "d")
+			out := c.setup(t, dir)
+			args := []string{"train", "-epochs", "1", "-seed", "3", "-out", out, "-quiet"}
+			if c.force {
+				args = append(args, "-force")
+			}
+			var o, e bytes.Buffer
+			err := run(args, &o, &e)
+			if c.want == "" {
+				if err != nil {
+					t.Fatalf("error %v, want success", err)
+				}
+			} else {
+				var ue usageError
+				if err == nil || !errors.As(err, &ue) || !strings.Contains(err.Error(), c.want) {
+					t.Fatalf("error %v, want a usage error saying %q", err, c.want)
+				}
+			}
+			for _, f := range c.left {
+				if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+					t.Errorf("%s is gone: %v", f, err)
+				}
+			}
+			for _, f := range c.gone {
+				if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+					t.Errorf("%s was left", f)
+				}
+			}
+		})
+	}
+	t.Run("default directories", func(t *testing.T) {
+		t.Chdir(t.TempDir())
+		runOK(t, "train", "-epochs", "1", "-quiet")
+		runOK(t, "train", "-epochs", "1", "-quiet")
+		// A failed start leaves no empty default directory behind.
+		var o, e bytes.Buffer
+		if err := run([]string{"train", "-epochs", "1", "-init", t.TempDir(), "-quiet"}, &o, &e); err == nil {
+			t.Fatal("train -init with no network succeeded")
+		}
+		runs, err := os.ReadDir("runs")
+		if err != nil || len(runs) != 2 || runs[0].Name() == runs[1].Name() {
+			t.Fatalf("runs/ holds %v (%v), want two run directories", runs, err)
+		}
+		d, err := newRunDir("runs", "same")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d2, err := newRunDir("runs", "same")
+		if err != nil || d2 == d || filepath.Base(d2) != "same-2" {
+			t.Fatalf("second newRunDir(runs, same) = %q, %v; first %q: want runs/same-2", d2, err, d)
+		}
+	})
+}

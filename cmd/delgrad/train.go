@@ -89,10 +89,6 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	dir := *out
-	if dir == "" {
-		dir = filepath.Join("runs", fmt.Sprintf("%s-seed%d-%s", cfg.Name, cfg.Seed, time.Now().Format("20060102-150405")))
-	}
 	data, err := trainer.LoadData(&cfg, ".")
 	if err != nil {
 		return usageError{fmt.Errorf("train: %w", err)}
@@ -114,8 +110,17 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 			return nil
 		}
 	}
+	dir := *out
+	if dir == "" {
+		if dir, err = newRunDir("runs", fmt.Sprintf("%s-seed%d-%s", cfg.Name, cfg.Seed, time.Now().Format("20060102-150405"))); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+	}
 	r, err := trainer.NewRun(dir, cfg, data, eng, *force, init)
 	if err != nil {
+		if *out == "" {
+			os.Remove(dir) // the new, still empty default directory
+		}
 		return classify(fmt.Errorf("train: %w", err))
 	}
 	if initPath != "" {
