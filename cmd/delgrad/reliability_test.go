@@ -277,3 +277,84 @@ func TestTrainOutDir(t *testing.T) {
 		}
 	})
 }
+
+// TestExportOutDir: export refuses a non-empty -out unless -force, which
+// replaces an export whole (no file of the old one is left, and no
+// temporary directory either); it never replaces the run itself or a
+// directory with other files.
+func TestExportOutDir(t *testing.T) {
+	tmp := t.TempDir()
+	runDir := filepath.Join(tmp, "run")
+	runOK(t, "train", "-epochs", "1", "-out", runDir, "-quiet")
+	old := filepath.Join(tmp, "old")
+	runOK(t, "export", "-run", runDir, "-out", old)
+	writeFile(t, old, "layer9_weights.npy", "stale")
+	cases := []struct {
+		name  string
+		setup func(t *testing.T, parent string) string // returns -out
+		force bool
+		want  string   // in the usage error; "" for success
+		left  []string // must exist afterwards, relative to -out
+		gone  []string // must not
+	}{
+		{"non-empty without -force", func(t *testing.T, p string) string {
+			d := filepath.Join(p, "net")
+			copyDir(t, old, d)
+			return d
+		}, false, "is not empty: choose another -out, or pass -force", []string{"layer9_weights.npy"}, nil},
+		{"-force replaces an export whole", func(t *testing.T, p string) string {
+			d := filepath.Join(p, "net")
+			copyDir(t, old, d)
+			return d
+		}, true, "", []string{"network.json"}, []string{"layer9_weights.npy"}},
+		{"-force on a directory with other files", func(t *testing.T, p string) string {
+			d := filepath.Join(p, "net")
+			copyDir(t, old, d)
+			writeFile(t, d, "notes.txt", "mine")
+			return d
+		}, true, "also holds notes.txt", []string{"notes.txt", "layer9_weights.npy"}, nil},
+		{"the run itself", func(t *testing.T, p string) string { return runDir }, true, "holds the run", []string{"config.toml", "checkpoint.bin"}, nil},
+		{"above the run", func(t *testing.T, p string) string { return tmp }, true, "holds the run", []string{"run/config.toml"}, nil},
+		{"a file", func(t *testing.T, p string) string { return writeFile(t, p, "net", "x") }, true, "is a file", nil, nil},
+		{"empty directory", func(t *testing.T, p string) string {
+			d := filepath.Join(p, "net")
+			os.Mkdir(d, 0o755)
+			return d
+		}, false, "", []string{"network.json"}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			parent := t.TempDir()
+			out := c.setup(t, parent)
+			args := []string{"export", "-run", runDir, "-out", out}
+			if c.force {
+				args = append(args, "-force")
+			}
+			var o, e bytes.Buffer
+			err := run(args, &o, &e)
+			if c.want == "" {
+				if err != nil {
+					t.Fatalf("error %v, want success", err)
+				}
+			} else {
+				var ue usageError
+				if err == nil || !errors.As(err, &ue) || !strings.Contains(err.Error(), c.want) {
+					t.Fatalf("error %v, want a usage error saying %q", err, c.want)
+				}
+			}
+			for _, f := range c.left {
+				if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+					t.Errorf("%s is gone: %v", f, err)
+				}
+			}
+			for _, f := range c.gone {
+				if _, err := os.Stat(filepath.Join(out, f)); err == nil {
+					t.Errorf("%s was left", f)
+				}
+			}
+			if ents, _ := os.ReadDir(parent); len(ents) > 1 {
+				t.Errorf("export left %d entries beside -out: %v", len(ents), ents)
+			}
+		})
+	}
+}

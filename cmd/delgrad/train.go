@@ -271,11 +271,15 @@ func exportCmd(args []string, stdout, stderr io.Writer) error {
 	fl.SetOutput(stderr)
 	dir := fl.String("run", "", "run directory (required)")
 	out := fl.String("out", "", "output directory (required)")
+	force := fl.Bool("force", false, "replace an existing network directory in -out whole")
 	if err := fl.Parse(args); err != nil {
 		return flagError(err)
 	}
 	if *dir == "" || *out == "" || fl.NArg() > 0 {
 		return usageError{errors.New("export: give -run DIR and -out DIR")}
+	}
+	if err := checkExportDir(*out, *dir, *force); err != nil {
+		return err
 	}
 	eng, _, err := newEngine("cpu", 1)
 	if err != nil {
@@ -285,8 +289,16 @@ func exportCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return classify(fmt.Errorf("export: %w", err))
 	}
-	if err := trainer.Export(r.Trainer, *out, r.Trainer.Epoch); err != nil {
-		return err
+	var fillErr error
+	err = replaceDir(*out, func(tmp string) error {
+		fillErr = trainer.Export(r.Trainer, tmp, r.Trainer.Epoch)
+		return fillErr
+	})
+	if fillErr != nil {
+		return fillErr
+	}
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
 	}
 	fmt.Fprintf(stdout, "exported %s (epoch %d) to %s\n", r.Trainer.Cfg.Name, r.Trainer.Epoch, *out)
 	return nil
