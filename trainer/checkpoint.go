@@ -17,6 +17,9 @@ import (
 // checkpointMagic starts every checkpoint file, followed by a version byte.
 const checkpointMagic = "DELGRADCKPT"
 
+// checkpointVersion is the format's version. Fields added to checkpoint
+// since version 2 (Config) decode as zero from older files, and older
+// programs skip them, so they do not change it.
 const checkpointVersion = 2
 
 // checkpoint is everything needed to continue a run exactly.
@@ -29,6 +32,10 @@ type checkpoint struct {
 	RNG        []byte
 	History    []EpochMetrics
 	Best       Snapshot
+	// Config is the TOML encoding of the configuration the state was
+	// trained with (empty in checkpoints written before it was recorded),
+	// so that a config.toml edited since is not applied without a word.
+	Config string
 }
 
 // SaveCheckpoint writes the trainer's state to path atomically: a reader
@@ -39,8 +46,13 @@ func (t *Trainer) SaveCheckpoint(path string) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint: rng state: %w", err)
 	}
+	var cfg bytes.Buffer
+	if err := t.Cfg.Encode(&cfg); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
 	c := checkpoint{Epoch: t.Epoch, W: t.Model.W, Theta: t.Model.Theta, Opt: *t.Opt,
-		BumpValue: t.BumpValue, LastBumped: t.LastBumped, RNG: rng, History: t.History, Best: t.Best}
+		BumpValue: t.BumpValue, LastBumped: t.LastBumped, RNG: rng, History: t.History, Best: t.Best,
+		Config: cfg.String()}
 	var buf bytes.Buffer
 	buf.WriteString(checkpointMagic)
 	buf.WriteByte(checkpointVersion)
@@ -57,18 +69,27 @@ func (t *Trainer) SaveCheckpoint(path string) error {
 // LoadCheckpoint restores the state saved by SaveCheckpoint into a trainer
 // built from the same configuration and data.
 func (t *Trainer) LoadCheckpoint(path string) error {
-	raw, err := os.ReadFile(path)
+	c, err := readCheckpoint(path)
 	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	c, err := decodeCheckpoint(raw)
-	if err != nil {
-		return fmt.Errorf("checkpoint %s: %w", path, err)
+		return err
 	}
 	if err := t.restore(c); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", path, err)
 	}
 	return nil
+}
+
+// readCheckpoint reads and decodes the checkpoint at path.
+func readCheckpoint(path string) (*checkpoint, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	c, err := decodeCheckpoint(raw)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	return c, nil
 }
 
 func decodeCheckpoint(raw []byte) (*checkpoint, error) {

@@ -339,7 +339,16 @@ func nonNegative(key string, v float64) error {
 
 // Validate checks every value and names the first bad key.
 func (c *Config) Validate() error {
+	// TOML integers are int64: a seed above math.MaxInt64 is a negative
+	// one wrapped around (seed = -5 decodes as 2^64-5), and could not be
+	// written back to a config.toml.
+	if c.Seed > math.MaxInt64 {
+		return fmt.Errorf("config: seed = %d: must be >= 0", int64(c.Seed))
+	}
 	if err := oneOf("data.name", c.Data.Name, DatasetNames); err != nil {
+		return err
+	}
+	if err := c.Data.unused(); err != nil {
 		return err
 	}
 	if c.Data.Multiplex < 1 {
@@ -382,6 +391,25 @@ func (c *Config) Validate() error {
 		}
 	}
 	return c.Training.validate()
+}
+
+// unused reports the first dataset key that data.name does not read, so
+// that a key the user set is never ignored without a word.
+func (d *DataConfig) unused() error {
+	if d.Name != "npy" {
+		for _, k := range []struct{ key, v string }{
+			{"train_samples", d.TrainSamples}, {"train_labels", d.TrainLabels},
+			{"validation_samples", d.ValidationSamples}, {"validation_labels", d.ValidationLabels},
+			{"test_samples", d.TestSamples}, {"test_labels", d.TestLabels}} {
+			if k.v != "" {
+				return fmt.Errorf("config: data.%s is set, but data.name = %q does not read .npy files: set data.name = \"npy\" to train on them, or remove data.%s", k.key, d.Name, k.key)
+			}
+		}
+	}
+	if d.Dir != "" && d.Name != "mnist" && d.Name != "mnist16" {
+		return fmt.Errorf("config: data.dir is set, but data.name = %q does not read it (data.dir is the MNIST directory, for mnist and mnist16): remove data.dir", d.Name)
+	}
+	return nil
 }
 
 func (n *NeuronConfig) validate(key string, complete bool) error {

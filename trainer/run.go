@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -27,6 +28,7 @@ const (
 	NetworkDir     = "network"
 	BestNetworkDir = "network_best"
 	PlotsDir       = "plots"
+	RobustnessDir  = "robustness" // delgrad robustness's default output
 )
 
 // ErrRunExists is returned when a run directory already holds a run and
@@ -40,6 +42,13 @@ type Run struct {
 	// Trainer holds the run's state.
 	Trainer *Trainer
 
+	// Changes lists the settings of config.toml that differ from those
+	// the checkpoint was trained with, which OpenOptions.Force applied.
+	Changes []ConfigChange
+	// Restarted is set when OpenOptions.Force restarted a run that had
+	// lost its checkpoint at epoch 0.
+	Restarted bool
+
 	checkpointed int // epoch of the last checkpoint on disk, -1 for none
 }
 
@@ -51,19 +60,17 @@ type InputError struct{ Err error }
 func (e InputError) Error() string { return e.Err.Error() }
 func (e InputError) Unwrap() error { return e.Err }
 
-// NewRun creates dir (which must not hold a run unless force is set, in
-// which case the old run's files are removed once the new run has been
-// built) and writes the resolved configuration into it. init, when not
-// nil, may change the new trainer's initial parameters (see
-// Trainer.InitFrom) before anything is written; the run then starts with an
-// epoch-0 checkpoint that holds them.
+// NewRun creates dir, which must not exist or be empty, or hold a run and
+// force be set: the old run's files (everything a run writes) are then
+// removed once the new run has been built, and a directory that also holds
+// other files is refused. It writes the resolved configuration and an
+// epoch-0 checkpoint into it. init, when not nil, may change the new
+// trainer's initial parameters (see Trainer.InitFrom) before anything is
+// written.
 func NewRun(dir string, cfg Config, data Data, engine batch.Engine, force bool, init func(*Trainer) error) (*Run, error) {
-	exists := false
-	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); err == nil {
-		if !force {
-			return nil, InputError{fmt.Errorf("%s: %w: choose another -out or pass -force to overwrite it", dir, ErrRunExists)}
-		}
-		exists = true
+	exists, err := checkRunDir(dir, force)
+	if err != nil {
+		return nil, err
 	}
 	t, err := NewTrainer(cfg, data, engine)
 	if err != nil {
@@ -75,10 +82,8 @@ func NewRun(dir string, cfg Config, data Data, engine batch.Engine, force bool, 
 		}
 	}
 	if exists {
-		for _, f := range []string{ConfigFile, MetricsFile, CheckpointFile, SummaryFile, NetworkDir, BestNetworkDir, PlotsDir, InitFile} {
-			if err := os.RemoveAll(filepath.Join(dir, f)); err != nil {
-				return nil, fmt.Errorf("remove old run: %w", err)
-			}
+		if err := clearRunDir(dir); err != nil {
+			return nil, err
 		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -88,10 +93,10 @@ func NewRun(dir string, cfg Config, data Data, engine batch.Engine, force bool, 
 	if err := r.WriteConfig(); err != nil {
 		return nil, err
 	}
-	if init != nil {
-		if err := r.checkpoint(); err != nil {
-			return nil, err
-		}
+	// A run has a checkpoint from its start: one that is missing later was
+	// lost, and OpenRun does not mistake the run for a new one.
+	if err := r.checkpoint(); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
@@ -114,9 +119,33 @@ func (r *Run) WriteConfig() error {
 	return atomicfile.Write(filepath.Join(r.Dir, ConfigFile), 0o644, r.Trainer.Cfg.Encode)
 }
 
+// OpenOptions relax the checks of OpenRunOptions.
+type OpenOptions struct {
+	// Force opens a run whose config.toml differs from the settings its
+	// checkpoint was trained with: the file's settings apply, Run.Changes
+	// lists them and the checkpoint is rewritten with them. It also opens
+	// a run that lost its checkpoint after training epochs: the run
+	// restarts at epoch 0, its history and results are removed and
+	// Run.Restarted is set.
+	Force bool
+}
+
+// ErrNoCheckpoint is returned when a run that has trained epochs has no
+// checkpoint: its parameters are lost.
+var ErrNoCheckpoint = errors.New("the run has no " + CheckpointFile)
+
 // OpenRun reopens the run in dir at its last checkpoint (or at its start,
-// if it has none yet), with the data its configuration names.
+// if it has none and no trained epochs), with the data its configuration
+// names. It refuses a run whose config.toml differs from the settings of
+// its checkpoint (a *ConfigChangedError; training.epochs may differ) and
+// one whose checkpoint is missing although it has a history
+// (ErrNoCheckpoint).
 func OpenRun(dir string, engine batch.Engine) (*Run, error) {
+	return OpenRunOptions(dir, engine, OpenOptions{})
+}
+
+// OpenRunOptions is OpenRun with its checks relaxed by opt.
+func OpenRunOptions(dir string, engine batch.Engine, opt OpenOptions) (*Run, error) {
 	cfg, err := Load(filepath.Join(dir, ConfigFile))
 	if err != nil {
 		return nil, InputError{fmt.Errorf("open run: %w", err)}
@@ -125,25 +154,76 @@ func OpenRun(dir string, engine batch.Engine) (*Run, error) {
 	if err != nil {
 		return nil, InputError{fmt.Errorf("open run: %w", err)}
 	}
-	return OpenRunWith(dir, cfg, data, engine)
+	return openRun(dir, cfg, data, engine, opt)
 }
 
 // OpenRunWith is OpenRun with the configuration and data given rather than
 // read from the run's config.toml.
 func OpenRunWith(dir string, cfg Config, data Data, engine batch.Engine) (*Run, error) {
+	return openRun(dir, cfg, data, engine, OpenOptions{})
+}
+
+func openRun(dir string, cfg Config, data Data, engine batch.Engine, opt OpenOptions) (*Run, error) {
 	t, err := NewTrainer(cfg, data, engine)
 	if err != nil {
 		return nil, InputError{fmt.Errorf("open run: %w", err)}
 	}
 	r := &Run{Dir: dir, Trainer: t, checkpointed: -1}
 	ck := filepath.Join(dir, CheckpointFile)
-	if _, err := os.Stat(ck); err == nil {
-		if err := t.LoadCheckpoint(ck); err != nil {
-			return nil, InputError{fmt.Errorf("open run: %w", err)}
+	if _, err := os.Stat(ck); errors.Is(err, fs.ErrNotExist) {
+		if err := r.lostCheckpoint(opt.Force); err != nil {
+			return nil, err
 		}
-		r.checkpointed = t.Epoch
+		return r, nil
+	}
+	c, err := readCheckpoint(ck)
+	if err != nil {
+		return nil, InputError{fmt.Errorf("open run: %w", err)}
+	}
+	changes, err := diffConfigs(c.Config, t.Cfg)
+	if err != nil {
+		return nil, InputError{fmt.Errorf("open run: %s: %w", ck, err)}
+	}
+	if len(changes) > 0 && !opt.Force {
+		return nil, InputError{fmt.Errorf("open run: %w", &ConfigChangedError{Dir: dir, Epoch: c.Epoch, Changes: changes})}
+	}
+	if err := t.restore(c); err != nil {
+		return nil, InputError{fmt.Errorf("open run: checkpoint %s: %w", ck, err)}
+	}
+	r.checkpointed = t.Epoch
+	if len(changes) > 0 {
+		// Record the settings now in force, so that they are accepted once.
+		r.Changes = changes
+		if err := r.checkpoint(); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
+}
+
+// lostCheckpoint handles a run directory without a checkpoint: fine for a
+// run that has trained no epoch, refused for one that has (unless force,
+// which restarts it at epoch 0 and removes its history and results).
+func (r *Run) lostCheckpoint(force bool) error {
+	f, ok := hasHistory(r.Dir)
+	if !ok {
+		return nil
+	}
+	if !force {
+		return InputError{fmt.Errorf("open run: %s: %w, yet it has trained epochs (%s): their parameters are lost; "+
+			"restore %s, or delgrad resume -force restarts the run at epoch 0 and replaces its history and results", r.Dir, ErrNoCheckpoint, f, CheckpointFile)}
+	}
+	if _, err := os.Stat(filepath.Join(r.Dir, InitFile)); err == nil {
+		return InputError{fmt.Errorf("open run: %s: %w, and the run started from the -init network named in %s, whose parameters were only in it: "+
+			"start the run again with delgrad train -init NET -out %s -force", r.Dir, ErrNoCheckpoint, InitFile, r.Dir)}
+	}
+	for _, e := range []string{MetricsFile, SummaryFile, NetworkDir, BestNetworkDir, PlotsDir, RobustnessDir} {
+		if err := os.RemoveAll(filepath.Join(r.Dir, e)); err != nil {
+			return fmt.Errorf("restart run: %w", err)
+		}
+	}
+	r.Restarted = true
+	return r.checkpoint()
 }
 
 // Hooks receive progress from Run.Train; nil fields are skipped.

@@ -34,6 +34,15 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 	if *runDir != "" && *netDir != "" {
 		return usageError{errors.New("eval: give -run or -net, not both")}
 	}
+	if *runDir != "" {
+		// A run is evaluated on its own data and engine settings: flags
+		// that choose other data or change the network would be ignored.
+		if err := refuseWith("eval", setFlags(fl), "run", []string{"samples", "labels", "data", "dataset", "eps"},
+			"a run is evaluated on its own dataset (choose the split with -split) with its own training.eps; "+
+				"to evaluate its network on other data, export it (delgrad export -run DIR -out NET) and use eval -net NET"); err != nil {
+			return err
+		}
+	}
 	eng, _, err := newEngine("cpu", *workers)
 	if err != nil {
 		return err

@@ -4,9 +4,9 @@
 // Usage:
 //
 //	delgrad train  [-config NAME|FILE] [-seed N] [-epochs N] [-out DIR] [-init NETDIR] [-device cpu|gpu|auto] [-workers N] [-quiet] [-force]
-//	delgrad resume -run DIR [-epochs N] [-device cpu|gpu|auto] [-workers N] [-quiet]
+//	delgrad resume -run DIR [-epochs N] [-device cpu|gpu|auto] [-workers N] [-quiet] [-force]
 //	delgrad eval   [-run DIR | -net DIR] [-split NAME] [-dataset NAME | -data DIR | -samples F -labels F] [-workers N] [-eps]
-//	delgrad export -run DIR -out DIR
+//	delgrad export -run DIR -out DIR [-force]
 //	delgrad robustness -run DIR [-compare DIR] [-chips N] [-seed N] [-split NAME] [-out DIR] [-workers N] [-quiet]
 //	delgrad bench  [-quick] [-device cpu|gpu|all] [-cases RE] [-batches LIST] [-modes LIST] [-out DIR] [-reference CMD]
 //	delgrad bench  -readme README.md DIR...
@@ -24,10 +24,15 @@
 // init.txt and an epoch-0 checkpoint holds the loaded parameters.
 //
 // resume continues a run from its last checkpoint and ends bit-identical to
-// an uninterrupted run. eval evaluates a run or a network in the reference's
+// an uninterrupted run. It refuses a run whose config.toml was edited since
+// the checkpoint (naming the changed keys) and one that lost its checkpoint;
+// -force applies the edits, or restarts the run at epoch 0. train -force
+// replaces a run directory whole, and refuses one that also holds files no
+// run writes. eval evaluates a run or a network in the reference's
 // layout on a split; without flags it evaluates the built-in pretrained
 // Yin-Yang H30_WA network of the DelGrad paper on the published test split.
-// export writes a run's network in the reference's layout.
+// export writes a run's network in the reference's layout into a new or
+// empty directory; -force replaces an earlier export whole.
 //
 // robustness evaluates a run on many simulated BrainScaleS-2 chips (package
 // bss2model; the chip model of the run's [bss2] section, else of the

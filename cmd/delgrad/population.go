@@ -230,15 +230,22 @@ func isPopulationDir(dir string) bool {
 
 // popResume reopens the members of the population in dir and trains those
 // not finished (fewer epochs than asked, or no summary.json yet) to
-// epochs (0: their configs' epochs, which must then agree).
-func popResume(dir string, epochs int, eng engineSpec, quiet bool, stdout, stderr io.Writer) error {
+// epochs (0: their configs' epochs, which must then agree). force is
+// resume's -force, for every member.
+func popResume(dir string, epochs int, eng engineSpec, force, quiet bool, stdout, stderr io.Writer) error {
 	cfgs, _ := filepath.Glob(filepath.Join(dir, "seed*", trainer.ConfigFile))
 	var runs []*trainer.Run
 	total := epochs
 	for _, c := range cfgs {
-		r, err := trainer.OpenRun(filepath.Dir(c), eng.engine)
+		r, err := trainer.OpenRunOptions(filepath.Dir(c), eng.engine, trainer.OpenOptions{Force: force})
 		if err != nil {
 			return classify(fmt.Errorf("resume: %w", err))
+		}
+		if len(r.Changes) > 0 {
+			fmt.Fprintf(stderr, "resume: -force: applying the changes to %s since the checkpoint: %s\n", filepath.Join(r.Dir, trainer.ConfigFile), trainer.FormatChanges(r.Changes))
+		}
+		if r.Restarted {
+			fmt.Fprintf(stderr, "resume: -force: %s had no %s: restarting at epoch 0 (its history and results were removed)\n", r.Dir, trainer.CheckpointFile)
 		}
 		want := r.Trainer.Cfg.Training.Epochs
 		if epochs == 0 {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -91,6 +92,11 @@ func robustnessCmd(args []string, stdout, stderr io.Writer) error {
 	for i, d := range dirs {
 		if runs[i], err = trainer.OpenRun(d, eng); err != nil {
 			return classify(fmt.Errorf("robustness: %w", err))
+		}
+	}
+	if len(runs) == 2 {
+		if err := sameSplit(runs[0].Trainer, runs[1].Trainer, *split); err != nil {
+			return usageError{fmt.Errorf("robustness: -compare %s: %w", *cmpDir, err)}
 		}
 	}
 	// One chip model for all runs: the first run's [bss2], else the
@@ -185,6 +191,28 @@ func robustnessCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "results in %s\n", dir)
 	return nil
+}
+
+// sameSplit checks that two runs hold the same samples and labels in split,
+// so that their accuracies over the same chips compare.
+func sameSplit(a, b *trainer.Trainer, split string) error {
+	sa, err := splitOf(a, split)
+	if err != nil {
+		return err
+	}
+	sb, err := splitOf(b, split)
+	if err != nil {
+		return err
+	}
+	if sa.N == sb.N && sa.F == sb.F && slices.Equal(sa.Labels, sb.Labels) && slices.Equal(sa.Times, sb.Times) {
+		return nil
+	}
+	what := "other samples or labels than"
+	if sa.N != sb.N || sa.F != sb.F {
+		what = fmt.Sprintf("%d samples of %d features, not the %d of %d of", sb.N, sb.F, sa.N, sa.F)
+	}
+	return fmt.Errorf("its %s split (data.name = %q) holds %s the -run's (data.name = %q): compare only runs trained on the same dataset",
+		split, b.Cfg.Data.Name, what, a.Cfg.Data.Name)
 }
 
 // correct counts the predictions that equal their label.

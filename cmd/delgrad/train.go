@@ -82,8 +82,8 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 			return usageError{fmt.Errorf("train: -seeds: %w", err)}
 		}
 	}
-	if *epochs < 0 {
-		return usageError{errors.New("train: -epochs must be >= 1")}
+	if *epochs < 1 && setFlags(fl)["epochs"] {
+		return usageError{fmt.Errorf("train: -epochs %d: must be >= 1", *epochs)}
 	}
 	if *epochs > 0 {
 		cfg.Training.Epochs = *epochs
@@ -98,12 +98,6 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	eng, engName, err := newEngine(*device, *workers)
 	if err != nil {
 		return err
-	}
-	dir := *out
-	if dir == "" && seeds != nil {
-		dir = filepath.Join("runs", fmt.Sprintf("%s-seeds%s-%s", cfg.Name, seedList(seeds), time.Now().Format("20060102-150405")))
-	} else if dir == "" {
-		dir = filepath.Join("runs", fmt.Sprintf("%s-seed%d-%s", cfg.Name, cfg.Seed, time.Now().Format("20060102-150405")))
 	}
 	data, err := trainer.LoadData(&cfg, ".")
 	if err != nil {
@@ -126,11 +120,28 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 			return nil
 		}
 	}
+	dir := *out
+	if dir == "" {
+		name := fmt.Sprintf("%s-seed%d-%s", cfg.Name, cfg.Seed, time.Now().Format("20060102-150405"))
+		if seeds != nil {
+			name = fmt.Sprintf("%s-seeds%s-%s", cfg.Name, seedList(seeds), time.Now().Format("20060102-150405"))
+		}
+		if dir, err = newRunDir("runs", name); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+	}
 	if seeds != nil {
-		return popTrain(cfg, seeds, dir, data, engineSpec{eng, engName}, *force, init, initPath, *quiet, stdout, stderr)
+		err := popTrain(cfg, seeds, dir, data, engineSpec{eng, engName}, *force, init, initPath, *quiet, stdout, stderr)
+		if *out == "" {
+			os.Remove(dir) // removes the default directory only if nothing was made in it
+		}
+		return err
 	}
 	r, err := trainer.NewRun(dir, cfg, data, eng, *force, init)
 	if err != nil {
+		if *out == "" {
+			os.Remove(dir) // the new, still empty default directory
+		}
 		return classify(fmt.Errorf("train: %w", err))
 	}
 	if initPath != "" {
@@ -156,25 +167,32 @@ func resumeCmd(args []string, stdout, stderr io.Writer) error {
 	device := fl.String("device", "cpu", "engine: cpu, gpu or auto")
 	workers := fl.Int("workers", 0, "CPU workers (0: one per core)")
 	quiet := fl.Bool("quiet", false, "print only the final result")
+	force := fl.Bool("force", false, "resume even if config.toml was edited since the checkpoint (apply the changes, listed), or restart at epoch 0 a run that lost its checkpoint (its history and results are removed)")
 	if err := fl.Parse(args); err != nil {
 		return flagError(err)
 	}
 	if *dir == "" || fl.NArg() > 0 {
 		return usageError{errors.New("resume: give the run directory: delgrad resume -run DIR")}
 	}
-	if *epochs < 0 {
-		return usageError{errors.New("resume: -epochs must be >= 1")}
+	if *epochs < 1 && setFlags(fl)["epochs"] {
+		return usageError{fmt.Errorf("resume: -epochs %d: must be >= 1", *epochs)}
 	}
 	eng, engName, err := newEngine(*device, *workers)
 	if err != nil {
 		return err
 	}
 	if isPopulationDir(*dir) {
-		return popResume(*dir, *epochs, engineSpec{eng, engName}, *quiet, stdout, stderr)
+		return popResume(*dir, *epochs, engineSpec{eng, engName}, *force, *quiet, stdout, stderr)
 	}
-	r, err := trainer.OpenRun(*dir, eng)
+	r, err := trainer.OpenRunOptions(*dir, eng, trainer.OpenOptions{Force: *force})
 	if err != nil {
 		return classify(fmt.Errorf("resume: %w", err))
+	}
+	if len(r.Changes) > 0 {
+		fmt.Fprintf(stderr, "resume: -force: applying the changes to %s since the checkpoint: %s\n", trainer.ConfigFile, trainer.FormatChanges(r.Changes))
+	}
+	if r.Restarted {
+		fmt.Fprintf(stderr, "resume: -force: %s had no %s: restarting at epoch 0 (its history and results were removed)\n", *dir, trainer.CheckpointFile)
 	}
 	total := r.Trainer.Cfg.Training.Epochs
 	if *epochs > 0 {
@@ -283,11 +301,15 @@ func exportCmd(args []string, stdout, stderr io.Writer) error {
 	fl.SetOutput(stderr)
 	dir := fl.String("run", "", "run directory (required)")
 	out := fl.String("out", "", "output directory (required)")
+	force := fl.Bool("force", false, "replace an existing network directory in -out whole")
 	if err := fl.Parse(args); err != nil {
 		return flagError(err)
 	}
 	if *dir == "" || *out == "" || fl.NArg() > 0 {
 		return usageError{errors.New("export: give -run DIR and -out DIR")}
+	}
+	if err := checkExportDir(*out, *dir, *force); err != nil {
+		return err
 	}
 	eng, _, err := newEngine("cpu", 1)
 	if err != nil {
@@ -297,8 +319,16 @@ func exportCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return classify(fmt.Errorf("export: %w", err))
 	}
-	if err := trainer.Export(r.Trainer, *out, r.Trainer.Epoch); err != nil {
-		return err
+	var fillErr error
+	err = replaceDir(*out, func(tmp string) error {
+		fillErr = trainer.Export(r.Trainer, tmp, r.Trainer.Epoch)
+		return fillErr
+	})
+	if fillErr != nil {
+		return fillErr
+	}
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
 	}
 	fmt.Fprintf(stdout, "exported %s (epoch %d) to %s\n", r.Trainer.Cfg.Name, r.Trainer.Epoch, *out)
 	return nil
