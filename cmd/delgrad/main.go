@@ -53,14 +53,16 @@
 package main
 
 import (
+	"context"
 	"embed"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"os/signal"
 	"path"
+	"syscall"
 
 	"codeberg.org/sbinet/npyio"
 	"github.com/delgrad-go/delgrad/batch"
@@ -73,15 +75,6 @@ var builtin embed.FS
 // errHelp reports that -h printed a command's usage: nothing to do, exit 0.
 var errHelp = errors.New("help printed")
 
-// flagError turns a flag parsing error into a usage error, and -h into
-// errHelp.
-func flagError(err error) error {
-	if errors.Is(err, flag.ErrHelp) {
-		return errHelp
-	}
-	return usageError{err}
-}
-
 // usageError marks errors in the command line or its inputs (exit code 2).
 type usageError struct{ err error }
 
@@ -89,43 +82,48 @@ func (u usageError) Error() string { return u.err.Error() }
 func (u usageError) Unwrap() error { return u.err }
 
 func main() {
-	err := run(os.Args[1:], os.Stdout, os.Stderr)
-	if err == nil || errors.Is(err, errHelp) {
-		return
+	args := os.Args[1:]
+	ctx := context.Background()
+	if len(args) > 0 {
+		if c, ok := lookup(args[0]); ok && c.stoppable {
+			// The first SIGINT or SIGTERM cancels ctx, and the command
+			// stops at a safe point; then the signals' default action is
+			// back, so a second one ends the process at once.
+			var stop context.CancelFunc
+			ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+			context.AfterFunc(ctx, stop)
+		}
 	}
-	fmt.Fprintln(os.Stderr, "delgrad:", err)
-	var ue usageError
-	if errors.As(err, &ue) {
-		os.Exit(2)
+	err := runContext(ctx, args, os.Stdout, os.Stderr)
+	code := exitCode(err)
+	if code != 0 {
+		fmt.Fprintln(os.Stderr, "delgrad:", err)
 	}
-	os.Exit(1)
+	os.Exit(code)
 }
 
+// run runs the command line args (without the program name).
 func run(args []string, stdout, stderr io.Writer) error {
-	const cmds = "train, resume, eval, export, robustness, bench, configs"
+	return runContext(context.Background(), args, stdout, stderr)
+}
+
+// runContext is run with a context that interrupts the stoppable commands
+// (train, resume, robustness, bench) when it is done.
+func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{fmt.Errorf("missing command; commands: %s (try: delgrad train)", cmds)}
+		printCommands(stderr)
+		return usageError{errors.New("missing command (see the list above; try: delgrad train)")}
 	}
 	switch args[0] {
-	case "train":
-		return trainCmd(args[1:], stdout, stderr)
-	case "resume":
-		return resumeCmd(args[1:], stdout, stderr)
-	case "eval":
-		return evalCmd(args[1:], stdout, stderr)
-	case "export":
-		return exportCmd(args[1:], stdout, stderr)
-	case "robustness":
-		return robustnessCmd(args[1:], stdout, stderr)
-	case "bench":
-		return benchCmd(args[1:], stdout, stderr)
-	case "configs":
-		return configsCmd(stdout)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprintf(stdout, "usage: delgrad COMMAND [flags]; commands: %s; delgrad COMMAND -h lists a command's flags\n", cmds)
+	case "-h", "-help", "--help":
+		printCommands(stdout)
 		return nil
 	}
-	return usageError{fmt.Errorf("unknown command %q; commands: %s", args[0], cmds)}
+	c, ok := lookup(args[0])
+	if !ok {
+		return usageError{fmt.Errorf("unknown command %q; commands: %s (delgrad help describes them)", args[0], commandNames())}
+	}
+	return c.run(ctx, args[1:], stdout, stderr)
 }
 
 // loadYinYang reads SPLIT_samples.npy (values in [0, 1]) and

@@ -1,13 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -43,21 +44,20 @@ func loadConfig(name string) (trainer.Config, error) {
 	return c, nil
 }
 
-func trainCmd(args []string, stdout, stderr io.Writer) error {
-	fl := flag.NewFlagSet("train", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fl := newFlags("train", stdout)
 	cfgName := fl.String("config", defaultConfig, "config file, or a built-in config name (see: delgrad configs)")
-	seed := fl.Int64("seed", -1, "seed (default: the config's)")
+	seed := seedFlag(fl, nil, "an `integer` >= 0 that seeds the initial parameters, the batch order and the input noise (default: the config's seed, 1 in the built-in configs)")
 	epochs := fl.Int("epochs", 0, "epochs (default: the config's)")
 	out := fl.String("out", "", "run directory (default: runs/NAME-seedN-TIME)")
-	device := fl.String("device", "cpu", "engine: cpu, gpu or auto")
-	workers := fl.Int("workers", 0, "CPU workers (0: one per core)")
-	quiet := fl.Bool("quiet", false, "print only the final result")
+	device := deviceFlag(fl, "cpu, gpu or auto")
+	workers := workersFlag(fl, "CPU workers")
+	quiet := quietFlag(fl)
 	force := fl.Bool("force", false, "overwrite an existing run in -out")
 	initDir := fl.String("init", "", "start from this network (reference layout: an exported run or a reference network) instead of random parameters")
 	ideal := fl.Bool("ideal", false, "train without the config's [bss2] chip model (on the ideal engine), to compare with hardware-aware training")
-	if err := fl.Parse(args); err != nil {
-		return flagError(err)
+	if err := fl.parse(args); err != nil {
+		return err
 	}
 	if fl.NArg() > 0 {
 		return usageError{fmt.Errorf("train: unexpected arguments %v", fl.Args())}
@@ -66,11 +66,8 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{fmt.Errorf("train: %w", err)}
 	}
-	if *seed < -1 {
-		return usageError{fmt.Errorf("train: -seed %d: must be >= 0", *seed)}
-	}
-	if *seed >= 0 {
-		cfg.Seed = uint64(*seed)
+	if seed.set {
+		cfg.Seed = seed.v
 	}
 	if *epochs < 0 {
 		return usageError{errors.New("train: -epochs must be >= 1")}
@@ -92,6 +89,9 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	dir := *out
 	if dir == "" {
 		dir = filepath.Join("runs", fmt.Sprintf("%s-seed%d-%s", cfg.Name, cfg.Seed, time.Now().Format("20060102-150405")))
+	}
+	if err := checkOutDir("train: -out", dir); err != nil {
+		return err
 	}
 	data, err := trainer.LoadData(&cfg, ".")
 	if err != nil {
@@ -130,19 +130,18 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintln(stdout, note)
 		}
 	}
-	return trainRun(r, cfg.Training.Epochs, engName, *quiet, stdout, stderr)
+	return trainRun(ctx, r, cfg.Training.Epochs, engName, *quiet, stdout, stderr)
 }
 
-func resumeCmd(args []string, stdout, stderr io.Writer) error {
-	fl := flag.NewFlagSet("resume", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+func resumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fl := newFlags("resume", stdout)
 	dir := fl.String("run", "", "run directory to continue (required)")
 	epochs := fl.Int("epochs", 0, "train until this many epochs in all (default: the config's)")
-	device := fl.String("device", "cpu", "engine: cpu, gpu or auto")
-	workers := fl.Int("workers", 0, "CPU workers (0: one per core)")
-	quiet := fl.Bool("quiet", false, "print only the final result")
-	if err := fl.Parse(args); err != nil {
-		return flagError(err)
+	device := deviceFlag(fl, "cpu, gpu or auto")
+	workers := workersFlag(fl, "CPU workers")
+	quiet := quietFlag(fl)
+	if err := fl.parse(args); err != nil {
+		return err
 	}
 	if *dir == "" || fl.NArg() > 0 {
 		return usageError{errors.New("resume: give the run directory: delgrad resume -run DIR")}
@@ -176,12 +175,14 @@ func resumeCmd(args []string, stdout, stderr io.Writer) error {
 	if !*quiet {
 		fmt.Fprintf(stdout, "resuming %s at epoch %d of %d on %s\n", *dir, r.Trainer.Epoch, total, engName)
 	}
-	return trainRun(r, total, engName, *quiet, stdout, stderr)
+	return trainRun(ctx, r, total, engName, *quiet, stdout, stderr)
 }
 
 // trainRun trains r to epochs, showing progress, and finishes it: test
-// accuracy, summary, exported network and plots.
-func trainRun(r *trainer.Run, epochs int, engName string, quiet bool, stdout, stderr io.Writer) error {
+// accuracy, summary, exported network and plots. When ctx is done it
+// finishes the epoch under way, checkpoints it and returns an
+// errInterrupted that names the resume command.
+func trainRun(ctx context.Context, r *trainer.Run, epochs int, engName string, quiet bool, stdout, stderr io.Writer) error {
 	var bar *progressbar.ProgressBar
 	showBar := !quiet && isTerminal(stderr)
 	printEvery := max(1, epochs/20)
@@ -203,6 +204,26 @@ func trainRun(r *trainer.Run, epochs int, engName string, quiet bool, stdout, st
 			bar.Set(done)
 		}
 	}
+	var epoch atomic.Int64 // the epoch under way, for the interrupt note
+	start0 := h.EpochStart
+	h.EpochStart = func(e, total int) {
+		epoch.Store(int64(e))
+		if start0 != nil {
+			start0(e, total)
+		}
+	}
+	noted := make(chan struct{})
+	stopNote := context.AfterFunc(ctx, func() {
+		defer close(noted)
+		if e := epoch.Load(); e > 0 {
+			fmt.Fprintf(stderr, "\ndelgrad: interrupt: finishing epoch %d, then saving a checkpoint; interrupt again to quit at once (the last checkpoint stays intact)\n", e)
+		}
+	})
+	defer func() {
+		if !stopNote() {
+			<-noted
+		}
+	}()
 	h.EpochEnd = func(m trainer.EpochMetrics) {
 		if bar != nil {
 			bar.Finish()
@@ -213,7 +234,10 @@ func trainRun(r *trainer.Run, epochs int, engName string, quiet bool, stdout, st
 		}
 	}
 	start := time.Now()
-	if err := r.Train(epochs, h); err != nil {
+	if err := r.TrainContext(ctx, epochs, h); err != nil {
+		if errors.Is(err, context.Canceled) {
+			return interruptedRun(r)
+		}
 		if ck := r.Checkpointed(); ck >= 0 {
 			return fmt.Errorf("train: %w (the checkpoint of epoch %d in %s is intact; delgrad resume -run %s continues from it)", err, ck, r.Dir, r.Dir)
 		}
@@ -232,6 +256,16 @@ func trainRun(r *trainer.Run, epochs int, engName string, quiet bool, stdout, st
 	return nil
 }
 
+// interruptedRun is the error of a run stopped by an interrupt: what was
+// saved and the command that continues.
+func interruptedRun(r *trainer.Run) error {
+	cont := "delgrad resume -run " + shellQuote(r.Dir)
+	if ck := r.Checkpointed(); ck > 0 {
+		return fmt.Errorf("%w after epoch %d, saved in %s; continue with: %s", errInterrupted, ck, r.Dir, cont)
+	}
+	return fmt.Errorf("%w before the first epoch ended: nothing trained yet in %s; start it with: %s", errInterrupted, r.Dir, cont)
+}
+
 // classify turns the trainer's input errors (config, data, an existing run)
 // into usage errors (exit code 2); other failures keep exit code 1.
 func classify(err error) error {
@@ -247,23 +281,18 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-func configsCmd(stdout io.Writer) error {
-	for _, n := range configs.Names() {
-		fmt.Fprintln(stdout, n)
-	}
-	return nil
-}
-
 func exportCmd(args []string, stdout, stderr io.Writer) error {
-	fl := flag.NewFlagSet("export", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+	fl := newFlags("export", stdout)
 	dir := fl.String("run", "", "run directory (required)")
 	out := fl.String("out", "", "output directory (required)")
-	if err := fl.Parse(args); err != nil {
-		return flagError(err)
+	if err := fl.parse(args); err != nil {
+		return err
 	}
 	if *dir == "" || *out == "" || fl.NArg() > 0 {
 		return usageError{errors.New("export: give -run DIR and -out DIR")}
+	}
+	if err := checkOutDir("export: -out", *out); err != nil {
+		return err
 	}
 	eng, _, err := newEngine("cpu", 1)
 	if err != nil {
