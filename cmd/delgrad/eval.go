@@ -34,7 +34,7 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	eng, _, err := newEngine("cpu", *workers)
 	if err != nil {
-		return err
+		return fmt.Errorf("eval: %w", err)
 	}
 	var (
 		net  *batch.Network

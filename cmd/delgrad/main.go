@@ -8,9 +8,17 @@
 //	delgrad eval   [-run DIR | -net DIR] [-split NAME] [-dataset NAME | -data DIR | -samples F -labels F] [-workers N] [-eps]
 //	delgrad export -run DIR -out DIR
 //	delgrad robustness -run DIR [-compare DIR] [-chips N] [-seed N] [-split NAME] [-out DIR] [-workers N] [-quiet]
-//	delgrad bench  [-quick] [-device cpu|gpu|all] [-cases RE] [-batches LIST] [-modes LIST] [-out DIR] [-reference CMD]
+//	delgrad bench  [-quick] [-device cpu|gpu|auto|all] [-cases RE] [-batches LIST] [-modes LIST] [-out DIR] [-reference CMD]
 //	delgrad bench  -readme README.md DIR...
-//	delgrad configs
+//	delgrad configs [NAME]
+//	delgrad version
+//	delgrad help [COMMAND]
+//
+// delgrad help lists the commands; delgrad help COMMAND, like delgrad
+// COMMAND -h, describes a command and its flags. configs lists the
+// built-in configs, and configs NAME prints one's TOML to copy and edit.
+// version prints the module version, the Go version and whether the
+// binary has CUDA support.
 //
 // train runs a configuration (a file, or one of the built-in configs listed
 // by `delgrad configs`; default yin_yang_H30_WA, 300 epochs, under a minute
@@ -48,8 +56,15 @@
 // bench -readme rewrites the README's performance section from report
 // directories.
 //
+// An interrupt (SIGINT, Ctrl-C, or SIGTERM) stops train and resume after
+// the epoch under way, which is checkpointed, and prints the resume
+// command; robustness stops between chips and bench between measurements,
+// both writing nothing. A second interrupt ends the process at once; the
+// files on disk are whole either way (each is written atomically).
+//
 // Exit codes: 0 success, 1 failure while running, 2 bad command line or
-// bad input (config, data, existing run directory).
+// bad input (config, data, existing run directory, an output path that is
+// a file), 130 interrupted.
 package main
 
 import (
@@ -62,6 +77,7 @@ import (
 	"os"
 	"os/signal"
 	"path"
+	"runtime/debug"
 	"syscall"
 
 	"codeberg.org/sbinet/npyio"
@@ -82,6 +98,14 @@ func (u usageError) Error() string { return u.err.Error() }
 func (u usageError) Unwrap() error { return u.err }
 
 func main() {
+	// A panic is a bug, never the answer to bad input: say so, and keep
+	// exit code 2 (a panic's own) for bad input.
+	defer func() {
+		if p := recover(); p != nil {
+			fmt.Fprintf(os.Stderr, "delgrad: internal error (a bug; please report it with the command line): %v\n%s", p, debug.Stack())
+			os.Exit(1)
+		}
+	}()
 	args := os.Args[1:]
 	ctx := context.Background()
 	if len(args) > 0 {

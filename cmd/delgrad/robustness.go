@@ -88,7 +88,7 @@ func robustnessCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	eng, _, err := newEngine("cpu", *workers)
 	if err != nil {
-		return err
+		return fmt.Errorf("robustness: %w", err)
 	}
 	dirs := []string{*runDir}
 	if *cmpDir != "" {

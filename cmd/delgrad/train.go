@@ -84,7 +84,7 @@ func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	eng, engName, err := newEngine(*device, *workers)
 	if err != nil {
-		return err
+		return fmt.Errorf("train: %w", err)
 	}
 	dir := *out
 	if dir == "" {
@@ -151,7 +151,7 @@ func resumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	eng, engName, err := newEngine(*device, *workers)
 	if err != nil {
-		return err
+		return fmt.Errorf("resume: %w", err)
 	}
 	r, err := trainer.OpenRun(*dir, eng)
 	if err != nil {
