@@ -45,6 +45,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"help", "train", "eval"}, 2, "give one command", ""},
 		{[]string{"frobnicate"}, 2, "delgrad help", ""},
 		{[]string{"version"}, 0, "", runtime.Version()},
+		{[]string{"--version"}, 0, "", "CUDA: "},
 		{[]string{"version", "x"}, 2, "unexpected arguments", ""},
 		{[]string{"configs"}, 0, "", "yin_yang_H30_WA\n"},
 		{[]string{"configs", "yin_yang_H5_WS"}, 0, "", `name = "yin_yang_H5_WS"`},

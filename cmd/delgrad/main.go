@@ -142,6 +142,8 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case "-h", "-help", "--help":
 		printCommands(stdout)
 		return nil
+	case "-version", "--version":
+		return versionCmd(args[1:], stdout, stderr)
 	}
 	c, ok := lookup(args[0])
 	if !ok {
