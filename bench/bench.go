@@ -11,6 +11,7 @@
 package bench
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -123,7 +124,12 @@ type Result struct {
 type DeviceMemory interface{ DeviceBytes() int64 }
 
 // Run measures every case x mode x engine x batch size.
-func Run(opt Options) ([]Result, error) {
+func Run(opt Options) ([]Result, error) { return RunContext(context.Background(), opt) }
+
+// RunContext is Run that stops when ctx is done: it checks ctx before each
+// measurement and then returns the results measured so far with an error
+// that wraps context.Cause(ctx).
+func RunContext(ctx context.Context, opt Options) ([]Result, error) {
 	if len(opt.Cases) == 0 || len(opt.Modes) == 0 || len(opt.Batches) == 0 || len(opt.Engines) == 0 {
 		return nil, errors.New("bench: nothing to run: give cases, modes, batch sizes and engines")
 	}
@@ -144,6 +150,10 @@ func Run(opt Options) ([]Result, error) {
 			for _, m := range opt.Modes {
 				var last *Result
 				for _, b := range batches {
+					if ctx.Err() != nil {
+						closeEngine(eng)
+						return out, fmt.Errorf("bench: stopped after %d of %d measurements: %w", done, total, context.Cause(ctx))
+					}
 					if opt.Progress != nil {
 						opt.Progress(done, total, fmt.Sprintf("%s %s %s B=%d", e.Name, c.Name, m, b))
 					}
@@ -172,13 +182,19 @@ func Run(opt Options) ([]Result, error) {
 				}
 			}
 		}
-		if cl, ok := eng.(interface{ Close() error }); ok {
-			if err := cl.Close(); err != nil {
-				return nil, fmt.Errorf("bench: closing %s: %w", e.Name, err)
-			}
+		if err := closeEngine(eng); err != nil {
+			return nil, fmt.Errorf("bench: closing %s: %w", e.Name, err)
 		}
 	}
 	return out, nil
+}
+
+// closeEngine releases an engine that holds resources (the GPU's).
+func closeEngine(eng batch.Engine) error {
+	if cl, ok := eng.(interface{ Close() error }); ok {
+		return cl.Close()
+	}
+	return nil
 }
 
 // network draws the case's network and a batch of inputs; the same seed

@@ -1,6 +1,7 @@
 package bss2model
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -42,6 +43,13 @@ type ChipResult struct {
 // chip on the whole batch of input times at once, and returns the accuracy
 // per chip. A new engine per worker runs the closed forms (batch.NewCPU(1)).
 func Evaluate(net *batch.Network, p Params, input *tensor.Dense, labels []int, opt EvalOptions) ([]ChipResult, error) {
+	return EvaluateContext(context.Background(), net, p, input, labels, opt)
+}
+
+// EvaluateContext is Evaluate that stops when ctx is done: no new chip
+// starts, the chips under way finish, and it returns an error that wraps
+// context.Cause(ctx) (and no results).
+func EvaluateContext(ctx context.Context, net *batch.Network, p Params, input *tensor.Dense, labels []int, opt EvalOptions) ([]ChipResult, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -94,11 +102,20 @@ func Evaluate(net *batch.Network, p Params, input *tensor.Dense, labels []int, o
 			}
 		}(wk)
 	}
-	for i := 0; i < opt.Chips; i++ {
-		next <- i
+	started := 0
+feed:
+	for ; started < opt.Chips && ctx.Err() == nil; started++ {
+		select {
+		case next <- started:
+		case <-ctx.Done():
+			break feed
+		}
 	}
 	close(next)
 	wg.Wait()
+	if started < opt.Chips {
+		return nil, fmt.Errorf("bss2model: stopped after %d of %d chips: %w", done, opt.Chips, context.Cause(ctx))
+	}
 	for _, err := range errs {
 		if err != nil {
 			return nil, err

@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"time"
@@ -74,7 +75,25 @@ type PopHooks struct {
 // that fails is recorded in Err and stops; the others go on. Train returns
 // an error only when writing a run's files fails.
 func (p *PopRun) Train(epochs int, h PopHooks) error {
+	return p.TrainContext(context.Background(), epochs, h)
+}
+
+// TrainContext is Train that stops between population epochs once ctx
+// is done: every member that has not failed is then checkpointed at its
+// last completed epoch (so that resume continues bit for bit), and the
+// error wraps context.Cause(ctx).
+func (p *PopRun) TrainContext(ctx context.Context, epochs int, h PopHooks) error {
 	for {
+		if ctx.Err() != nil {
+			for i, r := range p.Runs {
+				if p.Err[i] == nil && r.Trainer.Epoch > 0 && r.checkpointed != r.Trainer.Epoch {
+					if err := r.checkpoint(); err != nil {
+						return fmt.Errorf("stopped (%w), but the checkpoint of %s failed: %w", context.Cause(ctx), r.Dir, err)
+					}
+				}
+			}
+			return fmt.Errorf("stopped: %w", context.Cause(ctx))
+		}
 		var ms []int
 		samples := 0
 		for i, r := range p.Runs {

@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -240,8 +241,26 @@ type Hooks struct {
 // metrics.csv after every epoch and a checkpoint every checkpoint_every
 // epochs and after the last one.
 func (r *Run) Train(epochs int, h Hooks) error {
+	return r.TrainContext(context.Background(), epochs, h)
+}
+
+// TrainContext is Train that stops when ctx is done: it checks ctx before
+// each epoch, so an epoch under way is finished, never cut short. On a stop
+// it checkpoints the last completed epoch (unless that checkpoint is on
+// disk already), so that OpenRun continues from it bit-identically, and
+// returns an error that wraps context.Cause(ctx) (errors.Is reports
+// context.Canceled for a canceled ctx); Checkpointed then tells the epoch.
+func (r *Run) TrainContext(ctx context.Context, epochs int, h Hooks) error {
 	t := r.Trainer
 	for t.Epoch < epochs {
+		if ctx.Err() != nil {
+			if t.Epoch > 0 && r.checkpointed != t.Epoch {
+				if err := r.checkpoint(); err != nil {
+					return fmt.Errorf("stopped after epoch %d (%w), but its checkpoint failed: %w", t.Epoch, context.Cause(ctx), err)
+				}
+			}
+			return fmt.Errorf("stopped after epoch %d: %w", t.Epoch, context.Cause(ctx))
+		}
 		if h.EpochStart != nil {
 			h.EpochStart(t.Epoch+1, epochs)
 		}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -23,24 +22,23 @@ import (
 	"github.com/delgrad-go/delgrad/internal/atomicfile"
 )
 
-func benchCmd(args []string, stdout, stderr io.Writer) error {
-	fl := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fl := newFlags("bench", stdout)
 	quick := fl.Bool("quick", false, "a one-minute smoke run: two cases, three batch sizes, short repeats")
 	out := fl.String("out", "", "report directory (default bench/results/DATE-HOST)")
 	casesRe := fl.String("cases", "", "only cases whose name matches this regular expression (see -list)")
 	list := fl.Bool("list", false, "list the cases and exit")
 	batches := fl.String("batches", "", "comma-separated batch sizes (default 1,16,150,1024,4096,16384,65536)")
 	modes := fl.String("modes", "", "comma-separated modes: forward, fwdbwd, train (default all)")
-	device := fl.String("device", "cpu", "engines: cpu (one core and all cores), gpu, or all (cpu and gpu)")
+	device := deviceFlag(fl, "cpu (one core and all cores), gpu, auto or all (cpu and gpu)")
 	repeats := fl.Int("repeats", 5, "timed repeats per measurement (after one warm-up)")
 	minTime := fl.Duration("min-time", 300*time.Millisecond, "least duration of one repeat")
 	maxStep := fl.Duration("max-step", 10*time.Second, "skip batch sizes whose single step would take longer")
 	reference := fl.String("reference", "", "command that times the reference implementation, split at spaces (no quoting): run as CMD -case NAME -mode MODE -batch B, it prints samples_per_second: X (e.g. \"python3 scripts/reference-bench.py --src REF/src\")")
 	readme := fl.String("readme", "", "update this README's benchmark section from the report directories given as arguments, and exit")
-	quiet := fl.Bool("quiet", false, "no progress bar")
-	if err := fl.Parse(args); err != nil {
-		return flagError(err)
+	quiet := quietFlag(fl)
+	if err := fl.parse(args); err != nil {
+		return err
 	}
 	if *readme != "" {
 		return benchReadme(*readme, fl.Args(), stdout)
@@ -134,6 +132,15 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	switch *device {
 	case "cpu":
 		opt.Engines = cpu
+	case "auto":
+		opt.Engines = cpu
+		if gpuAvailable() == nil {
+			g, err := gpu()
+			if err != nil {
+				return err
+			}
+			opt.Engines = []bench.Engine{g}
+		}
 	case "gpu", "all":
 		g, err := gpu()
 		if err != nil {
@@ -144,19 +151,22 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		opt.Engines = append(opt.Engines, g)
 	default:
-		return usageError{fmt.Errorf("bench: -device %q: must be cpu, gpu or all", *device)}
+		return usageError{fmt.Errorf("bench: -device %q: must be cpu, gpu, auto or all", *device)}
 	}
 	if *reference != "" {
 		cmd := strings.Fields(*reference)
 		if len(cmd) == 0 {
 			return usageError{errors.New("bench: -reference: give a command")}
 		}
-		opt.Reference = func(c bench.Case, md bench.Mode, b int) (float64, error) { return runReference(cmd, c, md, b) }
+		opt.Reference = func(c bench.Case, md bench.Mode, b int) (float64, error) { return runReference(ctx, cmd, c, md, b) }
 	}
 	dir := *out
 	if dir == "" {
 		host, _ := os.Hostname()
 		dir = filepath.Join("bench", "results", m.Date+"-"+host)
+	}
+	if err := checkOutDir("bench: -out", dir); err != nil {
+		return err
 	}
 	var bar *progressbar.ProgressBar
 	if !*quiet && isTerminal(stderr) {
@@ -169,9 +179,14 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	start := time.Now()
-	rs, err := bench.Run(opt)
+	rs, err := bench.RunContext(ctx, opt)
 	if bar != nil {
 		_ = bar.Finish()
+	}
+	if ctx.Err() != nil {
+		// Stopped between measurements, or a reference command killed by
+		// the interrupt: a partial report would pass for a whole one.
+		return fmt.Errorf("%w after %d measurements: nothing written to %s; run the command again to redo it", errInterrupted, len(rs), dir)
 	}
 	if err != nil {
 		return err
@@ -184,9 +199,9 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 }
 
 // runReference times one case through the user's reference command.
-func runReference(cmd []string, c bench.Case, m bench.Mode, b int) (float64, error) {
+func runReference(ctx context.Context, cmd []string, c bench.Case, m bench.Mode, b int) (float64, error) {
 	mode := map[bench.Mode]string{bench.Forward: "forward", bench.FwdBwd: "fwdbwd", bench.TrainStp: "train"}[m]
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	args := append(append([]string{}, cmd[1:]...), "-case", c.Name, "-mode", mode, "-batch", strconv.Itoa(b))
 	var outb, errb bytes.Buffer

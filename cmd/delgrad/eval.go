@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,8 +13,7 @@ import (
 )
 
 func evalCmd(args []string, stdout, stderr io.Writer) error {
-	fl := flag.NewFlagSet("eval", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+	fl := newFlags("eval", stdout)
 	runDir := fl.String("run", "", "run directory (its last checkpoint, on its own dataset)")
 	netDir := fl.String("net", "", "network directory in the reference layout (default: built-in Yin-Yang H30_WA)")
 	split := fl.String("split", "test", "split: train, validation or test")
@@ -23,10 +21,10 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 	dataDir := fl.String("data", "", "for -net: directory with SPLIT_samples.npy (Yin-Yang features in [0, 1]) and SPLIT_labels.npy")
 	samples := fl.String("samples", "", "for -net: .npy of input spike times (N x inputs, +Inf = no spike)")
 	labels := fl.String("labels", "", "for -net: .npy of labels (with -samples)")
-	workers := fl.Int("workers", 0, "CPU workers (0: one per core)")
+	workers := workersFlag(fl, "CPU workers")
 	eps := fl.Bool("eps", false, "add the reference's eps = 1e-6 to the closed forms")
-	if err := fl.Parse(args); err != nil {
-		return flagError(err)
+	if err := fl.parse(args); err != nil {
+		return err
 	}
 	if fl.NArg() > 0 {
 		return usageError{fmt.Errorf("eval: unexpected arguments %v", fl.Args())}
@@ -37,7 +35,7 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 	if *runDir != "" {
 		// A run is evaluated on its own data and engine settings: flags
 		// that choose other data or change the network would be ignored.
-		if err := refuseWith("eval", setFlags(fl), "run", []string{"samples", "labels", "data", "dataset", "eps"},
+		if err := refuseWith("eval", setFlags(fl.FlagSet), "run", []string{"samples", "labels", "data", "dataset", "eps"},
 			"a run is evaluated on its own dataset (choose the split with -split) with its own training.eps; "+
 				"to evaluate its network on other data, export it (delgrad export -run DIR -out NET) and use eval -net NET"); err != nil {
 			return err
@@ -45,7 +43,7 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	eng, _, err := newEngine("cpu", *workers)
 	if err != nil {
-		return err
+		return fmt.Errorf("eval: %w", err)
 	}
 	var (
 		net  *batch.Network

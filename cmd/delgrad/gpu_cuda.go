@@ -10,6 +10,9 @@ import (
 	"github.com/delgrad-go/delgrad/kernels"
 )
 
+// cudaBuild says that this binary was built with CUDA support (build tag cuda).
+const cudaBuild = true
+
 // gpuAvailable reports whether the CUDA engine can run here, or why not.
 func gpuAvailable() error { return kernels.Available() }
 

@@ -8,6 +8,9 @@ import (
 	"github.com/delgrad-go/delgrad/batch"
 )
 
+// cudaBuild says that this binary was built without CUDA support (build tag cuda).
+const cudaBuild = false
+
 // gpuAvailable says why this binary cannot use a GPU.
 func gpuAvailable() error {
 	return errors.New("this binary was built without CUDA support (build it with -tags cuda: see README.md, GPU)")

@@ -8,9 +8,17 @@
 //	delgrad eval   [-run DIR | -net DIR] [-split NAME] [-dataset NAME | -data DIR | -samples F -labels F] [-workers N] [-eps]
 //	delgrad export -run DIR -out DIR [-force]
 //	delgrad robustness -run DIR [-compare DIR] [-chips N] [-seed N] [-split NAME] [-out DIR] [-workers N] [-quiet]
-//	delgrad bench  [-quick] [-device cpu|gpu|all] [-cases RE] [-batches LIST] [-modes LIST] [-out DIR] [-reference CMD]
+//	delgrad bench  [-quick] [-device cpu|gpu|auto|all] [-cases RE] [-batches LIST] [-modes LIST] [-out DIR] [-reference CMD]
 //	delgrad bench  -readme README.md DIR...
-//	delgrad configs
+//	delgrad configs [NAME]
+//	delgrad version
+//	delgrad help [COMMAND]
+//
+// delgrad help lists the commands; delgrad help COMMAND, like delgrad
+// COMMAND -h, describes a command and its flags. configs lists the
+// built-in configs, and configs NAME prints one's TOML to copy and edit.
+// version prints the module version, the Go version and whether the
+// binary has CUDA support.
 //
 // train runs a configuration (a file, or one of the built-in configs listed
 // by `delgrad configs`; default yin_yang_H30_WA, 300 epochs, under a minute
@@ -53,19 +61,29 @@
 // bench -readme rewrites the README's performance section from report
 // directories.
 //
+// An interrupt (SIGINT, Ctrl-C, or SIGTERM) stops train and resume after
+// the epoch under way, which is checkpointed, and prints the resume
+// command; robustness stops between chips and bench between measurements,
+// both writing nothing. A second interrupt ends the process at once; the
+// files on disk are whole either way (each is written atomically).
+//
 // Exit codes: 0 success, 1 failure while running, 2 bad command line or
-// bad input (config, data, existing run directory).
+// bad input (config, data, existing run directory, an output path that is
+// a file), 130 interrupted.
 package main
 
 import (
+	"context"
 	"embed"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"os/signal"
 	"path"
+	"runtime/debug"
+	"syscall"
 
 	"codeberg.org/sbinet/npyio"
 	"github.com/delgrad-go/delgrad/batch"
@@ -78,15 +96,6 @@ var builtin embed.FS
 // errHelp reports that -h printed a command's usage: nothing to do, exit 0.
 var errHelp = errors.New("help printed")
 
-// flagError turns a flag parsing error into a usage error, and -h into
-// errHelp.
-func flagError(err error) error {
-	if errors.Is(err, flag.ErrHelp) {
-		return errHelp
-	}
-	return usageError{err}
-}
-
 // usageError marks errors in the command line or its inputs (exit code 2).
 type usageError struct{ err error }
 
@@ -94,43 +103,58 @@ func (u usageError) Error() string { return u.err.Error() }
 func (u usageError) Unwrap() error { return u.err }
 
 func main() {
-	err := run(os.Args[1:], os.Stdout, os.Stderr)
-	if err == nil || errors.Is(err, errHelp) {
-		return
+	// A panic is a bug, never the answer to bad input: say so, and keep
+	// exit code 2 (a panic's own) for bad input.
+	defer func() {
+		if p := recover(); p != nil {
+			fmt.Fprintf(os.Stderr, "delgrad: internal error (a bug; please report it with the command line): %v\n%s", p, debug.Stack())
+			os.Exit(1)
+		}
+	}()
+	args := os.Args[1:]
+	ctx := context.Background()
+	if len(args) > 0 {
+		if c, ok := lookup(args[0]); ok && c.stoppable {
+			// The first SIGINT or SIGTERM cancels ctx, and the command
+			// stops at a safe point; then the signals' default action is
+			// back, so a second one ends the process at once.
+			var stop context.CancelFunc
+			ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+			context.AfterFunc(ctx, stop)
+		}
 	}
-	fmt.Fprintln(os.Stderr, "delgrad:", err)
-	var ue usageError
-	if errors.As(err, &ue) {
-		os.Exit(2)
+	err := runContext(ctx, args, os.Stdout, os.Stderr)
+	code := exitCode(err)
+	if code != 0 {
+		fmt.Fprintln(os.Stderr, "delgrad:", err)
 	}
-	os.Exit(1)
+	os.Exit(code)
 }
 
+// run runs the command line args (without the program name).
 func run(args []string, stdout, stderr io.Writer) error {
-	const cmds = "train, resume, eval, export, robustness, bench, configs"
+	return runContext(context.Background(), args, stdout, stderr)
+}
+
+// runContext is run with a context that interrupts the stoppable commands
+// (train, resume, robustness, bench) when it is done.
+func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{fmt.Errorf("missing command; commands: %s (try: delgrad train)", cmds)}
+		printCommands(stderr)
+		return usageError{errors.New("missing command (see the list above; try: delgrad train)")}
 	}
 	switch args[0] {
-	case "train":
-		return trainCmd(args[1:], stdout, stderr)
-	case "resume":
-		return resumeCmd(args[1:], stdout, stderr)
-	case "eval":
-		return evalCmd(args[1:], stdout, stderr)
-	case "export":
-		return exportCmd(args[1:], stdout, stderr)
-	case "robustness":
-		return robustnessCmd(args[1:], stdout, stderr)
-	case "bench":
-		return benchCmd(args[1:], stdout, stderr)
-	case "configs":
-		return configsCmd(stdout)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprintf(stdout, "usage: delgrad COMMAND [flags]; commands: %s; delgrad COMMAND -h lists a command's flags\n", cmds)
+	case "-h", "-help", "--help":
+		printCommands(stdout)
 		return nil
+	case "-version", "--version":
+		return versionCmd(args[1:], stdout, stderr)
 	}
-	return usageError{fmt.Errorf("unknown command %q; commands: %s", args[0], cmds)}
+	c, ok := lookup(args[0])
+	if !ok {
+		return usageError{fmt.Errorf("unknown command %q; commands: %s (delgrad help describes them)", args[0], commandNames())}
+	}
+	return c.run(ctx, args[1:], stdout, stderr)
 }
 
 // loadYinYang reads SPLIT_samples.npy (values in [0, 1]) and

@@ -47,14 +47,14 @@ func TestBadInvocations(t *testing.T) {
 }
 
 func TestHelpIsNotAnError(t *testing.T) {
-	for _, cmd := range []string{"train", "resume", "eval", "export"} {
+	for _, c := range commands() {
 		var out, errb bytes.Buffer
-		err := run([]string{cmd, "-h"}, &out, &errb)
-		if !errors.Is(err, errHelp) {
-			t.Errorf("%s -h: %v, want errHelp (exit 0)", cmd, err)
+		err := run([]string{c.name, "-h"}, &out, &errb)
+		if !errors.Is(err, errHelp) || exitCode(err) != 0 {
+			t.Errorf("%s -h: %v, want errHelp (exit 0)", c.name, err)
 		}
-		if !strings.Contains(errb.String(), "Usage of "+cmd) {
-			t.Errorf("%s -h printed no usage: %q", cmd, errb.String())
+		if !strings.Contains(out.String(), "usage: delgrad "+c.name) || errb.Len() > 0 {
+			t.Errorf("%s -h printed no usage on stdout, or wrote to stderr:\nstdout %q\nstderr %q", c.name, out.String(), errb.String())
 		}
 	}
 }

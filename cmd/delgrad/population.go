@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -75,7 +77,7 @@ func seedDir(root string, seed uint64) string {
 
 // popTrain makes a run per seed under root (cfg with that seed) and trains
 // them as one population.
-func popTrain(cfg trainer.Config, seeds []uint64, root string, data trainer.Data, eng engineSpec, force bool,
+func popTrain(ctx context.Context, cfg trainer.Config, seeds []uint64, root string, data trainer.Data, eng engineSpec, force bool,
 	init func(*trainer.Trainer) error, initPath string, quiet bool, stdout, stderr io.Writer) error {
 	var runs []*trainer.Run
 	for _, s := range seeds {
@@ -100,7 +102,7 @@ func popTrain(cfg trainer.Config, seeds []uint64, root string, data trainer.Data
 			fmt.Fprintln(stdout, note)
 		}
 	}
-	return popTrainRuns(runs, cfg.Training.Epochs, eng.name, quiet, stdout, stderr)
+	return popTrainRuns(ctx, filepath.Clean(root), runs, cfg.Training.Epochs, eng.name, quiet, stdout, stderr)
 }
 
 // engineSpec is an engine and its name for reports.
@@ -130,8 +132,10 @@ func seedList(seeds []uint64) string {
 // popTrainRuns trains runs as a population to epochs, showing the
 // population's progress, finishes each member that trained through and
 // prints a line per member and the population's summary. It fails when a
-// member failed (after finishing the others).
-func popTrainRuns(runs []*trainer.Run, epochs int, engName string, quiet bool, stdout, stderr io.Writer) error {
+// member failed (after finishing the others). When ctx is done it stops
+// after the population epoch under way, checkpoints the members and says
+// how to continue (the population in root).
+func popTrainRuns(ctx context.Context, root string, runs []*trainer.Run, epochs int, engName string, quiet bool, stdout, stderr io.Writer) error {
 	p, err := trainer.NewPopRun(runs)
 	if err != nil {
 		return classify(fmt.Errorf("train: %w", err))
@@ -169,7 +173,18 @@ func popTrainRuns(runs []*trainer.Run, epochs int, engName string, quiet bool, s
 		}
 	}
 	start := time.Now()
-	if err := p.Train(epochs, h); err != nil {
+	stopNote := context.AfterFunc(ctx, func() {
+		fmt.Fprintf(stderr, "\ndelgrad: interrupt: finishing the population's epoch under way, then saving checkpoints; interrupt again to quit at once (the last checkpoints stay intact)\n")
+	})
+	defer stopNote()
+	if err := p.TrainContext(ctx, epochs, h); err != nil {
+		if errors.Is(err, context.Canceled) {
+			lo, hi := math.MaxInt, 0
+			for _, r := range runs {
+				lo, hi = min(lo, r.Checkpointed()), max(hi, r.Checkpointed())
+			}
+			return fmt.Errorf("%w: %d members saved at epochs %d to %d in %s; continue with: delgrad resume -run %s", errInterrupted, len(runs), max(lo, 0), hi, root, shellQuote(root))
+		}
 		return fmt.Errorf("train: %w", err)
 	}
 	var accs []float64
@@ -232,7 +247,7 @@ func isPopulationDir(dir string) bool {
 // not finished (fewer epochs than asked, or no summary.json yet) to
 // epochs (0: their configs' epochs, which must then agree). force is
 // resume's -force, for every member.
-func popResume(dir string, epochs int, eng engineSpec, force, quiet bool, stdout, stderr io.Writer) error {
+func popResume(ctx context.Context, dir string, epochs int, eng engineSpec, force, quiet bool, stdout, stderr io.Writer) error {
 	cfgs, _ := filepath.Glob(filepath.Join(dir, "seed*", trainer.ConfigFile))
 	var runs []*trainer.Run
 	total := epochs
@@ -280,5 +295,5 @@ func popResume(dir string, epochs int, eng engineSpec, force, quiet bool, stdout
 	if !quiet {
 		fmt.Fprintf(stdout, "resuming %d of %d members of %s to epoch %d on %s\n", len(todo), len(runs), dir, total, eng.name)
 	}
-	return popTrainRuns(todo, total, eng.name, quiet, stdout, stderr)
+	return popTrainRuns(ctx, filepath.Clean(dir), todo, total, eng.name, quiet, stdout, stderr)
 }

@@ -220,7 +220,7 @@ func TestTrainOutDir(t *testing.T) {
 		{"a file as -out", func(t *testing.T, dir string) string {
 			os.MkdirAll(dir, 0o755)
 			return writeFile(t, dir, "README.md", "# project\n")
-		}, true, "README.md is a file", []string{"README.md"}, []string{"config.toml"}},
+		}, true, "README.md: is a file, not a directory", []string{"README.md"}, []string{"config.toml"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

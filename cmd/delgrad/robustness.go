@@ -1,10 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -60,19 +60,19 @@ type robustnessSummary struct {
 	Runs    []robustnessRun  `json:"runs"`
 }
 
-func robustnessCmd(args []string, stdout, stderr io.Writer) error {
-	fl := flag.NewFlagSet("robustness", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+func robustnessCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fl := newFlags("robustness", stdout)
 	runDir := fl.String("run", "", "run directory to evaluate (required)")
 	cmpDir := fl.String("compare", "", "a second run evaluated on the same chips (e.g. the same network trained with -ideal)")
 	chips := fl.Int("chips", 1000, "number of simulated chips")
-	seed := fl.Uint64("seed", 12345, "seed of the chips (training never draws from these streams: the chips are held out)")
+	defSeed := uint64(12345)
+	seed := seedFlag(fl, &defSeed, "an `integer` >= 0 that seeds the chips (training never draws from these streams: the chips are held out)")
 	split := fl.String("split", "test", "split: train, validation or test")
 	out := fl.String("out", "", "output directory (default: RUN/robustness)")
-	workers := fl.Int("workers", 0, "chips evaluated in parallel (0: one per core)")
-	quiet := fl.Bool("quiet", false, "print only the results")
-	if err := fl.Parse(args); err != nil {
-		return flagError(err)
+	workers := workersFlag(fl, "chips evaluated in parallel")
+	quiet := quietFlag(fl)
+	if err := fl.parse(args); err != nil {
+		return err
 	}
 	if *runDir == "" || fl.NArg() > 0 {
 		return usageError{errors.New("robustness: give a run directory: delgrad robustness -run DIR [-compare DIR]")}
@@ -80,9 +80,16 @@ func robustnessCmd(args []string, stdout, stderr io.Writer) error {
 	if *chips < 1 {
 		return usageError{fmt.Errorf("robustness: -chips %d: must be >= 1", *chips)}
 	}
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join(*runDir, "robustness")
+	}
+	if err := checkOutDir("robustness: -out", dir); err != nil {
+		return err
+	}
 	eng, _, err := newEngine("cpu", *workers)
 	if err != nil {
-		return err
+		return fmt.Errorf("robustness: %w", err)
 	}
 	dirs := []string{*runDir}
 	if *cmpDir != "" {
@@ -112,7 +119,7 @@ func robustnessCmd(args []string, stdout, stderr io.Writer) error {
 		nw = runtime.GOMAXPROCS(0)
 	}
 	sum := robustnessSummary{Command: "delgrad robustness " + strings.Join(args, " "), Split: *split,
-		Chips: *chips, Seed: *seed, Model: from, Params: params}
+		Chips: *chips, Seed: seed.v, Model: from, Params: params}
 	var rows [][]string
 	var hist []plots.Series
 	for i, r := range runs {
@@ -140,12 +147,19 @@ func robustnessCmd(args []string, stdout, stderr io.Writer) error {
 				progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(),
 				progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionSetWidth(30))
 		}
-		opt := bss2model.EvalOptions{Chips: *chips, Seed: *seed, Workers: nw}
+		opt := bss2model.EvalOptions{Chips: *chips, Seed: seed.v, Workers: nw}
 		if bar != nil {
 			opt.Progress = func(done, total int) { _ = bar.Set(done) }
 		}
 		start := time.Now()
-		res, err := bss2model.Evaluate(net, params, x, set.Labels, opt)
+		res, err := bss2model.EvaluateContext(ctx, net, params, x, set.Labels, opt)
+		if bar != nil && err != nil {
+			_ = bar.Clear()
+			_ = bar.Exit()
+		}
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("%w while evaluating %s on the chips (%v): nothing written; run the command again to redo it", errInterrupted, dirs[i], err)
+		}
 		if err != nil {
 			return classify(fmt.Errorf("robustness: %s: %w", dirs[i], err))
 		}
@@ -175,14 +189,10 @@ func robustnessCmd(args []string, stdout, stderr io.Writer) error {
 		sum.Runs = append(sum.Runs, rr)
 		hist = append(hist, plots.Series{Name: t.Cfg.Name, Y: acc})
 	}
-	dir := *out
-	if dir == "" {
-		dir = filepath.Join(*runDir, "robustness")
-	}
 	if err := writeRobustness(dir, sum, rows, hist); err != nil {
 		return fmt.Errorf("robustness: %w", err)
 	}
-	fmt.Fprintf(stdout, "%d chips (seed %d, model from %s), %s split, %d samples:\n", *chips, *seed, from, *split, sum.Samples)
+	fmt.Fprintf(stdout, "%d chips (seed %d, model from %s), %s split, %d samples:\n", *chips, seed.v, from, *split, sum.Samples)
 	fmt.Fprintf(stdout, "%-28s %8s %8s %8s %8s %8s %8s %9s\n", "run", "ideal%", "mean%", "std", "p5%", "min%", "max%", "samples/s")
 	for _, r := range sum.Runs {
 		c := r.Chips

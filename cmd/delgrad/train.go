@@ -1,13 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -43,22 +44,21 @@ func loadConfig(name string) (trainer.Config, error) {
 	return c, nil
 }
 
-func trainCmd(args []string, stdout, stderr io.Writer) error {
-	fl := flag.NewFlagSet("train", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fl := newFlags("train", stdout)
 	cfgName := fl.String("config", defaultConfig, "config file, or a built-in config name (see: delgrad configs)")
-	seed := fl.Int64("seed", -1, "seed (default: the config's)")
+	seed := seedFlag(fl, nil, "an `integer` >= 0 that seeds the initial parameters, the batch order and the input noise (default: the config's seed, 1 in the built-in configs)")
 	seedsFlag := fl.String("seeds", "", "train these seeds as one population, a run directory -out/seedN each: a range (1-40), a list (1,3,5) or both (1-3,10)")
 	epochs := fl.Int("epochs", 0, "epochs (default: the config's)")
 	out := fl.String("out", "", "run directory (default: runs/NAME-seedN-TIME)")
-	device := fl.String("device", "cpu", "engine: cpu, gpu or auto")
-	workers := fl.Int("workers", 0, "CPU workers (0: one per core)")
-	quiet := fl.Bool("quiet", false, "print only the final result")
+	device := deviceFlag(fl, "cpu, gpu or auto")
+	workers := workersFlag(fl, "CPU workers")
+	quiet := quietFlag(fl)
 	force := fl.Bool("force", false, "overwrite an existing run in -out")
 	initDir := fl.String("init", "", "start from this network (reference layout: an exported run or a reference network) instead of random parameters")
 	ideal := fl.Bool("ideal", false, "train without the config's [bss2] chip model (on the ideal engine), to compare with hardware-aware training")
-	if err := fl.Parse(args); err != nil {
-		return flagError(err)
+	if err := fl.parse(args); err != nil {
+		return err
 	}
 	if fl.NArg() > 0 {
 		return usageError{fmt.Errorf("train: unexpected arguments %v", fl.Args())}
@@ -67,22 +67,19 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{fmt.Errorf("train: %w", err)}
 	}
-	if *seed < -1 {
-		return usageError{fmt.Errorf("train: -seed %d: must be >= 0", *seed)}
-	}
-	if *seed >= 0 {
-		cfg.Seed = uint64(*seed)
+	if seed.set {
+		cfg.Seed = seed.v
 	}
 	var seeds []uint64
 	if *seedsFlag != "" {
-		if *seed >= 0 {
+		if seed.set {
 			return usageError{errors.New("train: give -seed or -seeds, not both")}
 		}
 		if seeds, err = parseSeeds(*seedsFlag); err != nil {
 			return usageError{fmt.Errorf("train: -seeds: %w", err)}
 		}
 	}
-	if *epochs < 1 && setFlags(fl)["epochs"] {
+	if *epochs < 1 && setFlags(fl.FlagSet)["epochs"] {
 		return usageError{fmt.Errorf("train: -epochs %d: must be >= 1", *epochs)}
 	}
 	if *epochs > 0 {
@@ -97,7 +94,12 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	eng, engName, err := newEngine(*device, *workers)
 	if err != nil {
-		return err
+		return fmt.Errorf("train: %w", err)
+	}
+	if *out != "" {
+		if err := checkOutDir("train: -out", *out); err != nil {
+			return err
+		}
 	}
 	data, err := trainer.LoadData(&cfg, ".")
 	if err != nil {
@@ -131,7 +133,7 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if seeds != nil {
-		err := popTrain(cfg, seeds, dir, data, engineSpec{eng, engName}, *force, init, initPath, *quiet, stdout, stderr)
+		err := popTrain(ctx, cfg, seeds, dir, data, engineSpec{eng, engName}, *force, init, initPath, *quiet, stdout, stderr)
 		if *out == "" {
 			os.Remove(dir) // removes the default directory only if nothing was made in it
 		}
@@ -156,33 +158,32 @@ func trainCmd(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintln(stdout, note)
 		}
 	}
-	return trainRun(r, cfg.Training.Epochs, engName, *quiet, stdout, stderr)
+	return trainRun(ctx, r, cfg.Training.Epochs, engName, *quiet, stdout, stderr)
 }
 
-func resumeCmd(args []string, stdout, stderr io.Writer) error {
-	fl := flag.NewFlagSet("resume", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+func resumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fl := newFlags("resume", stdout)
 	dir := fl.String("run", "", "run directory to continue (required)")
 	epochs := fl.Int("epochs", 0, "train until this many epochs in all (default: the config's)")
-	device := fl.String("device", "cpu", "engine: cpu, gpu or auto")
-	workers := fl.Int("workers", 0, "CPU workers (0: one per core)")
-	quiet := fl.Bool("quiet", false, "print only the final result")
+	device := deviceFlag(fl, "cpu, gpu or auto")
+	workers := workersFlag(fl, "CPU workers")
+	quiet := quietFlag(fl)
 	force := fl.Bool("force", false, "resume even if config.toml was edited since the checkpoint (apply the changes, listed), or restart at epoch 0 a run that lost its checkpoint (its history and results are removed)")
-	if err := fl.Parse(args); err != nil {
-		return flagError(err)
+	if err := fl.parse(args); err != nil {
+		return err
 	}
 	if *dir == "" || fl.NArg() > 0 {
 		return usageError{errors.New("resume: give the run directory: delgrad resume -run DIR")}
 	}
-	if *epochs < 1 && setFlags(fl)["epochs"] {
+	if *epochs < 1 && setFlags(fl.FlagSet)["epochs"] {
 		return usageError{fmt.Errorf("resume: -epochs %d: must be >= 1", *epochs)}
 	}
 	eng, engName, err := newEngine(*device, *workers)
 	if err != nil {
-		return err
+		return fmt.Errorf("resume: %w", err)
 	}
 	if isPopulationDir(*dir) {
-		return popResume(*dir, *epochs, engineSpec{eng, engName}, *force, *quiet, stdout, stderr)
+		return popResume(ctx, *dir, *epochs, engineSpec{eng, engName}, *force, *quiet, stdout, stderr)
 	}
 	r, err := trainer.OpenRunOptions(*dir, eng, trainer.OpenOptions{Force: *force})
 	if err != nil {
@@ -212,7 +213,7 @@ func resumeCmd(args []string, stdout, stderr io.Writer) error {
 	if !*quiet {
 		fmt.Fprintf(stdout, "resuming %s at epoch %d of %d on %s\n", *dir, r.Trainer.Epoch, total, engName)
 	}
-	return trainRun(r, total, engName, *quiet, stdout, stderr)
+	return trainRun(ctx, r, total, engName, *quiet, stdout, stderr)
 }
 
 // writeInit records in a run directory where its -init parameters came
@@ -222,8 +223,10 @@ func writeInit(dir, initPath string) error {
 }
 
 // trainRun trains r to epochs, showing progress, and finishes it: test
-// accuracy, summary, exported network and plots.
-func trainRun(r *trainer.Run, epochs int, engName string, quiet bool, stdout, stderr io.Writer) error {
+// accuracy, summary, exported network and plots. When ctx is done it
+// finishes the epoch under way, checkpoints it and returns an
+// errInterrupted that names the resume command.
+func trainRun(ctx context.Context, r *trainer.Run, epochs int, engName string, quiet bool, stdout, stderr io.Writer) error {
 	var bar *progressbar.ProgressBar
 	showBar := !quiet && isTerminal(stderr)
 	printEvery := max(1, epochs/20)
@@ -245,6 +248,26 @@ func trainRun(r *trainer.Run, epochs int, engName string, quiet bool, stdout, st
 			bar.Set(done)
 		}
 	}
+	var epoch atomic.Int64 // the epoch under way, for the interrupt note
+	start0 := h.EpochStart
+	h.EpochStart = func(e, total int) {
+		epoch.Store(int64(e))
+		if start0 != nil {
+			start0(e, total)
+		}
+	}
+	noted := make(chan struct{})
+	stopNote := context.AfterFunc(ctx, func() {
+		defer close(noted)
+		if e := epoch.Load(); e > 0 {
+			fmt.Fprintf(stderr, "\ndelgrad: interrupt: finishing epoch %d, then saving a checkpoint; interrupt again to quit at once (the last checkpoint stays intact)\n", e)
+		}
+	})
+	defer func() {
+		if !stopNote() {
+			<-noted
+		}
+	}()
 	h.EpochEnd = func(m trainer.EpochMetrics) {
 		if bar != nil {
 			bar.Finish()
@@ -255,7 +278,10 @@ func trainRun(r *trainer.Run, epochs int, engName string, quiet bool, stdout, st
 		}
 	}
 	start := time.Now()
-	if err := r.Train(epochs, h); err != nil {
+	if err := r.TrainContext(ctx, epochs, h); err != nil {
+		if errors.Is(err, context.Canceled) {
+			return interruptedRun(r)
+		}
 		if ck := r.Checkpointed(); ck >= 0 {
 			return fmt.Errorf("train: %w (the checkpoint of epoch %d in %s is intact; delgrad resume -run %s continues from it)", err, ck, r.Dir, r.Dir)
 		}
@@ -274,6 +300,16 @@ func trainRun(r *trainer.Run, epochs int, engName string, quiet bool, stdout, st
 	return nil
 }
 
+// interruptedRun is the error of a run stopped by an interrupt: what was
+// saved and the command that continues.
+func interruptedRun(r *trainer.Run) error {
+	cont := "delgrad resume -run " + shellQuote(r.Dir)
+	if ck := r.Checkpointed(); ck > 0 {
+		return fmt.Errorf("%w after epoch %d, saved in %s; continue with: %s", errInterrupted, ck, r.Dir, cont)
+	}
+	return fmt.Errorf("%w before the first epoch ended: nothing trained yet in %s; start it with: %s", errInterrupted, r.Dir, cont)
+}
+
 // classify turns the trainer's input errors (config, data, an existing run)
 // into usage errors (exit code 2); other failures keep exit code 1.
 func classify(err error) error {
@@ -289,24 +325,19 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-func configsCmd(stdout io.Writer) error {
-	for _, n := range configs.Names() {
-		fmt.Fprintln(stdout, n)
-	}
-	return nil
-}
-
 func exportCmd(args []string, stdout, stderr io.Writer) error {
-	fl := flag.NewFlagSet("export", flag.ContinueOnError)
-	fl.SetOutput(stderr)
+	fl := newFlags("export", stdout)
 	dir := fl.String("run", "", "run directory (required)")
 	out := fl.String("out", "", "output directory (required)")
 	force := fl.Bool("force", false, "replace an existing network directory in -out whole")
-	if err := fl.Parse(args); err != nil {
-		return flagError(err)
+	if err := fl.parse(args); err != nil {
+		return err
 	}
 	if *dir == "" || *out == "" || fl.NArg() > 0 {
 		return usageError{errors.New("export: give -run DIR and -out DIR")}
+	}
+	if err := checkOutDir("export: -out", *out); err != nil {
+		return err
 	}
 	if err := checkExportDir(*out, *dir, *force); err != nil {
 		return err

@@ -162,7 +162,7 @@ func TestTrainBadInput(t *testing.T) {
 		{"gpu unavailable", []string{"-device", "gpu"}, gpuWant},
 		{"bad device", []string{"-device", "tpu"}, "must be cpu, gpu or auto"},
 		{"negative epochs", []string{"-epochs", "-3"}, "-epochs"},
-		{"negative seed", []string{"-seed", "-5"}, "-seed -5"},
+		{"negative seed", []string{"-seed", "-5"}, `invalid value "-5" for flag -seed`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
