@@ -30,9 +30,16 @@ enum { DG_EQUALTAU = 1, DG_DOUBLETAU = 2 };
 #define DG_REBASE_SPAN 512.0
 #define DG_WIDE_SPAN 600.0
 
-/* One layer's constants, shared by every thread. */
+/* One layer's constants, shared by every thread. A population of nmem
+ * members (networks of one shape, each on its own B/nmem samples) has an
+ * array of nmem of them (the members' neuron constants may differ; the
+ * shape fields are the same), lays out its samples member after member,
+ * and each member's weights, delays, bias times and synaptic exponentials
+ * after the previous member's (dg_member, dg_mw, dg_md, dg_mb, dg_med);
+ * nmem = 1 is a single network. */
 typedef struct {
     int in, out, rows, nbias, delay, regime;
+    int nmem, pad_;    /* population members; padding */
     double tau;        /* tau_s */
     double c;          /* g_leak (theta - E_l) */
     double eps;        /* the reference's regulariser, or 0 */
@@ -766,6 +773,28 @@ DG_HD void dg_back_weight(const dg_layer *L, long long s0, long long s1, const d
  * a layer's dg_layer lives in device memory and is read through Lp).
  */
 
+/* The member of sample s of a population's B samples. */
+DG_HD long long dg_member(const dg_layer *L, long long B, long long s) {
+    return L->nmem > 1 ? s / (B / L->nmem) : 0;
+}
+
+/* Member m's weights, delays and synaptic exponentials (e^{d/tau}). */
+DG_HD const double *dg_mw(const dg_layer *L, const double *w, long long m) {
+    return w + m * (long long)L->rows * L->out;
+}
+DG_HD const double *dg_md(const dg_layer *L, const double *d, long long m) {
+    switch (L->delay) {
+    case DG_AXONAL: return d + m * L->in;
+    case DG_DENDRITIC: return d + m * L->out;
+    case DG_SYNAPTIC: return d + m * (long long)L->in * L->out;
+    }
+    return d;
+}
+DG_HD const double *dg_med(const dg_layer *L, const double *ed, long long m) {
+    return L->delay == DG_SYNAPTIC ? ed + m * (long long)L->in * L->out : ed;
+}
+DG_HD const double *dg_mb(const dg_layer *L, const double *bias, long long m) { return bias + m * L->nbias; }
+
 /* x (B x F) -> out (B x F*mux), each feature repeated mux times; j < B*F*mux. */
 DG_HD void dg_mux_body(long long j, long long B, long long F, long long mux, const double *x, double *out) {
     if (j >= B * F * mux) return;
@@ -784,7 +813,9 @@ DG_HD void dg_fwd_rank_body(long long j, const dg_layer *Lp, long long B, const 
     long long s = p / per;
     int k = (int)(p % per);
     long long o = p * L.rows;
-    dg_rank(&L, in + s * L.in, d, bias, k, r, su + o, sidx + o, cnt + p);
+    long long m = dg_member(&L, B, s);
+    L = Lp[m];
+    dg_rank(&L, in + s * L.in, dg_md(&L, d, m), dg_mb(&L, bias, m), k, r, su + o, sidx + o, cnt + p);
 }
 
 /* Forward phase 1a by one warp per (group, row) (dg_rank_warp): j <
@@ -805,7 +836,9 @@ DG_HD void dg_fwd_rank_w_body(long long j, const dg_layer *Lp, long long B, cons
     long long s = p / per;
     int k = (int)(p % per);
     long long o = p * L.rows;
-    dg_rank_warp(&L, in + s * L.in, d, bias, k, r, su + o, sidx + o, cnt + p, lane);
+    long long m = dg_member(&L, B, s);
+    L = Lp[m];
+    dg_rank_warp(&L, in + s * L.in, dg_md(&L, d, m), dg_mb(&L, bias, m), k, r, su + o, sidx + o, cnt + p, lane);
 }
 
 /* Forward phase 1b, the exponentials: j < groups*Rows. */
@@ -830,13 +863,18 @@ DG_HD void dg_fwd_spike_pair(long long q, int lane, const dg_layer *Lp, long lon
     int k = (int)(q % L.out);
     long long p = L.delay == DG_SYNAPTIC ? q : q / L.out;
     long long o = p * L.rows;
+    long long m = dg_member(&L, B, q / L.out);
+    L = Lp[m];
+    w = dg_mw(&L, w, m);
+    d = dg_md(&L, d, m);
     double t = lane < 0 ? dg_first_spike(&L, cnt[p], su + o, sidx + o, e1 + o, te1 + o, e2 + o, ref + o, shift + o,
                                          w, d, k)
                         : dg_first_spike_warp(&L, cnt[p], su + o, sidx + o, e1 + o, te1 + o, e2 + o, ref + o,
                                               shift + o, w, d, k, lane);
     if (lane > 0) return;
     out[q] = t;
-    /* The silent (sample, neuron) pairs per neuron, as dg_silent counts them. */
+    /* The silent (sample, neuron) pairs per neuron, as dg_silent counts
+     * them (a single network's: a population passes no counts). */
     if (silent && (t != t || t == DG_INF)) dg_count(silent + k, 1);
 }
 
@@ -869,21 +907,25 @@ DG_HD void dg_clean_body(long long j, long long n, const double *x, double *out)
     out[j] = dg_finite(v) ? v : 0;
 }
 
-/* Synaptic delays: e^{d/tau}, e^{d/(2 tau)}; j < In*Out. */
+/* Synaptic delays: e^{d/tau}, e^{d/(2 tau)}; j < nmem*In*Out. */
 DG_HD void dg_syn_exps_body(long long j, const dg_layer *Lp, const double *d, double *ed1, double *ed2) {
     dg_layer L = *Lp;
-    if (j >= (long long)L.in * L.out) return;
+    if (j >= (long long)L.nmem * L.in * L.out) return;
+    L = Lp[j / ((long long)L.in * L.out)];
     double v = d[j] / L.tau;
     ed1[j] = dg_exp(v);
     ed2[j] = dg_exp(v / 2);
 }
 
-/* Backward phase 0a, each sample's reference time and width: j < B. */
+/* Backward phase 0a, each sample's reference time and width: j < B.
+ * dspan[m] bounds member m's max |d|/tau_s (synaptic delays). */
 DG_HD void dg_bwd_range_body(long long j, const dg_layer *Lp, long long B, const double *in, const double *d,
-                             const double *bias, double dspan, double *ref, int *wide) {
+                             const double *bias, const double *dspan, double *ref, int *wide) {
     dg_layer L = *Lp;
     if (j >= B) return;
-    dg_back_range(&L, in + j * L.in, d, bias, dspan, ref + j, wide + j);
+    long long m = dg_member(&L, B, j);
+    L = Lp[m];
+    dg_back_range(&L, in + j * L.in, dg_md(&L, d, m), dg_mb(&L, bias, m), dspan[m], ref + j, wide + j);
 }
 
 /* Backward phase 0b, each row's time and exponentials: j < B*Rows. */
@@ -894,7 +936,9 @@ DG_HD void dg_bwd_rows_body(long long j, const dg_layer *Lp, long long B, const 
     if (j >= B * L.rows) return;
     long long s = j / L.rows;
     int i = (int)(j % L.rows);
-    dg_back_row(&L, in + s * L.in, d, bias, ref[s], wide[s], i, u + j, e1 + j, e2 + j);
+    long long m = dg_member(&L, B, s);
+    L = Lp[m];
+    dg_back_row(&L, in + s * L.in, dg_md(&L, d, m), dg_mb(&L, bias, m), ref[s], wide[s], i, u + j, e1 + j, e2 + j);
 }
 
 /* The running minimum and maximum of dg_back_range, with the row each
@@ -932,12 +976,17 @@ DG_HD dg_range dg_range_merge(dg_range a, dg_range b) {
  * runs the warp in lane 0, the lanes one after the other, merging their
  * ranges in the shuffles' order. */
 DG_HD void dg_bwd_rows_w_body(long long j, const dg_layer *Lp, long long B, const double *in, const double *d,
-                              const double *bias, double dspan, double *ref, int *wide, double *u, double *e1,
-                              double *e2) {
+                              const double *bias, const double *dspan_m, double *ref, int *wide, double *u,
+                              double *e1, double *e2) {
     dg_layer L = *Lp;
     long long s = j / DG_WARP;
     int lane = (int)(j % DG_WARP);
     if (s >= B) return;
+    long long m = dg_member(&L, B, s);
+    L = Lp[m];
+    double dspan = dspan_m[m];
+    d = dg_md(&L, d, m);
+    bias = dg_mb(&L, bias, m);
     const double *in_s = in + s * L.in;
     long long o = s * L.rows;
 #if defined(__CUDA_ARCH__)
@@ -986,14 +1035,21 @@ DG_HD void dg_bwd_neuron_pair(long long q, int lane, const dg_layer *Lp, long lo
     long long s = q / L.out;
     int k = (int)(q % L.out);
     long long o = s * L.rows;
+    long long m = dg_member(&L, B, s);
+    L = Lp[m];
+    w = dg_mw(&L, w, m);
+    d = dg_md(&L, d, m);
+    ed1 = dg_med(&L, ed1, m);
+    ed2 = dg_med(&L, ed2, m);
     dg_nstate n = lane < 0 ? dg_back_neuron(&L, u + o, e1 + o, e2 + o, ref[s], wide[s], ed1, ed2, w, d, out[q],
                                             delta[q], k)
                            : dg_back_neuron_warp(&L, u + o, e1 + o, e2 + o, ref[s], wide[s], ed1, ed2, w, d, out[q],
                                                  delta[q], k, lane);
     if (lane > 0) return;
     st[q] = n;
-    /* The clipped pairs per neuron, as dg_clipsum counts them. */
-    if (clip && n.clip) dg_count(clip + k, 1);
+    /* The clipped pairs per neuron, as dg_clipsum counts them (member m's
+     * at clip + m*Out). */
+    if (clip && n.clip) dg_count(clip + m * L.out + k, 1);
 }
 
 /* Backward phase 1: j < B*Out. */
@@ -1026,29 +1082,40 @@ DG_HD void dg_bwd_input_body(long long j, const dg_layer *Lp, long long B, const
     long long s = j / L.in;
     int i = (int)(j % L.in);
     long long o = s * L.rows;
-    gin[j] = dg_back_input(&L, u + o, e1 + o, e2 + o, wide[s], ed1, ed2, w, d, st + s * L.out, i);
+    long long m = dg_member(&L, B, s);
+    L = Lp[m];
+    gin[j] = dg_back_input(&L, u + o, e1 + o, e2 + o, wide[s], dg_med(&L, ed1, m), dg_med(&L, ed2, m), dg_mw(&L, w, m),
+                           dg_md(&L, d, m), st + s * L.out, i);
 }
 
 /*
  * Batch sums run in two passes that the Go engine mirrors (batch.SumChunk):
- * chunks of C consecutive samples are summed in order into partial sums,
- * then dg_chunksum adds a sum's nch partials in chunk order. The partials
- * of chunk c lie at part[c*stride ...].
+ * chunks of C consecutive samples (of one member of a population: its
+ * Bm = B/nmem samples) are summed in order into partial sums, then
+ * dg_chunksum adds a sum's nch partials in chunk order. The partials of
+ * chunk c lie at part[c*stride ...], member after member (stride = nmem
+ * times one member's sums), so that dg_chunksum leaves each member's sums
+ * after the previous member's.
  */
 
-/* Backward phase 3, the partial sums: one thread per (chunk, weight); j < nch*Rows*Out. */
+/* Backward phase 3, the partial sums: one thread per (chunk, member,
+ * weight); j < nch*nmem*Rows*Out. The synaptic delays' partials go to pD
+ * in the same order, for the In*Out real inputs only. */
 DG_HD void dg_bwd_weight_body(long long j, const dg_layer *Lp, long long B, long long C, const double *u,
                               const double *e1, const double *e2, const int *wide, const double *ed1,
                               const double *ed2, const double *w, const double *d, const dg_nstate *st, double *pW,
                               double *pD) {
     dg_layer L = *Lp;
-    long long n = (long long)L.rows * L.out, nch = (B + C - 1) / C;
-    if (j >= nch * n) return;
-    long long c = j / n, wk = j % n;
+    long long n = (long long)L.rows * L.out, Bm = B / L.nmem, nch = (Bm + C - 1) / C;
+    if (j >= nch * L.nmem * n) return;
+    long long c = j / (L.nmem * n), r = j % (L.nmem * n), m = r / n, wk = r % n;
     int i = (int)(wk / L.out), k = (int)(wk % L.out);
-    double *dd = (L.delay == DG_SYNAPTIC && i < L.in) ? pD + j : 0;
-    long long s1 = (c + 1) * C < B ? (c + 1) * C : B;
-    dg_back_weight(&L, c * C, s1, u, e1, e2, wide, ed1, ed2, w, d, st, i, k, pW + j, dd);
+    long long nd = (long long)L.in * L.out;
+    L = Lp[m];
+    double *dd = (L.delay == DG_SYNAPTIC && i < L.in) ? pD + (c * L.nmem + m) * nd + wk : 0;
+    long long s0 = m * Bm + c * C, s1 = (c + 1) * C < Bm ? m * Bm + (c + 1) * C : (m + 1) * Bm;
+    dg_back_weight(&L, s0, s1, u, e1, e2, wide, dg_med(&L, ed1, m), dg_med(&L, ed2, m), dg_mw(&L, w, m),
+                   dg_md(&L, d, m), st, i, k, pW + j, dd);
 }
 
 /* x[0] + x[stride] + ... + x[(n-1)*stride], added in order by one
@@ -1074,22 +1141,26 @@ DG_HD void dg_chunksum_body(long long j, long long n, long long nch, long long s
 }
 
 /* Thread j of a partial column sum over chunks of C samples of a B x N
- * matrix: its column and sample range [s0, s1); 0 past the last chunk. */
-DG_HD int dg_chunk(long long j, long long B, long long N, long long C, long long *col, long long *s0, long long *s1) {
-    long long nch = (B + C - 1) / C;
-    if (j >= nch * N) return 0;
-    long long c = j / N;
+ * matrix whose rows are nmem members' Bm = B/nmem samples, member after
+ * member: its column and sample range [s0, s1); 0 past the last chunk.
+ * Thread j = (c*nmem + m)*N + col sums chunk c of member m. */
+DG_HD int dg_chunk(long long j, long long B, long long N, long long C, long long nmem, long long *col, long long *s0,
+                   long long *s1) {
+    long long Bm = B / nmem, nch = (Bm + C - 1) / C;
+    if (j >= nch * nmem * N) return 0;
+    long long c = j / (nmem * N), m = j % (nmem * N) / N;
     *col = j % N;
-    *s0 = c * C;
-    *s1 = (c + 1) * C < B ? (c + 1) * C : B;
+    *s0 = m * Bm + c * C;
+    *s1 = (c + 1) * C < Bm ? m * Bm + (c + 1) * C : (m + 1) * Bm;
     return 1;
 }
 
 /* Partial column sums of a B x N matrix (axonal delay gradients): one
  * thread per (chunk, column); j < nch*N. */
-DG_HD void dg_colsum_body(long long j, long long B, long long N, long long C, const double *x, double *part) {
+DG_HD void dg_colsum_body(long long j, long long B, long long N, long long C, long long nmem, const double *x,
+                          double *part) {
     long long col, s0, s1;
-    if (!dg_chunk(j, B, N, C, &col, &s0, &s1)) return;
+    if (!dg_chunk(j, B, N, C, nmem, &col, &s0, &s1)) return;
     double g = 0;
     for (long long s = s0; s < s1; s++) g += x[s * N + col];
     part[j] = g;
@@ -1097,9 +1168,10 @@ DG_HD void dg_colsum_body(long long j, long long B, long long N, long long C, co
 
 /* Partial dendritic delay gradients: column sums of the per-(sample,
  * neuron) errors; j < nch*K. */
-DG_HD void dg_dendsum_body(long long j, long long B, long long K, long long C, const dg_nstate *st, double *part) {
+DG_HD void dg_dendsum_body(long long j, long long B, long long K, long long C, long long nmem, const dg_nstate *st,
+                           double *part) {
     long long col, s0, s1;
-    if (!dg_chunk(j, B, K, C, &col, &s0, &s1)) return;
+    if (!dg_chunk(j, B, K, C, nmem, &col, &s0, &s1)) return;
     double g = 0;
     for (long long s = s0; s < s1; s++) g += st[s * K + col].dend;
     part[j] = g;
@@ -1114,9 +1186,10 @@ DG_HD void dg_unmux_body(long long j, long long B, long long F, long long mux, c
 }
 
 /* Partial counts of clipped (sample, neuron) pairs per neuron; j < nch*K. */
-DG_HD void dg_clipsum_body(long long j, long long B, long long K, long long C, const dg_nstate *st, double *part) {
+DG_HD void dg_clipsum_body(long long j, long long B, long long K, long long C, long long nmem, const dg_nstate *st,
+                           double *part) {
     long long col, s0, s1;
-    if (!dg_chunk(j, B, K, C, &col, &s0, &s1)) return;
+    if (!dg_chunk(j, B, K, C, nmem, &col, &s0, &s1)) return;
     double g = 0;
     for (long long s = s0; s < s1; s++) g += st[s * K + col].clip;
     part[j] = g;
@@ -1149,9 +1222,10 @@ DG_HD void dg_sync_d_body(long long j, long long n, long long kind, double shift
 }
 
 /* Partial counts of silent (sample, neuron) pairs per neuron of a layer; j < nch*K. */
-DG_HD void dg_silent_body(long long j, long long B, long long K, long long C, const double *t, double *part) {
+DG_HD void dg_silent_body(long long j, long long B, long long K, long long C, long long nmem, const double *t,
+                          double *part) {
     long long col, s0, s1;
-    if (!dg_chunk(j, B, K, C, &col, &s0, &s1)) return;
+    if (!dg_chunk(j, B, K, C, nmem, &col, &s0, &s1)) return;
     double g = 0;
     for (long long s = s0; s < s1; s++) {
         double v = t[s * K + col];
@@ -1365,12 +1439,12 @@ DG_HD void dg_accum_body(long long j, long long B, long long N, const double *up
     X(dg_clean, (long long n, const double *x, double *out), (n, x, out)) \
     X(dg_syn_exps, (const dg_layer *Lp, const double *d, double *ed1, double *ed2), (Lp, d, ed1, ed2)) \
     X(dg_bwd_range, (const dg_layer *Lp, long long B, const double *in, const double *d, const double *bias, \
-                     double dspan, double *ref, int *wide), (Lp, B, in, d, bias, dspan, ref, wide)) \
+                     const double *dspan, double *ref, int *wide), (Lp, B, in, d, bias, dspan, ref, wide)) \
     X(dg_bwd_rows, (const dg_layer *Lp, long long B, const double *in, const double *d, const double *bias, \
                     const double *ref, const int *wide, double *u, double *e1, double *e2), \
       (Lp, B, in, d, bias, ref, wide, u, e1, e2)) \
     X(dg_bwd_rows_w, (const dg_layer *Lp, long long B, const double *in, const double *d, const double *bias, \
-                      double dspan, double *ref, int *wide, double *u, double *e1, double *e2), \
+                      const double *dspan, double *ref, int *wide, double *u, double *e1, double *e2), \
       (Lp, B, in, d, bias, dspan, ref, wide, u, e1, e2)) \
     X(dg_bwd_neuron, (const dg_layer *Lp, long long B, const double *u, const double *e1, const double *e2, \
                       const double *ref, const int *wide, const double *ed1, const double *ed2, const double *w, \
@@ -1390,14 +1464,18 @@ DG_HD void dg_accum_body(long long j, long long B, long long N, const double *up
       (Lp, B, C, u, e1, e2, wide, ed1, ed2, w, d, st, pW, pD)) \
     X(dg_chunksum, (long long n, long long nch, long long stride, const double *part, double *out), \
       (n, nch, stride, part, out)) \
-    X(dg_colsum, (long long B, long long N, long long C, const double *x, double *part), (B, N, C, x, part)) \
-    X(dg_dendsum, (long long B, long long K, long long C, const dg_nstate *st, double *part), (B, K, C, st, part)) \
-    X(dg_clipsum, (long long B, long long K, long long C, const dg_nstate *st, double *part), (B, K, C, st, part)) \
+    X(dg_colsum, (long long B, long long N, long long C, long long nmem, const double *x, double *part), \
+      (B, N, C, nmem, x, part)) \
+    X(dg_dendsum, (long long B, long long K, long long C, long long nmem, const dg_nstate *st, double *part), \
+      (B, K, C, nmem, st, part)) \
+    X(dg_clipsum, (long long B, long long K, long long C, long long nmem, const dg_nstate *st, double *part), \
+      (B, K, C, nmem, st, part)) \
     X(dg_unmux, (long long B, long long F, long long mux, const double *g, double *out), (B, F, mux, g, out)) \
     X(dg_sync_w, (long long n, double step, const double *W, double *Wn), (n, step, W, Wn)) \
     X(dg_sync_d, (long long n, long long kind, double shift, double scale, const double *theta, double *d), \
       (n, kind, shift, scale, theta, d)) \
-    X(dg_silent, (long long B, long long K, long long C, const double *t, double *part), (B, K, C, t, part)) \
+    X(dg_silent, (long long B, long long K, long long C, long long nmem, const double *t, double *part), \
+      (B, K, C, nmem, t, part)) \
     X(dg_loss, (long long B, long long K, long long kind, double p1, double p2, double p3, double inv, \
                 const double *t, const int *labels, double *dOut, double *loss, double *correct), \
       (B, K, kind, p1, p2, p3, inv, t, labels, dOut, loss, correct)) \

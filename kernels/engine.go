@@ -65,21 +65,21 @@ var Kernels = map[string]string{
 	"dg_fwd_spike_w":  "pipppppppppppp",
 	"dg_clean":        "ipp",
 	"dg_syn_exps":     "pppp",
-	"dg_bwd_range":    "pipppfpp",
+	"dg_bwd_range":    "pipppppp",
 	"dg_bwd_rows":     "pipppppppp",
-	"dg_bwd_rows_w":   "pipppfppppp",
+	"dg_bwd_rows_w":   "pippppppppp",
 	"dg_bwd_neuron":   "pippppppppppppp",
 	"dg_bwd_neuron_w": "pippppppppppppp",
 	"dg_bwd_input":    "pipppppppppp",
 	"dg_bwd_weight":   "piippppppppppp",
 	"dg_chunksum":     "iiipp",
-	"dg_colsum":       "iiipp",
-	"dg_dendsum":      "iiipp",
-	"dg_clipsum":      "iiipp",
+	"dg_colsum":       "iiiipp",
+	"dg_dendsum":      "iiiipp",
+	"dg_clipsum":      "iiiipp",
 	"dg_unmux":        "iiipp",
 	"dg_sync_w":       "ifpp",
 	"dg_sync_d":       "iiffpp",
-	"dg_silent":       "iiipp",
+	"dg_silent":       "iiiipp",
 	"dg_loss":         "iiiffffppppp",
 	"dg_decide":       "iipppp",
 	"dg_update_if":    "ifffpiipppppiffpiiip",
@@ -119,24 +119,28 @@ func CheckArgs(name string, args []any) error {
 // Sizes of the C structs of delgrad.cuh (kernels/host's tests check them
 // against the C compiler).
 const (
-	LayerBytes  = 56 // dg_layer: 6 int, 4 double
+	LayerBytes  = 64 // dg_layer: 8 int, 4 double
 	NStateBytes = 56 // dg_nstate: 6 double, 2 int
 )
 
-// EncodeLayer returns layer l's dg_layer struct as the C compiler lays it
-// out (little-endian).
-func EncodeLayer(l *batch.Layer) ([]byte, error) {
+// EncodeLayer returns layer l's dg_layer struct for a population of nmem
+// members (1: a single network) as the C compiler lays it out
+// (little-endian).
+func EncodeLayer(l *batch.Layer, nmem int) ([]byte, error) {
+	if nmem < 1 {
+		return nil, fmt.Errorf("kernels: population of %d members", nmem)
+	}
 	r, err := l.Neuron.Regime()
 	if err != nil {
 		return nil, err
 	}
 	p := l.Neuron
 	b := make([]byte, LayerBytes)
-	for i, v := range []int{l.In, l.Out, l.Rows(), len(l.BiasTimes), int(l.Delay), int(r)} {
+	for i, v := range []int{l.In, l.Out, l.Rows(), len(l.BiasTimes), int(l.Delay), int(r), nmem, 0} {
 		binary.LittleEndian.PutUint32(b[4*i:], uint32(int32(v)))
 	}
 	for i, v := range []float64{p.TauSyn, p.GLeak() * (p.Threshold - p.Leak), p.Eps, l.MaxDWNorm} {
-		binary.LittleEndian.PutUint64(b[24+8*i:], math.Float64bits(v))
+		binary.LittleEndian.PutUint64(b[32+8*i:], math.Float64bits(v))
 	}
 	return b, nil
 }
@@ -430,20 +434,31 @@ func (g *Engine) uploadConst(name string, b []byte) (Ptr, error) {
 	return p, err
 }
 
-// layerConsts uploads layer li's constants and bias times (when changed).
-func (g *Engine) layerConsts(li int, l *batch.Layer) (lp, bias Ptr, err error) {
-	enc, err := EncodeLayer(l)
-	if err != nil {
+// layerConsts uploads layer li's constants (one dg_layer per member of
+// the population nets) and bias times, member after member (when
+// changed). A population's constants have buffers of their own, so that a
+// single network's (a stepper's) stay unchanged.
+func (g *Engine) layerConsts(li int, nets []*batch.Network) (lp, bias Ptr, err error) {
+	var enc, bb []byte
+	for _, net := range nets {
+		l := &net.Layers[li]
+		e, err := EncodeLayer(l, len(nets))
+		if err != nil {
+			return 0, 0, err
+		}
+		enc = append(enc, e...)
+		for _, v := range l.BiasTimes {
+			bb = binary.LittleEndian.AppendUint64(bb, math.Float64bits(v))
+		}
+	}
+	name, bname := fmt.Sprintf("L%d", li), fmt.Sprintf("bias%d", li)
+	if len(nets) > 1 {
+		name, bname = fmt.Sprintf("L%d/%d", li, len(nets)), fmt.Sprintf("bias%d/%d", li, len(nets))
+	}
+	if lp, err = g.uploadConst(name, enc); err != nil {
 		return 0, 0, err
 	}
-	if lp, err = g.uploadConst(fmt.Sprintf("L%d", li), enc); err != nil {
-		return 0, 0, err
-	}
-	bb := make([]byte, 8*len(l.BiasTimes))
-	for i, v := range l.BiasTimes {
-		binary.LittleEndian.PutUint64(bb[8*i:], math.Float64bits(v))
-	}
-	bias, err = g.uploadConst(fmt.Sprintf("bias%d", li), bb)
+	bias, err = g.uploadConst(bname, bb)
 	return lp, bias, err
 }
 
@@ -474,14 +489,21 @@ func layerSizes(net *batch.Network) []int {
 
 // forward runs the network on the device: B samples of input times x
 // (B x Inputs), weights w and delays d per layer; it returns the buffers of
-// the multiplexed input and of every layer's output times.
+// the multiplexed input and of every layer's output times. nets is a
+// population (one network: a single one) of nmem members: the samples are
+// B/nmem per member, member after member, and w and d hold the members'
+// parameters one after another; with nmem > 1 silent must be 0.
 //
 // The time buffers are named prefix+"t<i>". With useX and no multiplexing,
 // x itself serves as the input's times (no copy): the caller keeps x
 // unchanged for as long as it uses the times. Unless silent is 0, the
 // spike search adds the silent (sample, neuron) pairs per neuron to the
 // counts there (laid out as layerOffset says; the caller zeroes them).
-func (g *Engine) forward(net *batch.Network, B int64, x Ptr, w, d []Ptr, prefix string, useX bool, silent Ptr) ([]Ptr, error) {
+func (g *Engine) forward(nets []*batch.Network, B int64, x Ptr, w, d []Ptr, prefix string, useX bool, silent Ptr) ([]Ptr, error) {
+	net, nmem := nets[0], int64(len(nets))
+	if nmem > 1 && silent != 0 {
+		return nil, errors.New("kernels: forward: a population's silent pairs are not counted")
+	}
 	sizes := layerSizes(net)
 	times := make([]Ptr, len(sizes))
 	mux := int64(max(net.Multiplex, 1))
@@ -503,7 +525,7 @@ func (g *Engine) forward(net *batch.Network, B int64, x Ptr, w, d []Ptr, prefix 
 	}
 	for li := range net.Layers {
 		l := &net.Layers[li]
-		lp, bias, err := g.layerConsts(li, l)
+		lp, bias, err := g.layerConsts(li, nets)
 		if err != nil {
 			return nil, fmt.Errorf("forward: layer %d: %w", li, err)
 		}
@@ -555,13 +577,16 @@ type launchStep struct {
 // colSums returns the launches that sum the N columns of a B-row matrix
 // (or of the per-(sample, neuron) states) with kernel name into out, in
 // batch.SumChunk's chunks: partial sums, then their sum in chunk order.
-func (g *Engine) colSums(name string, B, N int64, x, out Ptr) []launchStep {
-	C := int64(batch.SumChunk(int(B), int(N)))
-	nch := (B + C - 1) / C
-	part, err := g.buf("part."+name, 8*nch*N)
+// With nmem > 1 the rows are a population's, B/nmem per member, and each
+// member's N sums land after the previous member's.
+func (g *Engine) colSums(name string, nmem, B, N int64, x, out Ptr) []launchStep {
+	Bm := B / nmem
+	C := int64(batch.SumChunk(int(Bm), int(N)))
+	nch := (Bm + C - 1) / C
+	part, err := g.buf("part."+name, 8*nch*nmem*N)
 	return []launchStep{
-		{name, nch * N, []any{B, N, C, x, part}, err},
-		{"dg_chunksum", N, []any{N, nch, N, part, out}, err},
+		{name, nch * nmem * N, []any{B, N, C, nmem, x, part}, err},
+		{"dg_chunksum", nmem * N, []any{nmem * N, nch, nmem * N, part, out}, err},
 	}
 }
 
@@ -572,16 +597,22 @@ func (g *Engine) colSums(name string, B, N int64, x, out Ptr) []launchStep {
 // at counts + 8*(the sizes of the layers before l); it returns the buffer
 // of the error at the (multiplexed) input. Nothing is copied to the host.
 //
-// dspan[l] bounds max |d|/tau_s over a synaptic layer's delays (it decides
-// which samples count as wide, as in the Go engine). The clip counts are
-// added to counts by the neuron phase where countAsFound(B) (the caller
-// zeroes them), else summed in chunks. Without needInput
-// the error at the input is not computed unless the first layer's axonal
-// delays need it (the returned buffer then holds no values).
-func (g *Engine) backward(net *batch.Network, B int64, times []Ptr, delta Ptr, w, d []Ptr, dspan []float64, counts Ptr, needInput bool) (Ptr, error) {
+// dspan[l] holds, per member, a bound of max |d|/tau_s over a synaptic
+// layer's delays (it decides which samples count as wide, as in the Go
+// engine). The clip counts are added to counts by the neuron phase where
+// countAsFound(B) (the caller zeroes them), else summed in chunks; layer
+// l's lie at counts + 8*nmem*(the sizes of the layers before l), member
+// after member. Without needInput the error at the input is not computed
+// unless the first layer's axonal delays need it (the returned buffer then
+// holds no values). nets is a population of nmem as forward says: its
+// samples, parameters and gradients are laid out member after member;
+// "dW<l>" and "dD<l>" hold the members' gradients one after another.
+func (g *Engine) backward(nets []*batch.Network, B int64, times []Ptr, delta Ptr, w, d, dspan []Ptr, counts Ptr, needInput bool) (Ptr, error) {
+	net, nmem := nets[0], int64(len(nets))
+	Bm := B / nmem
 	for li := len(net.Layers) - 1; li >= 0; li-- {
 		l := &net.Layers[li]
-		lp, bias, err := g.layerConsts(li, l)
+		lp, bias, err := g.layerConsts(li, nets)
 		if err != nil {
 			return 0, fmt.Errorf("backward: layer %d: %w", li, err)
 		}
@@ -594,31 +625,31 @@ func (g *Engine) backward(net *batch.Network, B int64, times []Ptr, delta Ptr, w
 		wide, err5 := g.buf("wide", 4*B)
 		st, err6 := g.buf("st", B*K*NStateBytes)
 		gin, err7 := g.buf(fmt.Sprintf("gin%d", li%2), 8*B*I)
-		dW, err8 := g.buf(fmt.Sprintf("dW%d", li), 8*R*K)
-		dD, err9 := g.buf(fmt.Sprintf("dD%d", li), 8*max(nd, 1))
-		ed1, err10 := g.buf("ed1", 8*max(I*K, 1))
-		ed2, err11 := g.buf("ed2", 8*max(I*K, 1))
+		dW, err8 := g.buf(fmt.Sprintf("dW%d", li), 8*nmem*R*K)
+		dD, err9 := g.buf(fmt.Sprintf("dD%d", li), 8*nmem*max(nd, 1))
+		ed1, err10 := g.buf("ed1", 8*nmem*max(I*K, 1))
+		ed2, err11 := g.buf("ed2", 8*nmem*max(I*K, 1))
 		if err := errors.Join(err1, err2, err3, err4, err5, err6, err7, err8, err9, err10, err11); err != nil {
 			return 0, err
 		}
-		lc, clip := counts+Ptr(8*layerOffset(net, li)), Ptr(0)
+		lc, clip := counts+Ptr(8*nmem*int64(layerOffset(net, li))), Ptr(0)
 		if countAsFound(B) {
 			clip = lc
 		}
 		if l.Delay == batch.Synaptic {
-			if err := g.launch("dg_syn_exps", I*K, lp, d[li], ed1, ed2); err != nil {
+			if err := g.launch("dg_syn_exps", nmem*I*K, lp, d[li], ed1, ed2); err != nil {
 				return 0, err
 			}
 		}
-		// The weight gradients in chunks of samples, as batch.SumChunk
-		// (and the CPU engine) sums them.
-		C := int64(batch.SumChunk(int(B), int(R*K)))
-		nch := (B + C - 1) / C
+		// The weight gradients in chunks of a member's samples, as
+		// batch.SumChunk (and the CPU engine) sums them.
+		C := int64(batch.SumChunk(int(Bm), int(R*K)))
+		nch := (Bm + C - 1) / C
 		pdBytes := int64(8)
 		if l.Delay == batch.Synaptic {
-			pdBytes = 8 * nch * R * K
+			pdBytes = 8 * nch * nmem * I * K
 		}
-		pW, err1 := g.buf("pW", 8*nch*R*K)
+		pW, err1 := g.buf("pW", 8*nch*nmem*R*K)
 		pD, err2 := g.buf("pD", pdBytes)
 		if err := errors.Join(err1, err2); err != nil {
 			return 0, err
@@ -636,19 +667,19 @@ func (g *Engine) backward(net *batch.Network, B int64, times []Ptr, delta Ptr, w
 			steps = append(steps, launchStep{"dg_bwd_input", B * I, []any{lp, B, u, e1, e2, wide, ed1, ed2, w[li], d[li], st, gin}, nil})
 		}
 		steps = append(steps,
-			launchStep{"dg_bwd_weight", nch * R * K, []any{lp, B, C, u, e1, e2, wide, ed1, ed2, w[li], d[li], st, pW, pD}, nil},
-			launchStep{"dg_chunksum", R * K, []any{R * K, nch, R * K, pW, dW}, nil})
+			launchStep{"dg_bwd_weight", nch * nmem * R * K, []any{lp, B, C, u, e1, e2, wide, ed1, ed2, w[li], d[li], st, pW, pD}, nil},
+			launchStep{"dg_chunksum", nmem * R * K, []any{nmem * R * K, nch, nmem * R * K, pW, dW}, nil})
 		if l.Delay == batch.Synaptic {
-			steps = append(steps, launchStep{"dg_chunksum", I * K, []any{I * K, nch, R * K, pD, dD}, nil})
+			steps = append(steps, launchStep{"dg_chunksum", nmem * I * K, []any{nmem * I * K, nch, nmem * I * K, pD, dD}, nil})
 		}
 		if clip == 0 {
-			steps = append(steps, g.colSums("dg_clipsum", B, K, st, lc)...)
+			steps = append(steps, g.colSums("dg_clipsum", nmem, B, K, st, lc)...)
 		}
 		switch l.Delay {
 		case batch.Axonal:
-			steps = append(steps, g.colSums("dg_colsum", B, I, gin, dD)...)
+			steps = append(steps, g.colSums("dg_colsum", nmem, B, I, gin, dD)...)
 		case batch.Dendritic:
-			steps = append(steps, g.colSums("dg_dendsum", B, K, st, dD)...)
+			steps = append(steps, g.colSums("dg_dendsum", nmem, B, K, st, dD)...)
 		}
 		for _, s := range steps {
 			if s.err != nil {
@@ -694,72 +725,219 @@ func perLayer(net *batch.Network, counts []float64) []int {
 	return out
 }
 
-// Forward implements batch.Engine.
+// Forward implements batch.Engine: the population pass with one member.
 func (g *Engine) Forward(net *batch.Network, input *tensor.Dense, tr *batch.Trace) error {
-	if err := net.Validate(); err != nil {
-		return fmt.Errorf("forward: %w", err)
+	return g.ForwardPop([]*batch.Network{net}, []*tensor.Dense{input}, []*batch.Trace{tr})
+}
+
+// Backward implements batch.Engine: the population pass with one member.
+func (g *Engine) Backward(net *batch.Network, tr *batch.Trace, dOut *tensor.Dense, gr *batch.Gradients) error {
+	return g.BackwardPop([]*batch.Network{net}, []*batch.Trace{tr}, []*tensor.Dense{dOut}, []*batch.Gradients{gr})
+}
+
+// popShape checks a population of nets with n values per member argument
+// (one per network) and returns its members' common batch size, or 0 when
+// the members' batches differ in size (the calls then run member by
+// member). sizes gives member m's batch size, or an error.
+func popShape(what string, nets []*batch.Network, n []int, sizes func(m int) (int, error)) (int, error) {
+	if len(nets) == 0 {
+		return 0, fmt.Errorf("%s: population has no members", what)
 	}
-	b, err := batch.CheckInput(net, input)
+	for _, c := range n {
+		if c != len(nets) {
+			return 0, fmt.Errorf("%s: population of %d networks given %d values for a member argument", what, len(nets), c)
+		}
+	}
+	memberErr := func(m int, err error) error {
+		if len(nets) == 1 {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return fmt.Errorf("%s: member %d: %w", what, m, err)
+	}
+	B := -1
+	for m, net := range nets {
+		if err := net.Validate(); err != nil {
+			return 0, memberErr(m, err)
+		}
+		if m > 0 {
+			if err := batch.SameShape(nets[0], net); err != nil {
+				return 0, fmt.Errorf("%s: member %d is not of member 0's shape: %w", what, m, err)
+			}
+		}
+		b, err := sizes(m)
+		if err != nil {
+			return 0, memberErr(m, err)
+		}
+		if B == -1 {
+			B = b
+		} else if b != B {
+			B = 0
+		}
+	}
+	return B, nil
+}
+
+// popData returns the members' values of one tensor argument laid end to
+// end (without a copy for one member); scratch, when large enough, holds
+// them.
+func popData(ts []*tensor.Dense, scratch *[]float64) []float64 {
+	if len(ts) == 1 {
+		return ts[0].Float64s()
+	}
+	n := 0
+	for _, t := range ts {
+		n += len(t.Float64s())
+	}
+	if cap(*scratch) < n {
+		*scratch = make([]float64, n)
+	}
+	out := (*scratch)[:0]
+	for _, t := range ts {
+		out = append(out, t.Float64s()...)
+	}
+	return out
+}
+
+// uploadPopParams copies every layer's weights and delays of the members
+// to the device (those the device does not hold already), member after
+// member.
+func (g *Engine) uploadPopParams(nets []*batch.Network) (w, d []Ptr, err error) {
+	if len(nets) == 1 {
+		return g.uploadParams(nets[0])
+	}
+	L := len(nets[0].Layers)
+	w, d = make([]Ptr, L), make([]Ptr, L)
+	for li := 0; li < L; li++ {
+		var ws, ds []float64
+		for _, net := range nets {
+			ws = append(ws, net.Layers[li].W()...)
+			ds = append(ds, net.Layers[li].D()...)
+		}
+		if w[li], err = g.uploadSame(fmt.Sprintf("w%d", li), ws); err != nil {
+			return nil, nil, err
+		}
+		if d[li], err = g.uploadSame(fmt.Sprintf("d%d", li), ds); err != nil {
+			return nil, nil, err
+		}
+	}
+	return w, d, nil
+}
+
+// ForwardPop implements batch.PopEngine: one launch per kernel for the
+// whole population, whose members' samples the kernels see as one batch
+// (member after member) and whose parameters they index by member. Members
+// with batches of different sizes run one after the other.
+func (g *Engine) ForwardPop(nets []*batch.Network, inputs []*tensor.Dense, trs []*batch.Trace) error {
+	b, err := popShape("forward", nets, []int{len(inputs), len(trs)}, func(m int) (int, error) {
+		if trs[m] == nil {
+			return 0, errors.New("trace is nil")
+		}
+		return batch.CheckInput(nets[m], inputs[m])
+	})
 	if err != nil {
-		return fmt.Errorf("forward: %w", err)
+		return err
 	}
-	in := input.Float64s()
-	tr.Reshape(net, b)
+	if b == 0 {
+		for m := range nets {
+			if err := g.Forward(nets[m], inputs[m], trs[m]); err != nil {
+				return fmt.Errorf("member %d: %w", m, err)
+			}
+		}
+		return nil
+	}
+	K := int64(len(nets))
+	for m, tr := range trs {
+		tr.Reshape(nets[m], b)
+	}
 	leave, err := g.enter()
 	if err != nil {
 		return err
 	}
 	defer leave()
-	x, err := g.uploadF("x", in)
+	var scratch []float64
+	x, err := g.uploadF("x", popData(inputs, &scratch))
 	if err != nil {
 		return err
 	}
-	w, d, err := g.uploadParams(net)
+	w, d, err := g.uploadPopParams(nets)
 	if err != nil {
 		return err
 	}
 	// The pass overwrites the time buffers: their mirrors go first, and
 	// come back as what was copied out (for Backward's uploadSame).
-	for i := range tr.Times {
+	L := len(trs[0].Times)
+	for i := 0; i < L; i++ {
 		delete(g.consts, fmt.Sprintf("t%d", i))
 	}
-	times, err := g.forward(net, int64(b), x, w, d, "", false, 0)
+	times, err := g.forward(nets, K*int64(b), x, w, d, "", false, 0)
 	if err != nil {
 		return err
 	}
-	for i := range tr.Times {
-		if err := g.download(tr.Times[i].Float64s(), times[i], fmt.Sprintf("the times of layer %d", i)); err != nil {
+	for i := 0; i < L; i++ {
+		layer := make([]*tensor.Dense, K)
+		for m, tr := range trs {
+			layer[m] = tr.Times[i]
+		}
+		all := popData(layer, &scratch)
+		if err := g.download(all, times[i], fmt.Sprintf("the times of layer %d", i)); err != nil {
 			return err
 		}
-		g.mirror(fmt.Sprintf("t%d", i), tr.Times[i].Float64s())
+		if K > 1 {
+			n := len(trs[0].Times[i].Float64s())
+			for m, tr := range trs {
+				copy(tr.Times[i].Float64s(), all[m*n:(m+1)*n])
+			}
+		}
+		g.mirror(fmt.Sprintf("t%d", i), all)
 	}
 	return nil
 }
 
-// Backward implements batch.Engine.
-func (g *Engine) Backward(net *batch.Network, tr *batch.Trace, dOut *tensor.Dense, gr *batch.Gradients) error {
-	if err := net.Validate(); err != nil {
-		return fmt.Errorf("backward: %w", err)
-	}
-	b, err := batch.CheckBackward(net, tr, dOut)
+// BackwardPop implements batch.PopEngine, as ForwardPop does: one launch
+// per kernel for the whole population, members with batches of different
+// sizes one after the other.
+func (g *Engine) BackwardPop(nets []*batch.Network, trs []*batch.Trace, dOut []*tensor.Dense, grs []*batch.Gradients) error {
+	b, err := popShape("backward", nets, []int{len(trs), len(dOut), len(grs)}, func(m int) (int, error) {
+		if grs[m] == nil {
+			return 0, errors.New("gradients are nil: use batch.NewGradients")
+		}
+		return batch.CheckBackward(nets[m], trs[m], dOut[m])
+	})
 	if err != nil {
-		return fmt.Errorf("backward: %w", err)
+		return err
 	}
-	gr.Reshape(net, b)
+	if b == 0 {
+		for m := range nets {
+			if err := g.Backward(nets[m], trs[m], dOut[m], grs[m]); err != nil {
+				return fmt.Errorf("member %d: %w", m, err)
+			}
+		}
+		return nil
+	}
+	K := int64(len(nets))
+	net := nets[0]
+	for m, gr := range grs {
+		gr.Reshape(nets[m], b)
+	}
 	leave, err := g.enter()
 	if err != nil {
 		return err
 	}
 	defer leave()
-	B := int64(b)
-	times := make([]Ptr, len(tr.Times))
-	for i, t := range tr.Times {
-		if times[i], err = g.uploadSame(fmt.Sprintf("t%d", i), t.Float64s()); err != nil {
+	B := K * int64(b)
+	var scratch []float64
+	times := make([]Ptr, len(trs[0].Times))
+	for i := range times {
+		layer := make([]*tensor.Dense, K)
+		for m, tr := range trs {
+			layer[m] = tr.Times[i]
+		}
+		if times[i], err = g.uploadSame(fmt.Sprintf("t%d", i), popData(layer, &scratch)); err != nil {
 			return err
 		}
 	}
 	K0 := int64(net.Outputs())
-	raw, err := g.uploadF("dout", dOut.Float64s())
+	raw, err := g.uploadF("dout", popData(dOut, &scratch))
 	if err != nil {
 		return err
 	}
@@ -770,41 +948,66 @@ func (g *Engine) Backward(net *batch.Network, tr *batch.Trace, dOut *tensor.Dens
 	if err := g.launch("dg_clean", B*K0, B*K0, raw, delta); err != nil {
 		return err
 	}
-	w, d, err := g.uploadParams(net)
+	w, d, err := g.uploadPopParams(nets)
 	if err != nil {
 		return err
 	}
-	dspan := make([]float64, len(net.Layers))
+	// One copy holds the zeroed clip counts (K per neuron) and, per layer
+	// and member, the bound of max |d|/tau_s over synaptic delays.
+	N := int64(neurons(net))
+	L := int64(len(net.Layers))
+	cd := make([]float64, K*N+L*K)
 	for li := range net.Layers {
-		l := &net.Layers[li]
-		if l.Delay == batch.Synaptic {
-			dmin, dmax := math.Inf(1), math.Inf(-1)
-			for _, v := range l.D() {
-				v /= l.Neuron.TauSyn
-				dmin, dmax = min(dmin, v), max(dmax, v)
+		for m, nm := range nets {
+			l := &nm.Layers[li]
+			if l.Delay == batch.Synaptic {
+				dmin, dmax := math.Inf(1), math.Inf(-1)
+				for _, v := range l.D() {
+					v /= l.Neuron.TauSyn
+					dmin, dmax = min(dmin, v), max(dmax, v)
+				}
+				cd[K*N+int64(li)*K+int64(m)] = max(math.Abs(dmin), math.Abs(dmax))
 			}
-			dspan[li] = max(math.Abs(dmin), math.Abs(dmax))
 		}
 	}
-	cnt, err := g.uploadF("clipcounts", make([]float64, neurons(net)))
+	cnt, err := g.uploadF("clipcounts", cd)
 	if err != nil {
 		return err
 	}
-	gin, err := g.backward(net, B, times, delta, w, d, dspan, cnt, true)
+	dspan := make([]Ptr, L)
+	for li := range dspan {
+		dspan[li] = cnt + Ptr(8*(K*N+int64(li)*K))
+	}
+	gin, err := g.backward(nets, B, times, delta, w, d, dspan, cnt, true)
 	if err != nil {
 		return err
 	}
-	counts := make([]float64, neurons(net))
+	counts := make([]float64, K*N)
 	if err := g.download(counts, cnt, "the clip counts"); err != nil {
 		return err
 	}
-	copy(gr.Clipped, perLayer(net, counts))
 	for li := range net.Layers {
-		if err := g.download(gr.Weights[li].Float64s(), g.bufs[fmt.Sprintf("dW%d", li)].ptr, fmt.Sprintf("dW of layer %d", li)); err != nil {
+		l := &net.Layers[li]
+		o := K * int64(layerOffset(net, li))
+		for m, gr := range grs {
+			c := 0
+			for _, v := range counts[o+int64(m*l.Out) : o+int64((m+1)*l.Out)] {
+				c += int(v)
+			}
+			gr.Clipped[li] = c
+		}
+		dst := make([]*tensor.Dense, K)
+		for m, gr := range grs {
+			dst[m] = gr.Weights[li]
+		}
+		if err := g.downloadPop(dst, g.bufs[fmt.Sprintf("dW%d", li)].ptr, fmt.Sprintf("dW of layer %d", li), &scratch); err != nil {
 			return err
 		}
-		if gr.Delays[li] != nil {
-			if err := g.download(gr.Delays[li].Float64s(), g.bufs[fmt.Sprintf("dD%d", li)].ptr, fmt.Sprintf("dD of layer %d", li)); err != nil {
+		if grs[0].Delays[li] != nil {
+			for m, gr := range grs {
+				dst[m] = gr.Delays[li]
+			}
+			if err := g.downloadPop(dst, g.bufs[fmt.Sprintf("dD%d", li)].ptr, fmt.Sprintf("dD of layer %d", li), &scratch); err != nil {
 				return err
 			}
 		}
@@ -817,5 +1020,27 @@ func (g *Engine) Backward(net *batch.Network, tr *batch.Trace, dOut *tensor.Dens
 	if err := g.launch("dg_unmux", B*F, B, F, int64(max(net.Multiplex, 1)), gin, gi); err != nil {
 		return err
 	}
-	return g.download(gr.Input.Float64s(), gi, "the input gradient")
+	dst := make([]*tensor.Dense, K)
+	for m, gr := range grs {
+		dst[m] = gr.Input
+	}
+	return g.downloadPop(dst, gi, "the input gradient", &scratch)
 }
+
+// downloadPop copies a buffer holding the members' values of one tensor,
+// member after member, into the members' tensors.
+func (g *Engine) downloadPop(dst []*tensor.Dense, src Ptr, what string, scratch *[]float64) error {
+	all := popData(dst, scratch)
+	if err := g.download(all, src, what); err != nil {
+		return err
+	}
+	if len(dst) > 1 {
+		n := len(dst[0].Float64s())
+		for m, t := range dst {
+			copy(t.Float64s(), all[m*n:(m+1)*n])
+		}
+	}
+	return nil
+}
+
+var _ batch.PopEngine = (*Engine)(nil)

@@ -31,6 +31,7 @@ type stepper struct {
 	gl         []int
 	gn         []int64
 	dspan      []float64
+	dspanBuf   []Ptr // dspan on the device, one buffer per layer
 	times      []Ptr
 	// graph replays a recorded full batch (see batch); warmKey is the key
 	// of the last batch run directly before recording (zero: none).
@@ -82,6 +83,11 @@ func (g *Engine) NewStepper(spec batch.StepSpec) (batch.Stepper, error) {
 			}
 			s.dspan[li] = (math.Abs(dp.Shift) + math.Abs(dp.Scale)) / l.Neuron.TauSyn
 		}
+		p, err := g.uploadF(pre+fmt.Sprintf("dspan%d", li), s.dspan[li:li+1])
+		if err != nil {
+			return nil, err
+		}
+		s.dspanBuf = append(s.dspanBuf, p)
 	}
 	addGroup := func(name string, li int, p Ptr, delays bool, n int64) error {
 		m, err1 := g.buf(pre+"M"+name, 8*n)
@@ -435,7 +441,7 @@ func (s *stepper) launchBatch(a stepArgs, B int64) error {
 		return err
 	}
 	var err error
-	if s.times, err = g.forward(s.net, B, xb, s.Wn, s.D, pre, true, silent); err != nil {
+	if s.times, err = g.forward([]*batch.Network{s.net}, B, xb, s.Wn, s.D, pre, true, silent); err != nil {
 		return err
 	}
 	for li := range s.net.Layers {
@@ -443,7 +449,7 @@ func (s *stepper) launchBatch(a stepArgs, B int64) error {
 			break // counted by the spike search
 		}
 		k := int64(s.net.Layers[li].Out)
-		for _, c := range g.colSums("dg_silent", B, k, s.times[li+1], s.silentCounts(li)) {
+		for _, c := range g.colSums("dg_silent", 1, B, k, s.times[li+1], s.silentCounts(li)) {
 			if c.err != nil {
 				return c.err
 			}
@@ -485,7 +491,7 @@ func (s *stepper) update(B int64, delta, upd Ptr, a stepArgs) error {
 	if err := g.launch("dg_clean_if", n, n, ctl, delta, delta); err != nil {
 		return err
 	}
-	if _, err := g.backward(s.net, B, s.times, delta, s.Wn, s.D, s.dspan, upd+Ptr(8*B), false); err != nil {
+	if _, err := g.backward([]*batch.Network{s.net}, B, s.times, delta, s.Wn, s.D, s.dspanBuf, upd+Ptr(8*B), false); err != nil {
 		return err
 	}
 	sp := &s.spec

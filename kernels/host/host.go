@@ -9,7 +9,7 @@
 // a GPU; the GPU run then only has to prove the CUDA device itself.
 package host
 
-// #cgo CFLAGS: -O2 -I${SRCDIR}/..
+// #cgo CFLAGS: -O2 -I${SRCDIR}
 // #cgo LDFLAGS: -lm
 // #include <stdlib.h>
 // #include <string.h>
@@ -166,11 +166,11 @@ func (d *Device) Launch(name string, n int64, args ...any) error {
 	case "dg_syn_exps":
 		C.emu_dg_syn_exps(N, pl(0), pd(1), pd(2), pd(3))
 	case "dg_bwd_range":
-		C.emu_dg_bwd_range(N, pl(0), ll[0], pd(2), pd(3), pd(4), dd[0], pd(6), pi(7))
+		C.emu_dg_bwd_range(N, pl(0), ll[0], pd(2), pd(3), pd(4), pd(5), pd(6), pi(7))
 	case "dg_bwd_rows":
 		C.emu_dg_bwd_rows(N, pl(0), ll[0], pd(2), pd(3), pd(4), pd(5), pi(6), pd(7), pd(8), pd(9))
 	case "dg_bwd_rows_w":
-		C.emu_dg_bwd_rows_w(N, pl(0), ll[0], pd(2), pd(3), pd(4), dd[0], pd(6), pi(7), pd(8), pd(9), pd(10))
+		C.emu_dg_bwd_rows_w(N, pl(0), ll[0], pd(2), pd(3), pd(4), pd(5), pd(6), pi(7), pd(8), pd(9), pd(10))
 	case "dg_bwd_neuron":
 		C.emu_dg_bwd_neuron(N, pl(0), ll[0], pd(2), pd(3), pd(4), pd(5), pi(6), pd(7), pd(8), pd(9), pd(10), pd(11), pd(12), ps(13), pd(14))
 	case "dg_bwd_neuron_w":
@@ -182,11 +182,11 @@ func (d *Device) Launch(name string, n int64, args ...any) error {
 	case "dg_chunksum":
 		C.emu_dg_chunksum(N, ll[0], ll[1], ll[2], pd(3), pd(4))
 	case "dg_colsum":
-		C.emu_dg_colsum(N, ll[0], ll[1], ll[2], pd(3), pd(4))
+		C.emu_dg_colsum(N, ll[0], ll[1], ll[2], ll[3], pd(4), pd(5))
 	case "dg_dendsum":
-		C.emu_dg_dendsum(N, ll[0], ll[1], ll[2], ps(3), pd(4))
+		C.emu_dg_dendsum(N, ll[0], ll[1], ll[2], ll[3], ps(4), pd(5))
 	case "dg_clipsum":
-		C.emu_dg_clipsum(N, ll[0], ll[1], ll[2], ps(3), pd(4))
+		C.emu_dg_clipsum(N, ll[0], ll[1], ll[2], ll[3], ps(4), pd(5))
 	case "dg_unmux":
 		C.emu_dg_unmux(N, ll[0], ll[1], ll[2], pd(3), pd(4))
 	case "dg_sync_w":
@@ -194,7 +194,7 @@ func (d *Device) Launch(name string, n int64, args ...any) error {
 	case "dg_sync_d":
 		C.emu_dg_sync_d(N, ll[0], ll[1], dd[0], dd[1], pd(4), pd(5))
 	case "dg_silent":
-		C.emu_dg_silent(N, ll[0], ll[1], ll[2], pd(3), pd(4))
+		C.emu_dg_silent(N, ll[0], ll[1], ll[2], ll[3], pd(4), pd(5))
 	case "dg_loss":
 		C.emu_dg_loss(N, ll[0], ll[1], ll[2], dd[0], dd[1], dd[2], dd[3], pd(7), pi(8), pd(9), pd(10), pd(11))
 	case "dg_decide":
@@ -218,9 +218,9 @@ func (d *Device) Launch(name string, n int64, args ...any) error {
 func structSizes() (layer, nstate int) { return int(C.sizeof_dg_layer), int(C.sizeof_dg_nstate) }
 
 // layerFields reads an encoded dg_layer through the C struct (tests).
-func layerFields(b []byte) (ints [6]int, floats [4]float64) {
+func layerFields(b []byte) (ints [7]int, floats [4]float64) {
 	l := (*C.dg_layer)(unsafe.Pointer(&b[0]))
-	ints = [6]int{int(l.in), int(l.out), int(l.rows), int(l.nbias), int(l.delay), int(l.regime)}
+	ints = [7]int{int(l.in), int(l.out), int(l.rows), int(l.nbias), int(l.delay), int(l.regime), int(l.nmem)}
 	floats = [4]float64{float64(l.tau), float64(l.c), float64(l.eps), float64(l.maxdwnorm)}
 	return ints, floats
 }

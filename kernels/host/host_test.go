@@ -234,12 +234,12 @@ func TestStructLayout(t *testing.T) {
 	}
 	lay := batch.NewLayer(7, 5, 2, batch.Neuron{TauSyn: 1.5, TauMem: 3, Threshold: 1.2, Leak: 0.2, Eps: 1e-6}, batch.Synaptic)
 	lay.MaxDWNorm = 0.25
-	enc, err := kernels.EncodeLayer(&lay)
+	enc, err := kernels.EncodeLayer(&lay, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ints, floats := layerFields(enc)
-	if ints != [6]int{7, 5, 9, 2, int(batch.Synaptic), int(batch.DoubleTau)} || floats != [4]float64{1.5, 0.5, 1e-6, 0.25} {
+	if ints != [7]int{7, 5, 9, 2, int(batch.Synaptic), int(batch.DoubleTau), 3} || floats != [4]float64{1.5, 0.5, 1e-6, 0.25} {
 		t.Fatalf("dg_layer read back as %v %v", ints, floats)
 	}
 }

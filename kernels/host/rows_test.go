@@ -57,7 +57,7 @@ func TestRowsWarpMatchesThread(t *testing.T) {
 		for _, v := range x {
 			flat = append(flat, v...)
 		}
-		enc, err := kernels.EncodeLayer(&l)
+		enc, err := kernels.EncodeLayer(&l, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -93,7 +93,8 @@ func TestRowsWarpMatchesThread(t *testing.T) {
 				bias = put(unsafe.Pointer(&l.BiasTimes[0]), 8*nBias)
 			}
 			pr, pw, pu, p1, p2 := buf(8*B), buf(4*B), buf(8*B*R), buf(8*B*R), buf(8*B*R)
-			const dspan = 0.25
+			span := []float64{0.25}
+			dspan := put(unsafe.Pointer(&span[0]), 8)
 			if warp {
 				err = dev.Launch("dg_bwd_rows_w", 32*B, lp, B, xin, d, bias, dspan, pr, pw, pu, p1, p2)
 			} else {

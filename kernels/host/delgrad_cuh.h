@@ -1,0 +1,1 @@
+../delgrad.cuh
