@@ -8,8 +8,9 @@ import (
 	"math"
 	"os"
 	"path"
+	"slices"
 
-	"codeberg.org/sbinet/npyio"
+	"github.com/delgrad-go/delgrad/internal/npyfile"
 	"gorgonia.org/tensor"
 )
 
@@ -113,7 +114,7 @@ func LoadReferenceFS(fsys fs.FS, dir string) (*Reference, error) {
 			}
 			pendTheta, pendD = nil, nil
 			for _, f := range jl.Files {
-				t, err := ReadNpy(fsys, path.Join(dir, f))
+				t, err := readLayerNpy(fsys, dir, f, jl.Index, jl.Shape)
 				if err != nil {
 					return nil, err
 				}
@@ -130,7 +131,7 @@ func LoadReferenceFS(fsys fs.FS, dir string) (*Reference, error) {
 			if len(jl.Files) != 1 {
 				return nil, fmt.Errorf("layer %d: want one weight file, have %v", jl.Index, jl.Files)
 			}
-			wt, err := ReadNpy(fsys, path.Join(dir, jl.Files[0]))
+			wt, err := readLayerNpy(fsys, dir, jl.Files[0], jl.Index, jl.Shape)
 			if err != nil {
 				return nil, err
 			}
@@ -179,6 +180,19 @@ func LoadReferenceFS(fsys fs.FS, dir string) (*Reference, error) {
 	return ref, nil
 }
 
+// readLayerNpy reads the parameter file name of layer index and checks its
+// shape against the one network.json gives (if it gives one).
+func readLayerNpy(fsys fs.FS, dir, name string, index int, shape []int) (*tensor.Dense, error) {
+	t, err := ReadNpy(fsys, path.Join(dir, name))
+	if err != nil {
+		return nil, err
+	}
+	if s := t.Shape(); len(shape) > 0 && !slices.Equal(s, shape) {
+		return nil, fmt.Errorf("layer %d: %s has shape %v, but network.json gives the layer shape %v", index, name, []int(s), shape)
+	}
+	return t, nil
+}
+
 func isTheta(name string) bool {
 	return len(name) >= 10 && name[len(name)-10:] == "_theta.npy"
 }
@@ -199,24 +213,30 @@ func neuronFromJSON(p map[string]float64) (Neuron, error) {
 	return n, nil
 }
 
-// ReadNpy reads a float64 .npy file of fsys into a dense tensor of its shape.
+// ReadNpy reads a float32 or float64 .npy file of fsys into a dense float64
+// tensor of its shape (C order; a scalar becomes a vector of one). A file
+// that is not a .npy file, has a malformed header, another dtype or fewer
+// data bytes than its header announces gives an error naming the file and
+// the problem.
 func ReadNpy(fsys fs.FS, name string) (*tensor.Dense, error) {
-	f, err := fsys.Open(name)
+	raw, err := fs.ReadFile(fsys, name)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	r, err := npyio.NewReader(f)
+	a, err := npyfile.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	shape := r.Header.Descr.Shape
-	var data []float64
-	if err := r.Read(&data); err != nil {
+	data, err := a.Float64s()
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	shape := a.Shape
 	if len(shape) == 0 {
 		shape = []int{len(data)}
+	}
+	if len(data) == 0 {
+		return nil, fmt.Errorf("%s: empty array (shape %v)", name, shape)
 	}
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(data)), nil
 }
