@@ -29,6 +29,28 @@ type Reference struct {
 	LossDeltaT float64
 	// ExpectedAccuracy is the test accuracy the reference reports (0 if none).
 	ExpectedAccuracy float64
+	// Dataset is the dataset the network was trained on, or nil where
+	// network.json does not say (the reference's files, older exports).
+	Dataset *DatasetInfo
+}
+
+// DatasetInfo is the dataset a network was trained on, as an export records
+// it in network.json under "dataset": the trainer's data.name and, for user
+// data, the .npy files of each split.
+type DatasetInfo struct {
+	// Name is yin_yang, mnist16, mnist or npy (user data).
+	Name string `json:"name"`
+	// Dir is the MNIST directory the run used, if its config gave one.
+	Dir string `json:"dir,omitempty"`
+	// TrainSamples ... TestLabels are the .npy files of user data (name
+	// npy); without ValidationSamples the validation split was the last
+	// tenth of the training files.
+	TrainSamples      string `json:"train_samples,omitempty"`
+	TrainLabels       string `json:"train_labels,omitempty"`
+	ValidationSamples string `json:"validation_samples,omitempty"`
+	ValidationLabels  string `json:"validation_labels,omitempty"`
+	TestSamples       string `json:"test_samples,omitempty"`
+	TestLabels        string `json:"test_labels,omitempty"`
 }
 
 type refJSON struct {
@@ -49,7 +71,8 @@ type refJSON struct {
 		DeltaT float64 `json:"delta_t"`
 		Type   string  `json:"type"`
 	} `json:"loss"`
-	Expected float64 `json:"expected_test_accuracy_1000_samples_seed40"`
+	Expected float64      `json:"expected_test_accuracy_1000_samples_seed40"`
+	Dataset  *DatasetInfo `json:"dataset"`
 }
 
 // LoadReference reads a network saved in the reference's layout. Layer kinds
@@ -80,7 +103,10 @@ func LoadReferenceFS(fsys fs.FS, dir string) (*Reference, error) {
 		return nil, err
 	}
 	ref := &Reference{Name: js.Network, Net: &Network{Inputs: js.NInputs},
-		LossType: js.Loss.Type, LossDeltaT: js.Loss.DeltaT, ExpectedAccuracy: js.Expected}
+		LossType: js.Loss.Type, LossDeltaT: js.Loss.DeltaT, ExpectedAccuracy: js.Expected, Dataset: js.Dataset}
+	if js.Dataset != nil && js.Dataset.Name == "" {
+		return nil, errors.New(`network.json: "dataset" has no "name"`)
+	}
 	var (
 		pendKind  = NoDelay
 		pendD     *tensor.Dense

@@ -27,6 +27,9 @@
 // an uninterrupted run. eval evaluates a run or a network in the reference's
 // layout on a split; without flags it evaluates the built-in pretrained
 // Yin-Yang H30_WA network of the DelGrad paper on the published test split.
+// eval -net evaluates on the dataset the network.json records (exports do;
+// the reference's files do not, and mean Yin-Yang); a network trained on
+// user data needs -samples and -labels, which the error names.
 // export writes a run's network in the reference's layout.
 //
 // robustness evaluates a run on many simulated BrainScaleS-2 chips (package
