@@ -8,8 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"codeberg.org/sbinet/npyio"
+	"gonum.org/v1/gonum/mat"
 )
 
 // copyBuiltinNet copies the built-in H30_WA network to a new directory.
@@ -146,4 +148,40 @@ func TestBadNpyFiles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzLoadYinYang checks that no pair of sample and label files makes
+// eval -data's reader panic, that its errors name a file, and that what it
+// loads is consistent.
+func FuzzLoadYinYang(f *testing.F) {
+	var s, l bytes.Buffer
+	if err := npyio.Write(&s, mat.NewDense(2, 4, []float64{0, 0.5, 1, 0.25, 0.1, 0.2, 0.3, 0.4})); err != nil {
+		f.Fatal(err)
+	}
+	if err := npyio.Write(&l, []int64{0, 2}); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(s.Bytes(), l.Bytes())
+	f.Add(s.Bytes()[:50], l.Bytes())
+	f.Add(s.Bytes(), l.Bytes()[:50])
+	f.Add(s.Bytes(), l.Bytes()[:l.Len()-1])
+	f.Add(s.Bytes(), s.Bytes())
+	f.Fuzz(func(t *testing.T, samples, labels []byte) {
+		fsys := fstest.MapFS{"d/test_samples.npy": {Data: samples}, "d/test_labels.npy": {Data: labels}}
+		times, lab, err := loadYinYang(fsys, "d", "test", 4, 3)
+		if err != nil {
+			if !strings.Contains(err.Error(), "test_samples.npy") && !strings.Contains(err.Error(), "test_labels.npy") {
+				t.Fatalf("error %q names no file", err)
+			}
+			return
+		}
+		if len(times) != 4*len(lab) {
+			t.Fatalf("%d spike times for %d labels", len(times), len(lab))
+		}
+		for i, l := range lab {
+			if l < 0 || l >= 3 {
+				t.Fatalf("label %d of sample %d is out of range", l, i)
+			}
+		}
+	})
 }
