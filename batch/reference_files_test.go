@@ -84,7 +84,7 @@ func FuzzReadNpy(f *testing.F) {
 	f.Add(npyOf(f, 2, 3, 1, 2, 3, 4, 5, 6))
 	f.Add(npyOf(f, 4, 30, make([]float64, 120)...)[:50])
 	f.Add([]byte("\x93NUMPY\x01\x00\x04\x00abcd"))
-	f.Add([]byte("\x93NUMPY\x01\x00\x3a\x00{'descr': '<f4', 'fortran_order': True, 'shape': (1, 1), }\n\x00\x00\x80\x3f"))
+	f.Add([]byte("\x93NUMPY\x01\x00\x3b\x00{'descr': '<f4', 'fortran_order': True, 'shape': (1, 1), }\n\x00\x00\x80\x3f"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		d, err := ReadNpy(fstest.MapFS{"w.npy": {Data: raw}}, "w.npy")
 		if err != nil {
