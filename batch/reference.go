@@ -8,8 +8,9 @@ import (
 	"math"
 	"os"
 	"path"
+	"slices"
 
-	"codeberg.org/sbinet/npyio"
+	"github.com/delgrad-go/delgrad/internal/npyfile"
 	"gorgonia.org/tensor"
 )
 
@@ -28,6 +29,28 @@ type Reference struct {
 	LossDeltaT float64
 	// ExpectedAccuracy is the test accuracy the reference reports (0 if none).
 	ExpectedAccuracy float64
+	// Dataset is the dataset the network was trained on, or nil where
+	// network.json does not say (the reference's files, older exports).
+	Dataset *DatasetInfo
+}
+
+// DatasetInfo is the dataset a network was trained on, as an export records
+// it in network.json under "dataset": the trainer's data.name and, for user
+// data, the .npy files of each split.
+type DatasetInfo struct {
+	// Name is yin_yang, mnist16, mnist or npy (user data).
+	Name string `json:"name"`
+	// Dir is the MNIST directory the run used, if its config gave one.
+	Dir string `json:"dir,omitempty"`
+	// TrainSamples ... TestLabels are the .npy files of user data (name
+	// npy); without ValidationSamples the validation split was the last
+	// tenth of the training files.
+	TrainSamples      string `json:"train_samples,omitempty"`
+	TrainLabels       string `json:"train_labels,omitempty"`
+	ValidationSamples string `json:"validation_samples,omitempty"`
+	ValidationLabels  string `json:"validation_labels,omitempty"`
+	TestSamples       string `json:"test_samples,omitempty"`
+	TestLabels        string `json:"test_labels,omitempty"`
 }
 
 type refJSON struct {
@@ -48,7 +71,8 @@ type refJSON struct {
 		DeltaT float64 `json:"delta_t"`
 		Type   string  `json:"type"`
 	} `json:"loss"`
-	Expected float64 `json:"expected_test_accuracy_1000_samples_seed40"`
+	Expected float64      `json:"expected_test_accuracy_1000_samples_seed40"`
+	Dataset  *DatasetInfo `json:"dataset"`
 }
 
 // LoadReference reads a network saved in the reference's layout. Layer kinds
@@ -79,7 +103,10 @@ func LoadReferenceFS(fsys fs.FS, dir string) (*Reference, error) {
 		return nil, err
 	}
 	ref := &Reference{Name: js.Network, Net: &Network{Inputs: js.NInputs},
-		LossType: js.Loss.Type, LossDeltaT: js.Loss.DeltaT, ExpectedAccuracy: js.Expected}
+		LossType: js.Loss.Type, LossDeltaT: js.Loss.DeltaT, ExpectedAccuracy: js.Expected, Dataset: js.Dataset}
+	if js.Dataset != nil && js.Dataset.Name == "" {
+		return nil, errors.New(`network.json: "dataset" has no "name"`)
+	}
 	var (
 		pendKind  = NoDelay
 		pendD     *tensor.Dense
@@ -113,7 +140,7 @@ func LoadReferenceFS(fsys fs.FS, dir string) (*Reference, error) {
 			}
 			pendTheta, pendD = nil, nil
 			for _, f := range jl.Files {
-				t, err := ReadNpy(fsys, path.Join(dir, f))
+				t, err := readLayerNpy(fsys, dir, f, jl.Index, jl.Shape)
 				if err != nil {
 					return nil, err
 				}
@@ -130,7 +157,7 @@ func LoadReferenceFS(fsys fs.FS, dir string) (*Reference, error) {
 			if len(jl.Files) != 1 {
 				return nil, fmt.Errorf("layer %d: want one weight file, have %v", jl.Index, jl.Files)
 			}
-			wt, err := ReadNpy(fsys, path.Join(dir, jl.Files[0]))
+			wt, err := readLayerNpy(fsys, dir, jl.Files[0], jl.Index, jl.Shape)
 			if err != nil {
 				return nil, err
 			}
@@ -179,6 +206,19 @@ func LoadReferenceFS(fsys fs.FS, dir string) (*Reference, error) {
 	return ref, nil
 }
 
+// readLayerNpy reads the parameter file name of layer index and checks its
+// shape against the one network.json gives (if it gives one).
+func readLayerNpy(fsys fs.FS, dir, name string, index int, shape []int) (*tensor.Dense, error) {
+	t, err := ReadNpy(fsys, path.Join(dir, name))
+	if err != nil {
+		return nil, err
+	}
+	if s := t.Shape(); len(shape) > 0 && !slices.Equal(s, shape) {
+		return nil, fmt.Errorf("layer %d: %s has shape %v, but network.json gives the layer shape %v", index, name, []int(s), shape)
+	}
+	return t, nil
+}
+
 func isTheta(name string) bool {
 	return len(name) >= 10 && name[len(name)-10:] == "_theta.npy"
 }
@@ -199,24 +239,30 @@ func neuronFromJSON(p map[string]float64) (Neuron, error) {
 	return n, nil
 }
 
-// ReadNpy reads a float64 .npy file of fsys into a dense tensor of its shape.
+// ReadNpy reads a float32 or float64 .npy file of fsys into a dense float64
+// tensor of its shape (C order; a scalar becomes a vector of one). A file
+// that is not a .npy file, has a malformed header, another dtype or fewer
+// data bytes than its header announces gives an error naming the file and
+// the problem.
 func ReadNpy(fsys fs.FS, name string) (*tensor.Dense, error) {
-	f, err := fsys.Open(name)
+	raw, err := fs.ReadFile(fsys, name)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	r, err := npyio.NewReader(f)
+	a, err := npyfile.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	shape := r.Header.Descr.Shape
-	var data []float64
-	if err := r.Read(&data); err != nil {
+	data, err := a.Float64s()
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	shape := a.Shape
 	if len(shape) == 0 {
 		shape = []int{len(data)}
+	}
+	if len(data) == 0 {
+		return nil, fmt.Errorf("%s: empty array (shape %v)", name, shape)
 	}
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(data)), nil
 }

@@ -39,14 +39,21 @@ func LoadData(c *Config, baseDir string) (Data, error) {
 			}
 			return filepath.Join(baseDir, p)
 		}
-		if d.Train, err = dataset.LoadNpy(abs(c.Data.TrainSamples), abs(c.Data.TrainLabels)); err != nil {
+		load := func(samples, labels string) (*dataset.Set, error) {
+			s, err := dataset.LoadNpy(abs(samples), abs(labels))
+			if err != nil {
+				return nil, err
+			}
+			return s, checkLabels(c, s, abs(labels))
+		}
+		if d.Train, err = load(c.Data.TrainSamples, c.Data.TrainLabels); err != nil {
 			return d, err
 		}
-		if d.Test, err = dataset.LoadNpy(abs(c.Data.TestSamples), abs(c.Data.TestLabels)); err != nil {
+		if d.Test, err = load(c.Data.TestSamples, c.Data.TestLabels); err != nil {
 			return d, err
 		}
 		if c.Data.ValidationSamples != "" {
-			if d.Validation, err = dataset.LoadNpy(abs(c.Data.ValidationSamples), abs(c.Data.ValidationLabels)); err != nil {
+			if d.Validation, err = load(c.Data.ValidationSamples, c.Data.ValidationLabels); err != nil {
 				return d, err
 			}
 		} else {
@@ -66,6 +73,23 @@ func LoadData(c *Config, baseDir string) (Data, error) {
 		return d, nil
 	}
 	return d, fmt.Errorf("data: unknown dataset %q", c.Data.Name)
+}
+
+// checkLabels reports the first label of s, read from the file labels,
+// that the output layer of c cannot represent, naming the file, the sample,
+// the value and the valid range.
+func checkLabels(c *Config, s *dataset.Set, labels string) error {
+	if len(c.Layers) == 0 {
+		return nil
+	}
+	out := c.Layers[len(c.Layers)-1].Size
+	for i, l := range s.Labels {
+		if l >= out {
+			return fmt.Errorf("data: %s: label %d at sample %d is outside 0..%d, the classes of the output layer's %d neurons (fix the label, or set the last [[layers]] size to the number of classes)",
+				labels, l, i, out-1, out)
+		}
+	}
+	return nil
 }
 
 // LoadSplit returns one split (train, validation or test) of a built-in

@@ -14,10 +14,24 @@ import (
 	"github.com/delgrad-go/delgrad/internal/atomicfile"
 )
 
+// datasetInfo is what network.json records of the dataset (eval -net
+// evaluates on it or asks for it).
+func datasetInfo(d DataConfig) batch.DatasetInfo {
+	info := batch.DatasetInfo{Name: d.Name, Dir: d.Dir}
+	if d.Name == "npy" {
+		info.Dir = ""
+		info.TrainSamples, info.TrainLabels = d.TrainSamples, d.TrainLabels
+		info.ValidationSamples, info.ValidationLabels = d.ValidationSamples, d.ValidationLabels
+		info.TestSamples, info.TestLabels = d.TestSamples, d.TestLabels
+	}
+	return info
+}
+
 // Export writes the trainer's current network, labelled as the network
 // after epoch epochs, to dir in the reference's layout
 // (network.json plus one .npy per parameter), which batch.LoadReference and
-// `delgrad eval -net` read back. Delays are written as their effective
+// `delgrad eval -net` read back; network.json also records the dataset
+// (batch.DatasetInfo). Delays are written as their effective
 // values, and for the sigmoid positivity also as theta (one per synapse,
 // shared values repeated). The layout holds one set of neuron parameters,
 // so every layer must share them.
@@ -114,6 +128,7 @@ func Export(t *Trainer, dir string, epoch int) error {
 		"loss":     loss,
 		"epochs":   epoch,
 		"seed":     t.Cfg.Seed,
+		"dataset":  datasetInfo(t.Cfg.Data),
 	}
 	raw, err := json.MarshalIndent(doc, "", " ")
 	if err != nil {

@@ -17,7 +17,7 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 	runDir := fl.String("run", "", "run directory (its last checkpoint, on its own dataset)")
 	netDir := fl.String("net", "", "network directory in the reference layout (default: built-in Yin-Yang H30_WA)")
 	split := fl.String("split", "test", "split: train, validation or test")
-	dsName := fl.String("dataset", "yin_yang", "dataset for -net: yin_yang, mnist16 or mnist")
+	dsName := fl.String("dataset", "yin_yang", "dataset for -net: yin_yang, mnist16 or mnist (unset: the one network.json records, else yin_yang)")
 	dataDir := fl.String("data", "", "for -net: directory with SPLIT_samples.npy (Yin-Yang features in [0, 1]) and SPLIT_labels.npy")
 	samples := fl.String("samples", "", "for -net: .npy of input spike times (N x inputs, +Inf = no spike)")
 	labels := fl.String("labels", "", "for -net: .npy of labels (with -samples)")
@@ -78,6 +78,19 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 			return usageError{fmt.Errorf("eval: %w", err)}
 		}
 		net, exp = ref.Net, ref.ExpectedAccuracy
+		dsGiven := setFlags(fl.FlagSet)["dataset"]
+		dataGiven := *samples != "" || *labels != "" || *dataDir != ""
+		mnistDir := ""
+		if rec := ref.Dataset; rec != nil && !dataGiven {
+			switch {
+			case dsGiven && *dsName != rec.Name:
+				fmt.Fprintf(stderr, "eval: note: %s was trained on %s, evaluated here on -dataset %s\n", name, rec.Name, *dsName)
+			case rec.Name == "npy":
+				return usageError{fmt.Errorf("eval: %s", userDataHint(name, rec, *split))}
+			default:
+				*dsName, mnistDir = rec.Name, rec.Dir
+			}
+		}
 		switch {
 		case *samples != "" || *labels != "":
 			if *samples == "" || *labels == "" {
@@ -92,7 +105,7 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 				set = &dataset.Set{Name: *split, Times: times, Labels: lab, N: len(lab), F: net.Inputs, Classes: net.Outputs()}
 			}
 		default:
-			set, err = trainer.LoadSplit(*dsName, "", *split)
+			set, err = trainer.LoadSplit(*dsName, mnistDir, *split)
 		}
 		if err != nil {
 			return usageError{fmt.Errorf("eval: data: %w", err)}
@@ -128,6 +141,28 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\nforward pass: %v, %.0f samples/s\n", el.Round(time.Microsecond), float64(n)/el.Seconds())
 	return nil
+}
+
+// userDataHint tells that network net was trained on the user data rec and
+// which flags evaluate it on split.
+func userDataHint(net string, rec *batch.DatasetInfo, split string) string {
+	msg := fmt.Sprintf("network %s was trained on user data (.npy files), not on the default -dataset yin_yang", net)
+	var x, y string
+	switch split {
+	case "train":
+		x, y = rec.TrainSamples, rec.TrainLabels
+	case "validation":
+		x, y = rec.ValidationSamples, rec.ValidationLabels
+		if x == "" && rec.TrainSamples != "" {
+			return msg + fmt.Sprintf("; its validation split was the last tenth of %s and %s: give the data with -samples FILE -labels FILE", rec.TrainSamples, rec.TrainLabels)
+		}
+	default:
+		x, y = rec.TestSamples, rec.TestLabels
+	}
+	if x == "" || y == "" {
+		return msg + ": give the data with -samples FILE -labels FILE"
+	}
+	return msg + fmt.Sprintf("; for its %s split give -samples %s -labels %s", split, x, y)
 }
 
 // splitOf returns a trainer's split by name.

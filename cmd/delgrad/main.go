@@ -39,6 +39,9 @@
 // run writes. eval evaluates a run or a network in the reference's
 // layout on a split; without flags it evaluates the built-in pretrained
 // Yin-Yang H30_WA network of the DelGrad paper on the published test split.
+// eval -net evaluates on the dataset the network.json records (exports do;
+// the reference's files do not, and mean Yin-Yang); a network trained on
+// user data needs -samples and -labels, which the error names.
 // export writes a run's network in the reference's layout into a new or
 // empty directory; -force replaces an earlier export whole.
 //
@@ -85,8 +88,8 @@ import (
 	"runtime/debug"
 	"syscall"
 
-	"codeberg.org/sbinet/npyio"
 	"github.com/delgrad-go/delgrad/batch"
+	"github.com/delgrad-go/delgrad/internal/npyfile"
 	"github.com/delgrad-go/delgrad/trainer/dataset"
 )
 
@@ -158,40 +161,56 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 // loadYinYang reads SPLIT_samples.npy (values in [0, 1]) and
-// SPLIT_labels.npy and encodes the samples as spike times.
+// SPLIT_labels.npy (any integer dtype) and encodes the samples as spike
+// times. Errors name the file and the problem.
 func loadYinYang(fsys fs.FS, dir, split string, inputs, classes int) ([]float64, []int, error) {
 	x, err := batch.ReadNpy(fsys, path.Join(dir, split+"_samples.npy"))
 	if err != nil {
 		return nil, nil, err
 	}
-	f, err := fsys.Open(path.Join(dir, split+"_labels.npy"))
+	lab, err := readLabels(fsys, path.Join(dir, split+"_labels.npy"))
 	if err != nil {
 		return nil, nil, err
-	}
-	defer f.Close()
-	var lab []int64
-	if err := npyio.Read(f, &lab); err != nil {
-		return nil, nil, fmt.Errorf("%s_labels.npy: %w", split, err)
 	}
 	s := x.Shape()
 	if len(s) != 2 || s[1] != inputs {
 		return nil, nil, fmt.Errorf("%s_samples.npy has shape %v, the network wants (n, %d)", split, s, inputs)
 	}
 	if len(lab) != s[0] {
-		return nil, nil, fmt.Errorf("%d labels for %d samples", len(lab), s[0])
+		return nil, nil, fmt.Errorf("%s_labels.npy has %d labels for the %d samples of %s_samples.npy", split, len(lab), s[0], split)
 	}
 	labels := make([]int, len(lab))
 	for i, l := range lab {
 		if l < 0 || int(l) >= classes {
-			return nil, nil, fmt.Errorf("label %d of sample %d is outside 0..%d", l, i, classes-1)
+			return nil, nil, fmt.Errorf("%s_labels.npy: label %d of sample %d is outside 0..%d (the network has %d outputs)", split, l, i, classes-1, classes)
 		}
 		labels[i] = int(l)
 	}
 	v := x.Float64s()
 	for i, vi := range v {
 		if vi != vi || vi < 0 || vi > 1 {
-			return nil, nil, fmt.Errorf("sample %d, feature %d is %g: want a value in [0, 1]", i/inputs, i%inputs, vi)
+			return nil, nil, fmt.Errorf("%s_samples.npy: sample %d, feature %d is %g: want a value in [0, 1]", split, i/inputs, i%inputs, vi)
 		}
 	}
 	return dataset.EncodeYinYang(v), labels, nil
+}
+
+// readLabels reads a 1-D .npy file of integer labels.
+func readLabels(fsys fs.FS, name string) ([]int64, error) {
+	raw, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return nil, err
+	}
+	a, err := npyfile.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(a.Shape) != 1 {
+		return nil, fmt.Errorf("%s: labels must be 1-D, have shape %v", name, a.Shape)
+	}
+	lab, err := a.Int64s()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return lab, nil
 }

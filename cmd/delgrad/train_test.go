@@ -123,6 +123,13 @@ batch_size = 4
 	return p
 }
 
+// badTestLabel is npyConfig's dataset with a test label out of range.
+func badTestLabel(t *testing.T) string {
+	p := npyConfig(t, []float64{0, 1, 0, 1, 1, 0, 0, 1, 1, 1, 0, 0}, 0.3)
+	writeNpy(t, filepath.Join(filepath.Dir(p), "test_y.npy"), 12, 0, []float64{0, 1, 0, 4, 1, 0, 0, 1, 1, 1, 0, 0})
+	return p
+}
+
 func TestTrainUserData(t *testing.T) {
 	p := npyConfig(t, []float64{0, 1, 0, 1, 1, 0, 0, 1, 1, 1, 0, 0}, 0.3)
 	out := runOK(t, "train", "-config", p, "-out", filepath.Join(t.TempDir(), "r"), "-quiet")
@@ -157,7 +164,8 @@ func TestTrainBadInput(t *testing.T) {
 		{"negative lr", []string{"-config", write("neg.toml", layers+"[training]\nlearning_rate = -0.01\n")}, "training.learning_rate = -0.01: must be >= 0"},
 		{"no such config", []string{"-config", "nonexistent_cfg"}, "no such built-in config"},
 		{"missing dataset file", []string{"-config", write("miss.toml", layers+"[data]\nname = \"npy\"\ntrain_samples = \"nope.npy\"\ntrain_labels = \"nope_y.npy\"\ntest_samples = \"a.npy\"\ntest_labels = \"b.npy\"\n")}, "nope.npy"},
-		{"label out of range", []string{"-config", npyConfig(t, []float64{0, 1, 5, 1, 0, 1, 0, 1, 0, 1, 1, 0}, 0.3)}, "6 classes but the output layer has 2 neurons"},
+		{"label out of range", []string{"-config", npyConfig(t, []float64{0, 1, 5, 1, 0, 1, 0, 1, 0, 1, 1, 0}, 0.3)}, "train_y.npy: label 5 at sample 2 is outside 0..1"},
+		{"test label out of range", []string{"-config", badTestLabel(t)}, "test_y.npy: label 4 at sample 3 is outside 0..1"},
 		{"nan in data", []string{"-config", npyConfig(t, []float64{0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1, 0}, math.NaN())}, "NaN"},
 		{"gpu unavailable", []string{"-device", "gpu"}, gpuWant},
 		{"bad device", []string{"-device", "tpu"}, "must be cpu, gpu or auto"},

@@ -15,7 +15,7 @@ import (
 )
 
 // writeNpy writes val with npyio.
-func writeNpy(t *testing.T, path string, val any) {
+func writeNpy(t testing.TB, path string, val any) {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
@@ -156,10 +156,26 @@ func TestLoadNpyErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// cut writes the first n bytes of good (n < 0: all but -n).
+	cut := func(name string, n int) string {
+		raw, err := os.ReadFile(good)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := path(name)
+		if err := os.WriteFile(p, raw[:(n+len(raw))%len(raw)], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+
 	tests := []struct {
 		name, samples, labels string
 		want                  []string
 	}{
+		{"cut to 50 bytes", cut("cut50.npy", 50), goodLabels, []string{"cut50.npy", "file is truncated: header length"}},
+		{"data cut", cut("cutdata.npy", -12), goodLabels, []string{"cutdata.npy", "file is truncated: header says 2x2 float64 (32 bytes of data), file has 20"}},
+		{"labels cut to 50 bytes", good, cut("cutlabels.npy", 50), []string{"cutlabels.npy", "file is truncated"}},
 		{"missing samples", path("nope.npy"), goodLabels, []string{"nope.npy", "no such file"}},
 		{"missing labels", good, path("nolabels.npy"), []string{"nolabels.npy", "no such file"}},
 		{"1-D samples", path("flat.npy"), goodLabels, []string{"flat.npy", "2-D"}},
@@ -178,7 +194,7 @@ func TestLoadNpyErrors(t *testing.T) {
 		{"complex dtype", path("complex.npy"), goodLabels, []string{"complex.npy", "dtype"}},
 		{"huge shape", path("huge.npy"), goodLabels, []string{"huge.npy", "shape"}},
 		{"negative shape", path("negshape.npy"), goodLabels, []string{"negshape.npy", "shape"}},
-		{"garbage", path("garbage.npy"), goodLabels, []string{"garbage.npy", "not a valid .npy"}},
+		{"garbage", path("garbage.npy"), goodLabels, []string{"garbage.npy", `not a .npy file (magic "not a "`}},
 		{"header without newline", path("nonewline.npy"), goodLabels, []string{"nonewline.npy"}},
 	}
 	for _, tc := range tests {
@@ -188,6 +204,9 @@ func TestLoadNpyErrors(t *testing.T) {
 				t.Fatalf("LoadNpy = %+v, want an error", s)
 			}
 			t.Log(err)
+			if strings.Contains(err.Error(), "runtime error") {
+				t.Errorf("error %q leaks a runtime error", err)
+			}
 			for _, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not contain %q", err, w)
@@ -195,4 +214,49 @@ func TestLoadNpyErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzLoadNpy checks that no pair of sample and label files makes LoadNpy
+// panic or leak a runtime error, and that every set it returns validates.
+func FuzzLoadNpy(f *testing.F) {
+	dir := f.TempDir()
+	read := func(name string, val any) []byte {
+		p := filepath.Join(dir, name)
+		writeNpy(f, p, val)
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		return raw
+	}
+	samples := read("s.npy", mat.NewDense(2, 2, []float64{0, 1, math.Inf(1), 3}))
+	labels := read("l.npy", []int64{0, 2})
+	f.Add(samples, labels)
+	f.Add(samples[:50], labels)
+	f.Add(samples, labels[:len(labels)-3])
+	f.Add(samples, read("lf.npy", []float32{1, 0}))
+	f.Add(read("s8.npy", []uint8{1, 2}), labels)
+	f.Fuzz(func(t *testing.T, samples, labels []byte) {
+		dir := t.TempDir()
+		sp, lp := filepath.Join(dir, "samples.npy"), filepath.Join(dir, "labels.npy")
+		if err := os.WriteFile(sp, samples, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(lp, labels, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, err := LoadNpy(sp, lp)
+		if err != nil {
+			if strings.Contains(err.Error(), "runtime error") {
+				t.Fatalf("error %q leaks a runtime error", err)
+			}
+			if !strings.Contains(err.Error(), dir) {
+				t.Fatalf("error %q names neither file", err)
+			}
+			return
+		}
+		if err := s.Validate(); err != nil {
+			t.Fatalf("LoadNpy returned an invalid set: %v", err)
+		}
+	})
 }
