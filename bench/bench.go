@@ -193,10 +193,15 @@ func RunContext(ctx context.Context, opt Options) ([]Result, error) {
 						}
 						done++
 						r := Result{Case: c.Name, Mode: m, Engine: e.Name, GPU: e.GPU, Batch: b, Members: k}
-						if l := last[i]; l != nil && l.Skipped == "" && opt.MaxStep > 0 &&
-							time.Duration(float64(k*b)/l.Median*float64(time.Second)) > opt.MaxStep {
+						// A step is judged from the previous batch size at this
+						// K and, for K > 1, from the previous K at this batch size.
+						var prevK *Result
+						if i > 0 {
+							prevK = &out[len(out)-1]
+						}
+						if tooLong(last[i], k*b, opt.MaxStep) || tooLong(prevK, k*b, opt.MaxStep) {
 							r.Skipped = fmt.Sprintf("one step would take over %v", opt.MaxStep)
-						} else if l != nil && strings.HasPrefix(l.Skipped, "one step") {
+						} else if l := timeSkipped(last[i], prevK); l != nil {
 							r.Skipped = l.Skipped
 						} else if err := measure(eng, c, m, b, k, opt, &r); err != nil {
 							// An error (a device out of memory at a large batch, say)
@@ -229,6 +234,24 @@ func RunContext(ctx context.Context, opt Options) ([]Result, error) {
 		}
 	}
 	return out, nil
+}
+
+// tooLong reports whether a step of n samples would take longer than
+// maxStep at the rate of the earlier measurement l (none: false).
+func tooLong(l *Result, n int, maxStep time.Duration) bool {
+	return l != nil && l.Skipped == "" && maxStep > 0 &&
+		time.Duration(float64(n)/l.Median*float64(time.Second)) > maxStep
+}
+
+// timeSkipped returns the first of rs skipped for the time its step would
+// take, or nil.
+func timeSkipped(rs ...*Result) *Result {
+	for _, r := range rs {
+		if r != nil && strings.HasPrefix(r.Skipped, "one step") {
+			return r
+		}
+	}
+	return nil
 }
 
 // populations returns the sorted distinct population sizes of ks ({1} for

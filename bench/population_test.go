@@ -3,12 +3,14 @@ package bench
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/delgrad-go/delgrad/batch"
 	"gorgonia.org/tensor"
@@ -349,5 +351,25 @@ func TestPopulationReport(t *testing.T) {
 	buf.Reset()
 	if err := Markdown(&buf, Host(), singles(rs)); err != nil || strings.Contains(buf.String(), "Populations") {
 		t.Fatalf("report of single networks (%v):\n%s", err, buf.String())
+	}
+}
+
+// With populations, a step is judged from the previous batch size at the
+// same K and from the previous K at the same batch size.
+func TestPopulationMaxStep(t *testing.T) {
+	opt := tinyOptions()
+	opt.Modes, opt.Batches, opt.Populations, opt.Repeats = []Mode{FwdBwd}, []int{1, 2}, []int{1, 2}, 1
+	opt.MaxStep = time.Nanosecond
+	rs, err := Run(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rs {
+		got = append(got, fmt.Sprintf("B=%d K=%d skipped=%t", r.Batch, r.K(), strings.HasPrefix(r.Skipped, "one step")))
+	}
+	want := []string{"B=1 K=1 skipped=false", "B=1 K=2 skipped=true", "B=2 K=1 skipped=true", "B=2 K=2 skipped=true"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
 	}
 }
