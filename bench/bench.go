@@ -90,8 +90,17 @@ type Options struct {
 	// engine whose single step would take longer, as estimated from the
 	// previous batch size.
 	MaxStep time.Duration
+	// Populations lists the population sizes K (1..MaxPopulation) to
+	// measure: each measurement then runs K networks of the case, drawn
+	// with different seeds, each on its own batch, in one population pass
+	// (batch.ForwardPop and BackwardPop; trainer.Population for the
+	// training step), and reports their aggregate samples/s. nil measures
+	// single networks only, as {1} does: K = 1 is the single-network path.
+	Populations []int
 	// Reference, when not nil, times the same case in the reference
-	// implementation and returns its samples/s (0: not available).
+	// implementation and returns its samples/s (0: not available). It is
+	// called for single networks (K = 1) only; an error is recorded in the
+	// result (Result.ReferenceErr) and the suite goes on.
 	Reference func(c Case, m Mode, batch int) (float64, error)
 	// Progress is called before each measurement.
 	Progress func(done, total int, what string)
@@ -104,7 +113,11 @@ type Result struct {
 	Engine string
 	GPU    bool
 	Batch  int
-	// Median, Min and Max are samples/s over the repeats.
+	// Members is the population size K: K networks each ran on its own
+	// batch of Batch samples (1: a single network; 0 is read as 1).
+	Members int
+	// Median, Min and Max are samples/s over the repeats, over all the
+	// members together (K x Batch samples a step).
 	Median, Min, Max float64
 	Repeats          int
 	// HostPeak is the largest Go heap in use (live objects and garbage not
@@ -117,7 +130,17 @@ type Result struct {
 	Skipped string
 	// Reference is the reference implementation's samples/s (0: none).
 	Reference float64
+	// ReferenceErr is the error of the reference measurement ("" if it
+	// did not fail).
+	ReferenceErr string
 }
+
+// MaxPopulation is the largest population size Run measures.
+const MaxPopulation = 256
+
+// K returns the result's population size: Members, or 1 where it is not
+// set (results of reports from before populations).
+func (r Result) K() int { return max(r.Members, 1) }
 
 // DeviceMemory is implemented by engines that can report the device memory
 // they hold.
@@ -138,7 +161,11 @@ func RunContext(ctx context.Context, opt Options) ([]Result, error) {
 	}
 	batches := slices.Clone(opt.Batches)
 	slices.Sort(batches)
-	total := len(opt.Cases) * len(opt.Modes) * len(opt.Engines) * len(batches)
+	pops, err := populations(opt.Populations)
+	if err != nil {
+		return nil, err
+	}
+	total := len(opt.Cases) * len(opt.Modes) * len(opt.Engines) * len(batches) * len(pops)
 	done := 0
 	var out []Result
 	for _, e := range opt.Engines {
@@ -148,37 +175,57 @@ func RunContext(ctx context.Context, opt Options) ([]Result, error) {
 		}
 		for _, c := range opt.Cases {
 			for _, m := range opt.Modes {
-				var last *Result
+				// last[i] is the previous batch size's result at
+				// population size pops[i].
+				last := make([]*Result, len(pops))
 				for _, b := range batches {
-					if ctx.Err() != nil {
-						closeEngine(eng)
-						return out, fmt.Errorf("bench: stopped after %d of %d measurements: %w", done, total, context.Cause(ctx))
-					}
-					if opt.Progress != nil {
-						opt.Progress(done, total, fmt.Sprintf("%s %s %s B=%d", e.Name, c.Name, m, b))
-					}
-					done++
-					r := Result{Case: c.Name, Mode: m, Engine: e.Name, GPU: e.GPU, Batch: b}
-					if last != nil && last.Skipped == "" && opt.MaxStep > 0 &&
-						time.Duration(float64(b)/last.Median*float64(time.Second)) > opt.MaxStep {
-						r.Skipped = fmt.Sprintf("one step would take over %v", opt.MaxStep)
-					} else if last != nil && strings.HasPrefix(last.Skipped, "one step") {
-						r.Skipped = last.Skipped
-					} else if err := measure(eng, c, m, b, opt, &r); err != nil {
-						// An error (a device out of memory at a large batch, say)
-						// is reported in its row; the other measurements go on.
-						r = Result{Case: c.Name, Mode: m, Engine: e.Name, GPU: e.GPU, Batch: b,
-							Skipped: "error: " + err.Error()}
-					}
-					if opt.Reference != nil && r.Skipped == "" {
-						ref, err := opt.Reference(c, m, b)
-						if err != nil {
-							return nil, fmt.Errorf("bench: reference %s %s batch %d: %w", c.Name, m, b, err)
+					for i, k := range pops {
+						if ctx.Err() != nil {
+							closeEngine(eng)
+							return out, fmt.Errorf("bench: stopped after %d of %d measurements: %w", done, total, context.Cause(ctx))
 						}
-						r.Reference = ref
+						what := fmt.Sprintf("%s %s %s B=%d", e.Name, c.Name, m, b)
+						if k > 1 {
+							what += fmt.Sprintf(" K=%d", k)
+						}
+						if opt.Progress != nil {
+							opt.Progress(done, total, what)
+						}
+						done++
+						r := Result{Case: c.Name, Mode: m, Engine: e.Name, GPU: e.GPU, Batch: b, Members: k}
+						// A step is judged from the previous batch size at this
+						// K and, for K > 1, from the previous K at this batch size.
+						var prevK *Result
+						if i > 0 {
+							prevK = &out[len(out)-1]
+						}
+						if tooLong(last[i], k*b, opt.MaxStep) || tooLong(prevK, k*b, opt.MaxStep) {
+							r.Skipped = fmt.Sprintf("one step would take over %v", opt.MaxStep)
+						} else if l := timeSkipped(last[i], prevK); l != nil {
+							r.Skipped = l.Skipped
+						} else if err := measure(eng, c, m, b, k, opt, &r); err != nil {
+							// An error (a device out of memory at a large batch, say)
+							// is reported in its row; the other measurements go on.
+							r = Result{Case: c.Name, Mode: m, Engine: e.Name, GPU: e.GPU, Batch: b, Members: k,
+								Skipped: "error: " + err.Error()}
+						}
+						if opt.Reference != nil && r.Skipped == "" && k == 1 {
+							ref, err := opt.Reference(c, m, b)
+							if err != nil && ctx.Err() != nil {
+								// The reference was stopped with the suite.
+								closeEngine(eng)
+								return out, fmt.Errorf("bench: stopped after %d of %d measurements: %w", len(out), total, context.Cause(ctx))
+							}
+							if err != nil {
+								// A failing reference (killed for memory, say) is
+								// reported in its row, as a failing measurement is.
+								r.ReferenceErr = err.Error()
+							}
+							r.Reference = ref
+						}
+						out = append(out, r)
+						last[i] = &out[len(out)-1]
 					}
-					out = append(out, r)
-					last = &out[len(out)-1]
 				}
 			}
 		}
@@ -189,6 +236,40 @@ func RunContext(ctx context.Context, opt Options) ([]Result, error) {
 	return out, nil
 }
 
+// tooLong reports whether a step of n samples would take longer than
+// maxStep at the rate of the earlier measurement l (none: false).
+func tooLong(l *Result, n int, maxStep time.Duration) bool {
+	return l != nil && l.Skipped == "" && maxStep > 0 &&
+		time.Duration(float64(n)/l.Median*float64(time.Second)) > maxStep
+}
+
+// timeSkipped returns the first of rs skipped for the time its step would
+// take, or nil.
+func timeSkipped(rs ...*Result) *Result {
+	for _, r := range rs {
+		if r != nil && strings.HasPrefix(r.Skipped, "one step") {
+			return r
+		}
+	}
+	return nil
+}
+
+// populations returns the sorted distinct population sizes of ks ({1} for
+// none), or an error naming one outside 1..MaxPopulation.
+func populations(ks []int) ([]int, error) {
+	if len(ks) == 0 {
+		return []int{1}, nil
+	}
+	out := slices.Clone(ks)
+	for _, k := range out {
+		if k < 1 || k > MaxPopulation {
+			return nil, fmt.Errorf("bench: population size %d: must be 1..%d", k, MaxPopulation)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
 // closeEngine releases an engine that holds resources (the GPU's).
 func closeEngine(eng batch.Engine) error {
 	if cl, ok := eng.(interface{ Close() error }); ok {
@@ -197,10 +278,11 @@ func closeEngine(eng batch.Engine) error {
 	return nil
 }
 
-// network draws the case's network and a batch of inputs; the same seed
-// always gives the same ones.
-func (c Case) network(b int) (*batch.Network, *tensor.Dense, *tensor.Dense) {
-	rng := rand.New(rand.NewPCG(1, 2))
+// network draws population member member's network of the case, a batch
+// of b inputs and output errors; the same member always gives the same
+// ones, and member 0 those of a single network.
+func (c Case) network(b, member int) (*batch.Network, *tensor.Dense, *tensor.Dense) {
+	rng := rand.New(rand.NewPCG(1, 2+uint64(member)))
 	nrn := batch.Neuron{TauSyn: 1, TauMem: float64(c.Regime), Threshold: 1}
 	net := &batch.Network{Inputs: c.Sizes[0]}
 	in := c.Sizes[0]
@@ -234,12 +316,14 @@ func (c Case) network(b int) (*batch.Network, *tensor.Dense, *tensor.Dense) {
 	return net, x, tensor.New(tensor.WithShape(b, k), tensor.WithBacking(d))
 }
 
-// trainerFor builds a trainer of the case's network on steps batches of
-// random data (bumping off, one validation sample), so that RunEpoch is
-// steps training steps.
-func (c Case) trainerFor(eng batch.Engine, b, steps int) (*trainer.Trainer, error) {
+// trainerFor builds population member member's trainer of the case's
+// network on steps batches of random data (bumping off, one validation
+// sample), so that RunEpoch is steps training steps. Members differ in the
+// seed and the data; member 0 is the single network's trainer.
+func (c Case) trainerFor(eng batch.Engine, b, steps, member int) (*trainer.Trainer, error) {
 	cfg := trainer.Defaults()
 	cfg.Name = c.Name
+	cfg.Seed += uint64(member)
 	*cfg.Neuron.TauMem = float64(c.Regime)
 	for _, o := range c.Sizes[1:] {
 		l := trainer.DefaultLayer()
@@ -251,7 +335,7 @@ func (c Case) trainerFor(eng batch.Engine, b, steps int) (*trainer.Trainer, erro
 	}
 	cfg.Training.BatchSize, cfg.Training.EvalBatchSize = b, 1
 	cfg.Training.BumpValue = 0
-	rng := rand.New(rand.NewPCG(3, 4))
+	rng := rand.New(rand.NewPCG(3, 4+uint64(member)))
 	mk := func(n int) *dataset.Set {
 		s := &dataset.Set{Name: "random", N: n, F: c.Sizes[0], Classes: c.Sizes[len(c.Sizes)-1],
 			Times: make([]float64, n*c.Sizes[0]), Labels: make([]int, n)}
@@ -280,13 +364,13 @@ func step(eng batch.Engine, c Case, m Mode, b int) (func() error, int, error) {
 		if _, ok := eng.(batch.StepEngine); ok {
 			k = max(1, min(32, 4096/b))
 		}
-		t, err := c.trainerFor(eng, b, k)
+		t, err := c.trainerFor(eng, b, k, 0)
 		if err != nil {
 			return nil, 0, err
 		}
 		return func() error { return t.TrainSteps(k) }, k * b, nil
 	}
-	net, x, dOut := c.network(b)
+	net, x, dOut := c.network(b, 0)
 	var tr batch.Trace
 	g := batch.NewGradients(net, b)
 	return func() error {
@@ -300,16 +384,80 @@ func step(eng batch.Engine, c Case, m Mode, b int) (func() error, int, error) {
 	}, b, nil
 }
 
+// popStep is step for a population of k members, each on its own batch of
+// b samples; for k = 1 it is step. Forward and forward+backward are one
+// population pass of k networks drawn with different seeds
+// (batch.ForwardPop, batch.BackwardPop); a training call is one epoch of a
+// trainer.Population of k trainers with different seeds and data, each of
+// popSteps(b) batches and a one-sample validation, all members in
+// lockstep.
+func popStep(eng batch.Engine, c Case, m Mode, b, k int) (func() error, int, error) {
+	if k == 1 {
+		return step(eng, c, m, b)
+	}
+	if m == TrainStp {
+		steps := popSteps(eng, b)
+		ts := make([]*trainer.Trainer, k)
+		all := make([]int, k)
+		for i := range ts {
+			t, err := c.trainerFor(eng, b, steps, i)
+			if err != nil {
+				return nil, 0, fmt.Errorf("member %d: %w", i, err)
+			}
+			ts[i], all[i] = t, i
+		}
+		p, err := trainer.NewPopulation(ts)
+		if err != nil {
+			return nil, 0, err
+		}
+		return func() error {
+			_, errs := p.RunEpoch(all, nil)
+			for i, err := range errs {
+				if err != nil {
+					return fmt.Errorf("member %d: %w", i, err)
+				}
+			}
+			return nil
+		}, k * steps * b, nil
+	}
+	nets, xs, dOuts := make([]*batch.Network, k), make([]*tensor.Dense, k), make([]*tensor.Dense, k)
+	trs, gs := make([]*batch.Trace, k), make([]*batch.Gradients, k)
+	for i := range nets {
+		nets[i], xs[i], dOuts[i] = c.network(b, i)
+		trs[i], gs[i] = new(batch.Trace), batch.NewGradients(nets[i], b)
+	}
+	return func() error {
+		if err := batch.ForwardPop(eng, nets, xs, trs); err != nil {
+			return err
+		}
+		if m == FwdBwd {
+			return batch.BackwardPop(eng, nets, trs, dOuts, gs)
+		}
+		return nil
+	}, k * b, nil
+}
+
+// popSteps is the number of batches of a population member's training
+// epoch at batch size b: the device training step's batches per call of
+// step, and at least 4, so that the epoch's one-sample validation pass
+// and its shuffle are a small part of it.
+func popSteps(eng batch.Engine, b int) int {
+	if _, ok := eng.(batch.StepEngine); ok {
+		return max(4, min(32, 4096/b))
+	}
+	return 4
+}
+
 // measure runs one warm-up and opt.Repeats timed repeats of at least
-// opt.MinTime each.
-func measure(eng batch.Engine, c Case, m Mode, b int, opt Options, r *Result) error {
+// opt.MinTime each of a population of k members (k = 1: one network).
+func measure(eng batch.Engine, c Case, m Mode, b, k int, opt Options, r *Result) error {
 	if rel, ok := eng.(interface{ Release() error }); ok {
 		// Device memory is reported per measurement: start from none.
 		if err := rel.Release(); err != nil {
 			return err
 		}
 	}
-	run, per, err := step(eng, c, m, b)
+	run, per, err := popStep(eng, c, m, b, k)
 	if err != nil {
 		return err
 	}

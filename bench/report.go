@@ -48,8 +48,14 @@ func Host() Machine {
 	return m
 }
 
+// csvHeader is results.csv's header. Columns are only ever appended;
+// csvOldColumns is how many the reports from before populations have
+// (ReadCSV reads those with one member and no reference error).
 var csvHeader = []string{"case", "mode", "engine", "gpu", "batch", "median_samples_per_s", "min_samples_per_s",
-	"max_samples_per_s", "repeats", "host_peak_bytes", "device_bytes", "reference_samples_per_s", "skipped"}
+	"max_samples_per_s", "repeats", "host_peak_bytes", "device_bytes", "reference_samples_per_s", "skipped",
+	"members", "reference_error"}
+
+const csvOldColumns = 13
 
 func f64(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
 
@@ -62,7 +68,8 @@ func WriteCSV(w io.Writer, rs []Result) error {
 	for _, r := range rs {
 		if err := cw.Write([]string{r.Case, string(r.Mode), r.Engine, strconv.FormatBool(r.GPU), strconv.Itoa(r.Batch),
 			f64(r.Median), f64(r.Min), f64(r.Max), strconv.Itoa(r.Repeats), strconv.FormatUint(r.HostPeak, 10),
-			strconv.FormatInt(r.DeviceBytes, 10), f64(r.Reference), r.Skipped}); err != nil {
+			strconv.FormatInt(r.DeviceBytes, 10), f64(r.Reference), r.Skipped,
+			strconv.Itoa(r.K()), r.ReferenceErr}); err != nil {
 			return err
 		}
 	}
@@ -70,19 +77,21 @@ func WriteCSV(w io.Writer, rs []Result) error {
 	return cw.Error()
 }
 
-// ReadCSV reads a results.csv written by WriteCSV.
+// ReadCSV reads a results.csv written by WriteCSV, or by the versions
+// before populations (without the members and reference_error columns:
+// one member, no reference error).
 func ReadCSV(r io.Reader) ([]Result, error) {
 	rows, err := csv.NewReader(r).ReadAll()
 	if err != nil {
 		return nil, fmt.Errorf("results csv: %w", err)
 	}
-	if len(rows) == 0 || !slices.Equal(rows[0], csvHeader) {
-		return nil, fmt.Errorf("results csv: the header is not %s", strings.Join(csvHeader, ","))
+	if len(rows) == 0 || !(slices.Equal(rows[0], csvHeader) || slices.Equal(rows[0], csvHeader[:csvOldColumns])) {
+		return nil, fmt.Errorf("results csv: the header is not %s (or its first %d columns)", strings.Join(csvHeader, ","), csvOldColumns)
 	}
 	var rs []Result
 	for i, row := range rows[1:] {
-		var r Result
-		var errs [9]error
+		r := Result{Members: 1}
+		var errs [10]error
 		r.Case, r.Mode, r.Engine = row[0], Mode(row[1]), row[2]
 		r.GPU, errs[0] = strconv.ParseBool(row[3])
 		r.Batch, errs[1] = strconv.Atoi(row[4])
@@ -94,6 +103,13 @@ func ReadCSV(r io.Reader) ([]Result, error) {
 		r.DeviceBytes, errs[7] = strconv.ParseInt(row[10], 10, 64)
 		r.Reference, errs[8] = strconv.ParseFloat(row[11], 64)
 		r.Skipped = row[12]
+		if len(row) > csvOldColumns {
+			r.Members, errs[9] = strconv.Atoi(row[13])
+			if errs[9] == nil && (r.Members < 1 || r.Members > MaxPopulation) {
+				errs[9] = fmt.Errorf("members %d: must be 1..%d", r.Members, MaxPopulation)
+			}
+			r.ReferenceErr = row[14]
+		}
 		for _, e := range errs {
 			if e != nil {
 				return nil, fmt.Errorf("results csv: row %d: %w", i+2, e)
@@ -176,28 +192,138 @@ func Markdown(w io.Writer, m Machine, rs []Result) error {
 	fmt.Fprintf(b, "A training step is the trainer's (Trainer.TrainSteps); on an engine with a device training step\n")
 	fmt.Fprintf(b, "several consecutive steps are timed together, so that the parameter copies are spread as over an epoch.\n\n")
 	fmt.Fprintf(b, "## Best throughput per case (median samples/s at the best batch size)\n\n")
+	if hasPopulations(rs) {
+		fmt.Fprintf(b, "Single networks (K = 1); the populations have their own table below.\n\n")
+	}
 	bestTable(b, rs)
+	if hasPopulations(rs) {
+		fmt.Fprintf(b, "\n## Populations (aggregate median samples/s of K networks, each on its own batch)\n\n")
+		fmt.Fprintf(b, "K networks of the case, drawn with different seeds, each on its own batch of B samples, in one\n")
+		fmt.Fprintf(b, "population pass (batch.ForwardPop/BackwardPop; a training step is an epoch of trainer.Population,\n")
+		fmt.Fprintf(b, "its members in lockstep, a one-sample validation per member included); in parentheses the ratio\n")
+		fmt.Fprintf(b, "to K = 1 of the same case, mode, engine and batch size. K = 1 is the single network's measurement.\n\n")
+		popTable(b, rs)
+	}
 	fmt.Fprintf(b, "\n## All measurements\n\n")
 	fmt.Fprintf(b, "GPU rows: the estimated share of the GPU's fp64 rate / memory bandwidth (bench.Cost's model over\n")
 	fmt.Fprintf(b, "the data-sheet peaks), not a profile. The model counts every byte as device-memory traffic;\n")
 	fmt.Fprintf(b, "the hardware counters (scripts/gpu-ncu.sh, bench/NOTES.md) show the working sets staying in the\n")
-	fmt.Fprintf(b, "caches, so the bandwidth share overstates DRAM traffic and the kernels are bound by latency and issue.\n\n")
-	fmt.Fprintf(b, "| case | mode | engine | batch | samples/s | spread | host peak MiB | device MiB | reference samples/s | ratio | GPU fp64 / bandwidth share |\n")
+	fmt.Fprintf(b, "caches, so the bandwidth share overstates DRAM traffic and the kernels are bound by latency and issue.\n")
+	if hasPopulations(rs) {
+		fmt.Fprintf(b, "A batch of \"B (K=4)\" is a population of 4 networks on B samples each; its samples/s are the aggregate.\n")
+	}
+	fmt.Fprintf(b, "\n| case | mode | engine | batch | samples/s | spread | host peak MiB | device MiB | reference samples/s | ratio | GPU fp64 / bandwidth share |\n")
 	fmt.Fprintf(b, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, r := range rs {
 		if r.Skipped != "" {
-			fmt.Fprintf(b, "| %s | %s | %s | %d | skipped: %s | | | | | | |\n", r.Case, r.Mode, r.Engine, r.Batch, r.Skipped)
+			fmt.Fprintf(b, "| %s | %s | %s | %s | skipped: %s | | | | | | |\n", r.Case, r.Mode, r.Engine, batchCell(r), cell(r.Skipped))
 			continue
 		}
 		ref, ratio := "", ""
-		if r.Reference > 0 {
+		if r.ReferenceErr != "" {
+			ref = "failed: " + shortReason(r.ReferenceErr)
+		} else if r.Reference > 0 {
 			ref, ratio = fmt.Sprintf("%.1f", r.Reference), fmt.Sprintf("%.0fx", r.Median/r.Reference)
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %d | %.0f | %.0f-%.0f | %s | %s | %s | %s | %s |\n", r.Case, r.Mode, r.Engine, r.Batch,
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %.0f | %.0f-%.0f | %s | %s | %s | %s | %s |\n", r.Case, r.Mode, r.Engine, batchCell(r),
 			r.Median, r.Min, r.Max, mib(r.HostPeak), mib(uint64(r.DeviceBytes)), ref, ratio, shares(m, r))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// batchCell is a result's batch size, with the population size when it
+// is one of several networks.
+func batchCell(r Result) string {
+	if r.K() > 1 {
+		return fmt.Sprintf("%d (K=%d)", r.Batch, r.K())
+	}
+	return strconv.Itoa(r.Batch)
+}
+
+// cell makes s fit in one Markdown table cell: one line, pipes escaped.
+func cell(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	return strings.ReplaceAll(s, "|", "\\|")
+}
+
+// shortReason is the start of an error message for a report cell: its
+// first line, at most 120 characters.
+func shortReason(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	if r := []rune(s); len(r) > 120 {
+		s = string(r[:119]) + "…"
+	}
+	return cell(s)
+}
+
+// hasPopulations reports whether rs has a measurement of more than one
+// network.
+func hasPopulations(rs []Result) bool {
+	return slices.ContainsFunc(rs, func(r Result) bool { return r.K() > 1 })
+}
+
+// singles returns the measurements of single networks (K = 1).
+func singles(rs []Result) []Result { return filter(rs, func(r Result) bool { return r.K() == 1 }) }
+
+// popTable writes, per case, mode, engine and batch size that has a
+// population, the aggregate median samples/s at every population size
+// measured, with the ratio to K = 1.
+func popTable(b *strings.Builder, rs []Result) {
+	var ks []int
+	for _, r := range rs {
+		if !slices.Contains(ks, r.K()) {
+			ks = append(ks, r.K())
+		}
+	}
+	slices.Sort(ks)
+	fmt.Fprintf(b, "| case | mode | engine | batch |")
+	for _, k := range ks {
+		fmt.Fprintf(b, " K=%d |", k)
+	}
+	fmt.Fprintf(b, "\n| --- | --- | --- | --- |%s\n", strings.Repeat(" --- |", len(ks)))
+	type key struct {
+		c, e string
+		m    Mode
+		b    int
+	}
+	var seen []key
+	for _, r := range rs {
+		k := key{r.Case, r.Engine, r.Mode, r.Batch}
+		if slices.Contains(seen, k) {
+			continue
+		}
+		seen = append(seen, k)
+		at := func(n int) *Result {
+			for i := range rs {
+				q := &rs[i]
+				if q.Case == k.c && q.Engine == k.e && q.Mode == k.m && q.Batch == k.b && q.K() == n {
+					return q
+				}
+			}
+			return nil
+		}
+		cells := make([]string, len(ks))
+		pop := false
+		for i, n := range ks {
+			q := at(n)
+			switch {
+			case q == nil:
+				cells[i] = "-"
+			case q.Skipped != "":
+				cells[i] = "skipped"
+			default:
+				cells[i] = fmt.Sprintf("%.0f", q.Median)
+				if one := at(1); n > 1 && one != nil && one.Skipped == "" && one.Median > 0 {
+					cells[i] += fmt.Sprintf(" (%.2fx)", q.Median/one.Median)
+				}
+			}
+			pop = pop || (n > 1 && q != nil)
+		}
+		if pop {
+			fmt.Fprintf(b, "| %s | %s | %s | %d | %s |\n", k.c, k.m, k.e, k.b, strings.Join(cells, " | "))
+		}
+	}
 }
 
 func uniq(rs []Result, key func(Result) string) []string {
@@ -210,22 +336,23 @@ func uniq(rs []Result, key func(Result) string) []string {
 	return out
 }
 
-// bestOf returns the measurement with the highest median of a case, mode
-// and engine, or nil.
+// bestOf returns the single-network measurement (K = 1) with the highest
+// median of a case, mode and engine, or nil.
 func bestOf(rs []Result, c string, m Mode, e string) *Result {
 	var best *Result
 	for i := range rs {
 		r := &rs[i]
-		if r.Case == c && r.Mode == m && r.Engine == e && r.Skipped == "" && (best == nil || r.Median > best.Median) {
+		if r.Case == c && r.Mode == m && r.Engine == e && r.K() == 1 && r.Skipped == "" && (best == nil || r.Median > best.Median) {
 			best = r
 		}
 	}
 	return best
 }
 
-// Write writes report.md, results.csv and plots/ (samples/s against batch
-// size per case; with a GPU engine, its speed-up over each CPU engine)
-// into dir, every file atomically.
+// Write writes report.md, results.csv and plots/ (samples/s of single
+// networks against batch size per case; with a GPU engine, its speed-up
+// over each CPU engine; with populations, aggregate samples/s against the
+// population size) into dir, every file atomically.
 func Write(dir string, m Machine, rs []Result) error {
 	if err := os.MkdirAll(filepath.Join(dir, "plots"), 0o755); err != nil {
 		return fmt.Errorf("bench: %w", err)
@@ -243,6 +370,8 @@ func Write(dir string, m Machine, rs []Result) error {
 	}); err != nil {
 		return fmt.Errorf("bench: machine.json: %w", err)
 	}
+	all := rs
+	rs = singles(rs)
 	for _, c := range uniq(rs, func(r Result) string { return r.Case }) {
 		var series []plots.Series
 		for _, e := range uniq(rs, func(r Result) string { return r.Engine }) {
@@ -270,7 +399,43 @@ func Write(dir string, m Machine, rs []Result) error {
 			}
 		}
 	}
+	for _, c := range uniq(all, func(r Result) string { return r.Case }) {
+		if sp := popSeries(all, c); len(sp) > 0 {
+			path := filepath.Join(dir, "plots", c+"-population.png")
+			if err := plots.Lines(path, c+": populations", "log2(population size K)", "aggregate samples/s", true, sp...); err != nil {
+				return fmt.Errorf("bench: %s: %w", path, err)
+			}
+		}
+	}
 	return nil
+}
+
+// popSeries returns, per engine, mode and batch size of case c that has a
+// population, the aggregate samples/s against the population size; none
+// without populations.
+func popSeries(rs []Result, c string) []plots.Series {
+	rs = filter(rs, func(r Result) bool { return r.Case == c && r.Skipped == "" })
+	if !hasPopulations(rs) {
+		return nil
+	}
+	var out []plots.Series
+	for _, e := range uniq(rs, func(r Result) string { return r.Engine }) {
+		for _, md := range Modes {
+			for _, b := range uniq(rs, func(r Result) string { return strconv.Itoa(r.Batch) }) {
+				s := plots.Series{Name: fmt.Sprintf("%s, %s, B=%s", e, md, b)}
+				for _, r := range rs {
+					if r.Engine == e && r.Mode == md && strconv.Itoa(r.Batch) == b {
+						s.X = append(s.X, math.Log2(float64(r.K())))
+						s.Y = append(s.Y, r.Median)
+					}
+				}
+				if len(s.X) > 1 {
+					out = append(out, s)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // speedups returns, per mode and CPU engine, the GPU engine's samples/s

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +31,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	list := fl.Bool("list", false, "list the cases and exit")
 	batches := fl.String("batches", "", "comma-separated batch sizes (default 1,16,150,1024,4096,16384,65536)")
 	modes := fl.String("modes", "", "comma-separated modes: forward, fwdbwd, train (default all)")
+	population := fl.String("population", "", fmt.Sprintf("comma-separated population sizes K in 1..%d: also measure K networks, each on its own batch, in one population pass (aggregate samples/s); default 1, single networks only", bench.MaxPopulation))
 	device := deviceFlag(fl, "cpu (one core and all cores), gpu, auto or all (cpu and gpu)")
 	repeats := fl.Int("repeats", 5, "timed repeats per measurement (after one warm-up)")
 	minTime := fl.Duration("min-time", 300*time.Millisecond, "least duration of one repeat")
@@ -92,6 +94,13 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			opt.Batches = append(opt.Batches, b)
 		}
+	}
+	if *population != "" {
+		ks, err := parsePopulations(*population)
+		if err != nil {
+			return usageError{err}
+		}
+		opt.Populations = ks
 	}
 	if *modes != "" {
 		opt.Modes = nil
@@ -170,7 +179,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var bar *progressbar.ProgressBar
 	if !*quiet && isTerminal(stderr) {
-		total := len(opt.Cases) * len(opt.Modes) * len(opt.Engines) * len(opt.Batches)
+		total := len(opt.Cases) * len(opt.Modes) * len(opt.Engines) * len(opt.Batches) * max(len(opt.Populations), 1)
 		bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(stderr), progressbar.OptionShowCount(),
 			progressbar.OptionClearOnFinish(), progressbar.OptionSetWidth(30), progressbar.OptionThrottle(100*time.Millisecond))
 		opt.Progress = func(done, total int, what string) {
@@ -198,7 +207,27 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// runReference times one case through the user's reference command.
+// parsePopulations parses -population: comma-separated population sizes
+// in 1..bench.MaxPopulation, each at most once.
+func parsePopulations(list string) ([]int, error) {
+	var ks []int
+	for _, f := range strings.Split(list, ",") {
+		k, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || k < 1 || k > bench.MaxPopulation {
+			return nil, fmt.Errorf("bench: -population: %q is not a population size in 1..%d", f, bench.MaxPopulation)
+		}
+		if slices.Contains(ks, k) {
+			return nil, fmt.Errorf("bench: -population: %d is given twice", k)
+		}
+		ks = append(ks, k)
+	}
+	return ks, nil
+}
+
+// runReference times one case through the user's reference command. Its
+// errors name the command's program (the whole command is in the report's
+// command line), how it failed and the last line of its standard error,
+// so that they fit in a row of the report.
 func runReference(ctx context.Context, cmd []string, c bench.Case, m bench.Mode, b int) (float64, error) {
 	mode := map[bench.Mode]string{bench.Forward: "forward", bench.FwdBwd: "fwdbwd", bench.TrainStp: "train"}[m]
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
@@ -208,7 +237,14 @@ func runReference(ctx context.Context, cmd []string, c bench.Case, m bench.Mode,
 	x := exec.CommandContext(ctx, cmd[0], args...)
 	x.Stdout, x.Stderr = &outb, &errb
 	if err := x.Run(); err != nil {
-		return 0, fmt.Errorf("%s: %w: %s", strings.Join(x.Args, " "), err, strings.TrimSpace(errb.String()))
+		msg := strings.TrimSpace(errb.String())
+		if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
+			msg = strings.TrimSpace(msg[i+1:])
+		}
+		if msg != "" {
+			return 0, fmt.Errorf("%s: %w: %s", cmd[0], err, msg)
+		}
+		return 0, fmt.Errorf("%s: %w", cmd[0], err)
 	}
 	for _, line := range strings.Split(outb.String(), "\n") {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "samples_per_second:"); ok {

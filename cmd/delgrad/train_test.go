@@ -13,6 +13,8 @@ import (
 
 	"codeberg.org/sbinet/npyio"
 	"gonum.org/v1/gonum/mat"
+
+	"github.com/delgrad-go/delgrad/bench"
 )
 
 func runOK(t *testing.T, args ...string) string {
@@ -374,9 +376,47 @@ func TestBench(t *testing.T) {
 			t.Errorf("delgrad %s: %v, want a usage error", strings.Join(args, " "), err)
 		}
 	}
-	var o, e bytes.Buffer
-	if err := run([]string{"bench", "-cases", "yinyang-4-30-3-none-tau2", "-batches", "1", "-modes", "forward", "-repeats", "1",
-		"-min-time", "1ms", "-out", filepath.Join(dir, "r2"), "-reference", "false"}, &o, &e); err == nil {
-		t.Error("a failing reference command was not reported")
+	// A failing reference command is a row of the report; the suite goes on.
+	r2 := filepath.Join(dir, "r2")
+	runOK(t, "bench", "-cases", "yinyang-4-30-3-none-tau2", "-batches", "1", "-modes", "forward", "-repeats", "1",
+		"-min-time", "1ms", "-out", r2, "-reference", "false", "-quiet")
+	md, err = os.ReadFile(filepath.Join(r2, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(md), "| failed: false: exit status 1 |") {
+		t.Errorf("report lacks the failed reference:\n%s", md)
+	}
+}
+
+// delgrad bench -population: rows of every K (aggregate samples/s), the
+// population table; bad lists are usage errors.
+func TestBenchPopulation(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "report")
+	res := runOK(t, "bench", "-cases", "yinyang-4-30-3-none-tau2", "-batches", "2", "-modes", "fwdbwd,train",
+		"-population", "1,3", "-repeats", "1", "-min-time", "1ms", "-out", out, "-quiet")
+	if !strings.Contains(res, "8 measurements") { // 2 modes x 2 engines x 2 sizes
+		t.Fatalf("bench output: %s", res)
+	}
+	_, rs, err := bench.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rs {
+		if want := []int{1, 3}[i%2]; r.Members != want || r.Skipped != "" {
+			t.Fatalf("row %d: %+v, want K=%d", i, r, want)
+		}
+	}
+	md, _ := os.ReadFile(filepath.Join(out, "report.md"))
+	if !strings.Contains(string(md), "## Populations") || !strings.Contains(string(md), "| 2 (K=3) |") {
+		t.Fatalf("report.md:\n%s", md)
+	}
+	for _, list := range []string{"0", "257", "1,x", "1,", "4,4", "-2", "1.5"} {
+		var o, e bytes.Buffer
+		err := run([]string{"bench", "-cases", "yinyang-4-30-3-none-tau2", "-population", list}, &o, &e)
+		var ue usageError
+		if exitCode(err) != 2 || !errors.As(err, &ue) || !strings.Contains(err.Error(), "-population") {
+			t.Errorf("bench -population %q: %v, want a usage error naming -population", list, err)
+		}
 	}
 }
