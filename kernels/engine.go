@@ -165,6 +165,9 @@ type Engine struct {
 	gen uint64
 	// replays holds the live recordings, which Release closes.
 	replays map[Replay]bool
+	// fits remembers the population sizes (members, samples each) found
+	// to fit in the device's memory (checkFits).
+	fits map[[2]int]bool
 	// bind, when set, runs before each call (the CUDA device binds its
 	// context to the calling thread) and returns the function that undoes it.
 	bind func() (func(), error)
@@ -241,7 +244,7 @@ type buffer struct {
 
 // NewEngine returns an engine on dev.
 func NewEngine(dev Device) *Engine {
-	return &Engine{dev: dev, bufs: map[string]buffer{}, consts: map[string][]byte{}, replays: map[Replay]bool{}}
+	return &Engine{dev: dev, bufs: map[string]buffer{}, consts: map[string][]byte{}, replays: map[Replay]bool{}, fits: map[[2]int]bool{}}
 }
 
 // DeviceBytes returns the device memory the engine's buffers hold.
@@ -854,6 +857,9 @@ func (g *Engine) ForwardPop(nets []*batch.Network, inputs []*tensor.Dense, trs [
 		return err
 	}
 	defer leave()
+	if err := g.checkFits(nets[0], len(nets), b); err != nil {
+		return fmt.Errorf("forward: %w", err)
+	}
 	var scratch []float64
 	x, err := g.uploadF("x", popData(inputs, &scratch))
 	if err != nil {
@@ -924,6 +930,9 @@ func (g *Engine) BackwardPop(nets []*batch.Network, trs []*batch.Trace, dOut []*
 		return err
 	}
 	defer leave()
+	if err := g.checkFits(net, len(nets), b); err != nil {
+		return fmt.Errorf("backward: %w", err)
+	}
 	B := K * int64(b)
 	var scratch []float64
 	times := make([]Ptr, len(trs[0].Times))

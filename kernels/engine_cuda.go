@@ -319,6 +319,13 @@ func (cuDevice) Alloc(n int64) (Ptr, error) {
 
 func (cuDevice) Free(p Ptr) error { return cu.MemFree(cu.DevicePtr(p)) }
 
+// FreeBytes implements FreeMemory (the context is bound: Engine calls it
+// while it holds the device).
+func (cuDevice) FreeBytes() (int64, error) {
+	free, _, err := cu.MemInfo()
+	return free, err
+}
+
 func (cuDevice) HtoD(p Ptr, src unsafe.Pointer, n int64) error {
 	return cu.MemcpyHtoD(cu.DevicePtr(p), src, n)
 }
