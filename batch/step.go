@@ -10,6 +10,28 @@ type StepEngine interface {
 	// NewStepper prepares the device for spec, or returns an error when it
 	// cannot run that step (the trainer then runs its own).
 	NewStepper(spec StepSpec) (Stepper, error)
+	// NewPopStepper prepares the device for a population of k networks
+	// trained with spec's step, each with its own parameters, optimiser,
+	// bump state and data, all steps of the population one batched pass.
+	NewPopStepper(spec StepSpec, k int) (PopStepper, error)
+}
+
+// PopStepper runs the training steps of a population on a device: the
+// Stepper of k members, member m's results bit for bit those of a Stepper
+// of its own. A Stepper is a PopStepper of one.
+type PopStepper interface {
+	// Members returns the population's size.
+	Members() int
+	// LoadMember and StoreMember are Stepper's Load and Store for member m.
+	LoadMember(m int, w, theta, mo, v [][]float64) error
+	StoreMember(m int, w, theta, mo, v [][]float64) error
+	// RunPop is Stepper's Run for every member at once: member m trains on
+	// in[m] and labels[m] (every member the same number of samples) with
+	// learning rates lr[m], carrying st[m]; rule is the members' common
+	// bump rule.
+	RunPop(in [][]float64, labels [][]int, b int, lr [][]float64, rule BumpRule, st []*RunState) error
+	// Close frees the device memory.
+	Close() error
 }
 
 // StepSpec describes the trainer's training step.

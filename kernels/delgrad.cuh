@@ -874,8 +874,8 @@ DG_HD void dg_fwd_spike_pair(long long q, int lane, const dg_layer *Lp, long lon
     if (lane > 0) return;
     out[q] = t;
     /* The silent (sample, neuron) pairs per neuron, as dg_silent counts
-     * them (a single network's: a population passes no counts). */
-    if (silent && (t != t || t == DG_INF)) dg_count(silent + k, 1);
+     * them (member m's at silent + m*Out). */
+    if (silent && (t != t || t == DG_INF)) dg_count(silent + m * L.out + k, 1);
 }
 
 /* Forward phase 2: j < B*Out. */
@@ -1315,26 +1315,43 @@ DG_HD double dg_clamp(double c, double v) { return v != v ? v : (v > c ? c : (v 
  *   the trainer's BumpValue and LastBumped), [3] optimiser steps taken in
  *   this run, [4] the sum of the stepped batches' mean losses, [5] stepped
  *   batches, [6] bumped batches, [7] correct predictions, [8] clipped
- *   (sample, neuron) weight gradients, [9] batches begun in this run.
+ *   (sample, neuron) weight gradients, [9] batches begun in this run,
+ *   [10] where the member's rows of the Adam table start and [11] where
+ *   its samples start in the run's inputs (both 0 for one network).
  * rule holds the bump value (0: no bumping), whether it doubles on
  * consecutive bumps of a layer, then per layer its size and its largest
  * allowed share of silent (sample, neuron) pairs.
+ *
+ * A population of nmem members (each its own network, data, optimiser and
+ * ctl, on batches of one size; a single network is nmem = 1) has its
+ * members' ctl, DG_CTL doubles each, one after another; its per-neuron
+ * counts (silent and clipped pairs) hold, layer after layer, each
+ * member's counts of the layer in turn (dg_counts).
  */
+#define DG_CTL 12
+
+/* Member m's counts of layer l (of nl, sizes in rule) in a population's
+ * counts laid out layer after layer, member after member. */
+DG_HD const double *dg_counts(const double *c, const double *rule, long long nmem, long long l, long long m) {
+    long long off = 0;
+    for (long long q = 0; q < l; q++) off += (long long)rule[2 + 2 * q];
+    return c + nmem * off + m * (long long)rule[2 + 2 * l];
+}
 
 /* The trainer's bump check (overMissing, nextBump) on a batch's silent
- * counts per neuron, and its correct predictions; one thread (j == 0). */
-DG_HD void dg_decide_body(long long j, long long B, long long nl, const double *rule, const double *silent,
-                          const double *correct, double *ctl) {
-    if (j != 0) return;
+ * counts per neuron, and its correct predictions; one thread per member
+ * (j < nmem), each on its B samples of the population's batch. */
+DG_HD void dg_decide_body(long long j, long long B, long long nl, long long nmem, const double *rule,
+                          const double *silent, const double *correct, double *ctl) {
+    if (j >= nmem) return;
+    ctl += j * DG_CTL;
     ctl[9] += 1;
-    ctl[7] += dg_sum(correct, B, 1);
+    ctl[7] += dg_sum(correct + j * B, B, 1);
     long long flag = -1;
     if (rule[0] > 0) {
-        long long off = 0;
         for (long long l = 0; l < nl; l++) {
             long long out = (long long)rule[2 + 2 * l];
-            double n = dg_sum(silent + off, out, 1);
-            off += out;
+            double n = dg_sum(dg_counts(silent, rule, nmem, l, j), out, 1);
             if (n / (double)(B * out) > rule[3 + 2 * l]) { flag = l; break; }
         }
     }
@@ -1349,11 +1366,13 @@ DG_HD void dg_decide_body(long long j, long long B, long long nl, const double *
     ctl[0] = (double)flag;
 }
 
-/* dg_clean, or zeros when the batch bumped: the backward pass then finds
- * no active neuron and skips its work; j < n. */
-DG_HD void dg_clean_if_body(long long j, long long n, const double *ctl, const double *x, double *out) {
+/* dg_clean, or zeros where a member's batch bumped (its ctl, of nmem
+ * members with n/nmem values each): the backward pass then finds no
+ * active neuron there and skips its work; j < n. */
+DG_HD void dg_clean_if_body(long long j, long long n, long long nmem, const double *ctl, const double *x,
+                            double *out) {
     if (j >= n) return;
-    if (ctl[0] >= 0) { out[j] = 0; return; }
+    if (ctl[j / (n / nmem) * DG_CTL] >= 0) { out[j] = 0; return; }
     dg_clean_body(j, n, x, out);
 }
 
@@ -1372,14 +1391,21 @@ DG_HD void dg_clean_if_body(long long j, long long n, const double *ctl, const d
  * network's copy. (The trainer bumps before its backward pass; bumping
  * after it is the same, as the backward pass reads the network's copy and,
  * on a bumped batch, has a zero loss gradient.) The same arithmetic as the
- * trainer's separate steps (trainer/optim.go, trainer/model.go); j < n. */
+ * trainer's separate steps (trainer/optim.go, trainer/model.go). In a
+ * population of nmem, member q's n parameters (and moments, gradient and
+ * network copy) follow member q-1's, its ctl is ctl + q*DG_CTL, its Adam
+ * table starts at tab + ctl[10] and its layer's silent counts are at
+ * count + q*K; j < nmem*n. */
 DG_HD void dg_update_if_body(long long j, long long n, double b1, double b2, double eps, const double *tab,
                              long long stride, long long gi, const double *ctl, const double *g, double *m,
                              double *v, double *p, long long kind, double a1, double a2, double *out, long long bl,
-                             long long K, long long targeted, const double *count) {
-    if (j >= n) return;
+                             long long K, long long targeted, const double *count, long long nmem) {
+    if (j >= nmem * n) return;
+    long long q = j / n;
+    ctl += q * DG_CTL;
+    tab += (long long)ctl[10];
     if (ctl[0] >= 0) {
-        if (ctl[0] == (double)bl) dg_bump_body(j, n, K, ctl[1], targeted, count, p);
+        if (ctl[0] == (double)bl) dg_bump_body(j % n, n, K, ctl[1], targeted, count + q * K, p + q * n);
     } else {
         const double *row = tab + ((long long)ctl[3] - 1) * stride;
         double gj = kind == 0 ? g[j] : dg_theta_grad(kind - 1, a2, p[j], g[j]);
@@ -1394,26 +1420,43 @@ DG_HD void dg_update_if_body(long long j, long long n, double b1, double b2, dou
  * B) from a run's input times X (F per sample) and labels Y to xb and yb,
  * so that every batch's launches take the same arguments, and zeroes the
  * first N doubles of z1 and of z2 (counts the batch's kernels add to; a
- * null pointer is skipped); j < max(B*F + B, N). */
+ * null pointer is skipped); j < max(nmem*(B*F + B), N). In a population
+ * of nmem, member q's ctl is ctl + q*DG_CTL, its run's samples start at
+ * sample ctl[11] of X and Y, and its batch goes to xb + q*B*F and
+ * yb + q*B. */
 DG_HD void dg_batch_in_body(long long j, long long B, long long F, long long b, const double *ctl, const double *X,
-                            const int *Y, double *xb, int *yb, long long N, double *z1, double *z2) {
+                            const int *Y, double *xb, int *yb, long long N, double *z1, double *z2, long long nmem) {
     if (j < N) {
         if (z1) z1[j] = 0;
         if (z2) z2[j] = 0;
     }
-    long long o = (long long)ctl[9] * b;
-    if (j < B * F) { xb[j] = X[o * F + j]; return; }
-    j -= B * F;
-    if (j < B) yb[j] = Y[o + j];
+    if (j < nmem * B * F) {
+        long long q = j / (B * F), r = j % (B * F);
+        long long o = (long long)ctl[q * DG_CTL + 11] + (long long)ctl[q * DG_CTL + 9] * b;
+        xb[j] = X[o * F + r];
+        return;
+    }
+    j -= nmem * B * F;
+    if (j < nmem * B) {
+        long long q = j / B;
+        yb[j] = Y[(long long)ctl[q * DG_CTL + 11] + (long long)ctl[q * DG_CTL + 9] * b + j % B];
+    }
 }
 
-/* Adds a stepped batch's mean loss (of B losses in upd) and its N clip
- * counts (after them) to the run's sums, in the trainer's order; one
- * thread (j == 0). */
-DG_HD void dg_accum_body(long long j, long long B, long long N, const double *upd, double *ctl) {
-    if (j != 0 || ctl[0] >= 0) return;
-    double loss = dg_sum(upd, B, 1);
-    ctl[8] += dg_sum(upd + B, N, 1);
+/* Adds a stepped batch's mean loss (of B losses in upd) and its clip
+ * counts (after the losses, per neuron of the nl layers in rule) to the
+ * run's sums, in the trainer's order; one thread per member (j < nmem),
+ * whose losses follow the previous member's and whose counts are laid out
+ * as dg_counts says. */
+DG_HD void dg_accum_body(long long j, long long B, long long nl, long long nmem, const double *rule,
+                         const double *upd, double *ctl) {
+    if (j >= nmem) return;
+    ctl += j * DG_CTL;
+    if (ctl[0] >= 0) return;
+    double loss = dg_sum(upd + j * B, B, 1);
+    double clip = 0;
+    for (long long l = 0; l < nl; l++) clip += dg_sum(dg_counts(upd + nmem * B, rule, nmem, l, j), (long long)rule[2 + 2 * l], 1);
+    ctl[8] += clip;
     ctl[4] += loss * (1 / (double)B);
     ctl[5] += 1;
 }
@@ -1479,16 +1522,19 @@ DG_HD void dg_accum_body(long long j, long long B, long long N, const double *up
     X(dg_loss, (long long B, long long K, long long kind, double p1, double p2, double p3, double inv, \
                 const double *t, const int *labels, double *dOut, double *loss, double *correct), \
       (B, K, kind, p1, p2, p3, inv, t, labels, dOut, loss, correct)) \
-    X(dg_decide, (long long B, long long nl, const double *rule, const double *silent, const double *correct, \
-                  double *ctl), (B, nl, rule, silent, correct, ctl)) \
+    X(dg_decide, (long long B, long long nl, long long nmem, const double *rule, const double *silent, \
+                  const double *correct, double *ctl), (B, nl, nmem, rule, silent, correct, ctl)) \
     X(dg_update_if, (long long n, double b1, double b2, double eps, const double *tab, long long stride, \
                      long long gi, const double *ctl, const double *g, double *m, double *v, double *p, \
                      long long kind, double a1, double a2, double *out, long long bl, long long K, \
-                     long long targeted, const double *count), \
-      (n, b1, b2, eps, tab, stride, gi, ctl, g, m, v, p, kind, a1, a2, out, bl, K, targeted, count)) \
+                     long long targeted, const double *count, long long nmem), \
+      (n, b1, b2, eps, tab, stride, gi, ctl, g, m, v, p, kind, a1, a2, out, bl, K, targeted, count, nmem)) \
     X(dg_batch_in, (long long B, long long F, long long b, const double *ctl, const double *X, const int *Y, \
-                    double *xb, int *yb, long long N, double *z1, double *z2), (B, F, b, ctl, X, Y, xb, yb, N, z1, z2)) \
-    X(dg_accum, (long long B, long long N, const double *upd, double *ctl), (B, N, upd, ctl)) \
-    X(dg_clean_if, (long long n, const double *ctl, const double *x, double *out), (n, ctl, x, out))
+                    double *xb, int *yb, long long N, double *z1, double *z2, long long nmem), \
+      (B, F, b, ctl, X, Y, xb, yb, N, z1, z2, nmem)) \
+    X(dg_accum, (long long B, long long nl, long long nmem, const double *rule, const double *upd, double *ctl), \
+      (B, nl, nmem, rule, upd, ctl)) \
+    X(dg_clean_if, (long long n, long long nmem, const double *ctl, const double *x, double *out), \
+      (n, nmem, ctl, x, out))
 
 #endif /* DELGRAD_CUH */

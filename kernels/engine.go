@@ -81,11 +81,11 @@ var Kernels = map[string]string{
 	"dg_sync_d":       "iiffpp",
 	"dg_silent":       "iiiipp",
 	"dg_loss":         "iiiffffppppp",
-	"dg_decide":       "iipppp",
-	"dg_update_if":    "ifffpiipppppiffpiiip",
-	"dg_batch_in":     "iiipppppipp",
-	"dg_accum":        "iipp",
-	"dg_clean_if":     "ippp",
+	"dg_decide":       "iiipppp",
+	"dg_update_if":    "ifffpiipppppiffpiiipi",
+	"dg_batch_in":     "iiipppppippi",
+	"dg_accum":        "iiippp",
+	"dg_clean_if":     "iippp",
 }
 
 // CheckArgs reports whether args fit kernel name's parameter kinds.
@@ -504,9 +504,6 @@ func layerSizes(net *batch.Network) []int {
 // counts there (laid out as layerOffset says; the caller zeroes them).
 func (g *Engine) forward(nets []*batch.Network, B int64, x Ptr, w, d []Ptr, prefix string, useX bool, silent Ptr) ([]Ptr, error) {
 	net, nmem := nets[0], int64(len(nets))
-	if nmem > 1 && silent != 0 {
-		return nil, errors.New("kernels: forward: a population's silent pairs are not counted")
-	}
 	sizes := layerSizes(net)
 	times := make([]Ptr, len(sizes))
 	mux := int64(max(net.Multiplex, 1))
@@ -551,7 +548,7 @@ func (g *Engine) forward(nets []*batch.Network, B int64, x Ptr, w, d []Ptr, pref
 		}
 		sil := Ptr(0)
 		if silent != 0 {
-			sil = silent + Ptr(8*layerOffset(net, li))
+			sil = silent + Ptr(8*nmem*int64(layerOffset(net, li)))
 		}
 		rank := launchStep{"dg_fwd_rank", n, []any{lp, B, times[li], d[li], bias, s[0], sidx, cnt}, nil}
 		if g.WarpRows != nil && g.WarpRows(B, R) {

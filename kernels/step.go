@@ -9,15 +9,22 @@ import (
 	"github.com/delgrad-go/delgrad/batch"
 )
 
-// stepper runs the trainer's training steps on the engine's device: master
-// weights, delay parameters, Adam moments and the network's weights and
-// delays stay in device memory. A run of batches copies its input times,
-// labels, Adam table, bump rule and control block in before its first
-// batch and its counts out after its last: nothing moves between batches.
+// stepper runs the trainer's training steps on the engine's device, for
+// a population of k members (k = 1: a single network; batch.Stepper and
+// batch.PopStepper): master weights, delay parameters, Adam moments and
+// the network's weights and delays stay in device memory, each member's
+// after the previous member's. A run of batches copies its input times,
+// labels, Adam tables, bump rule and control blocks in before its first
+// batch and its counts out after its last: nothing moves between batches,
+// and each batch of all members is one batched pass.
 type stepper struct {
 	g    *Engine
 	spec batch.StepSpec
 	net  *batch.Network
+	// k is the number of members; nets holds spec.Net once per member
+	// (the members share its shape and neuron constants).
+	k    int
+	nets []*batch.Network
 	// prefix names the stepper's own buffers: its state survives other
 	// users of the engine, and Close frees it.
 	prefix string
@@ -29,9 +36,9 @@ type stepper struct {
 	gp, gm, gv []Ptr
 	gd         []bool
 	gl         []int
-	gn         []int64
+	gn         []int64 // parameters of one member
 	dspan      []float64
-	dspanBuf   []Ptr // dspan on the device, one buffer per layer
+	dspanBuf   []Ptr // dspan on the device, one buffer of k per layer
 	times      []Ptr
 	// graph replays a recorded full batch (see batch); warmKey is the key
 	// of the last batch run directly before recording (zero: none).
@@ -41,9 +48,21 @@ type stepper struct {
 	noGraph  bool
 }
 
-// NewStepper implements batch.StepEngine.
+// NewStepper implements batch.StepEngine: the population stepper of one.
 func (g *Engine) NewStepper(spec batch.StepSpec) (batch.Stepper, error) {
+	return g.newStepper(spec, 1)
+}
+
+// NewPopStepper implements batch.StepEngine.
+func (g *Engine) NewPopStepper(spec batch.StepSpec, k int) (batch.PopStepper, error) {
+	return g.newStepper(spec, k)
+}
+
+func (g *Engine) newStepper(spec batch.StepSpec, k int) (*stepper, error) {
 	net := spec.Net
+	if k < 1 {
+		return nil, fmt.Errorf("kernels: step: population of %d members", k)
+	}
 	if err := net.Validate(); err != nil {
 		return nil, fmt.Errorf("kernels: step: %w", err)
 	}
@@ -60,7 +79,11 @@ func (g *Engine) NewStepper(spec batch.StepSpec) (batch.Stepper, error) {
 	}
 	defer leave()
 	g.steppers++
-	s := &stepper{g: g, spec: spec, net: net, prefix: fmt.Sprintf("stepper%d.", g.steppers)}
+	s := &stepper{g: g, spec: spec, net: net, k: k, prefix: fmt.Sprintf("stepper%d.", g.steppers)}
+	for range k {
+		s.nets = append(s.nets, net)
+	}
+	K64 := int64(k)
 	s.W, s.Wn, s.Th, s.D = make([]Ptr, L), make([]Ptr, L), make([]Ptr, L), make([]Ptr, L)
 	s.dspan = make([]float64, L)
 	pre := s.prefix
@@ -69,10 +92,10 @@ func (g *Engine) NewStepper(spec batch.StepSpec) (batch.Stepper, error) {
 		n := int64(l.Rows() * l.Out)
 		nd := int64(len(l.D()))
 		var errs [4]error
-		s.W[li], errs[0] = g.buf(pre+fmt.Sprintf("W%d", li), 8*n)
-		s.Wn[li], errs[1] = g.buf(pre+fmt.Sprintf("Wn%d", li), 8*n)
-		s.Th[li], errs[2] = g.buf(pre+fmt.Sprintf("Th%d", li), 8*max(nd, 1))
-		s.D[li], errs[3] = g.buf(pre+fmt.Sprintf("D%d", li), 8*max(nd, 1))
+		s.W[li], errs[0] = g.buf(pre+fmt.Sprintf("W%d", li), 8*K64*n)
+		s.Wn[li], errs[1] = g.buf(pre+fmt.Sprintf("Wn%d", li), 8*K64*n)
+		s.Th[li], errs[2] = g.buf(pre+fmt.Sprintf("Th%d", li), 8*K64*max(nd, 1))
+		s.D[li], errs[3] = g.buf(pre+fmt.Sprintf("D%d", li), 8*K64*max(nd, 1))
 		if err := errors.Join(errs[:]...); err != nil {
 			return nil, err
 		}
@@ -83,15 +106,19 @@ func (g *Engine) NewStepper(spec batch.StepSpec) (batch.Stepper, error) {
 			}
 			s.dspan[li] = (math.Abs(dp.Shift) + math.Abs(dp.Scale)) / l.Neuron.TauSyn
 		}
-		p, err := g.uploadF(pre+fmt.Sprintf("dspan%d", li), s.dspan[li:li+1])
+		span := make([]float64, k)
+		for m := range span {
+			span[m] = s.dspan[li]
+		}
+		p, err := g.uploadF(pre+fmt.Sprintf("dspan%d", li), span)
 		if err != nil {
 			return nil, err
 		}
 		s.dspanBuf = append(s.dspanBuf, p)
 	}
 	addGroup := func(name string, li int, p Ptr, delays bool, n int64) error {
-		m, err1 := g.buf(pre+"M"+name, 8*n)
-		v, err2 := g.buf(pre+"V"+name, 8*n)
+		m, err1 := g.buf(pre+"M"+name, 8*K64*n)
+		v, err2 := g.buf(pre+"V"+name, 8*K64*n)
 		if err := errors.Join(err1, err2); err != nil {
 			return err
 		}
@@ -115,6 +142,20 @@ func (g *Engine) NewStepper(spec batch.StepSpec) (batch.Stepper, error) {
 	return s, nil
 }
 
+// Members implements batch.PopStepper.
+func (s *stepper) Members() int { return s.k }
+
+// Load implements batch.Stepper: member 0's.
+func (s *stepper) Load(w, theta, m, v [][]float64) error { return s.LoadMember(0, w, theta, m, v) }
+
+// Store implements batch.Stepper: member 0's.
+func (s *stepper) Store(w, theta, m, v [][]float64) error { return s.StoreMember(0, w, theta, m, v) }
+
+// Run implements batch.Stepper: the population run of one.
+func (s *stepper) Run(in []float64, labels []int, b int, lr []float64, rule batch.BumpRule, st *batch.RunState) error {
+	return s.RunPop([][]float64{in}, [][]int{labels}, b, [][]float64{lr}, rule, []*batch.RunState{st})
+}
+
 func (s *stepper) upload(p Ptr, v []float64, what string) error {
 	if len(v) == 0 {
 		return nil
@@ -135,10 +176,22 @@ func (s *stepper) alive() error {
 	return nil
 }
 
-// Load implements batch.Stepper.
-func (s *stepper) Load(w, theta, m, v [][]float64) error {
+// member returns the offset of member q's values in a buffer of n per
+// member, or an error for a member the population does not have.
+func (s *stepper) member(q int, n int64) (Ptr, error) {
+	if q < 0 || q >= s.k {
+		return 0, fmt.Errorf("kernels: step: member %d of a population of %d", q, s.k)
+	}
+	return Ptr(8 * int64(q) * n), nil
+}
+
+// LoadMember implements batch.PopStepper.
+func (s *stepper) LoadMember(q int, w, theta, m, v [][]float64) error {
 	if len(w) != len(s.W) || len(theta) != len(s.W) || len(m) != len(s.gp) || len(v) != len(s.gp) {
 		return errors.New("kernels: step: parameters do not fit the network")
+	}
+	if _, err := s.member(q, 0); err != nil {
+		return err
 	}
 	leave, err := s.g.enter()
 	if err != nil {
@@ -153,7 +206,9 @@ func (s *stepper) Load(w, theta, m, v [][]float64) error {
 		if len(w[li]) != l.Rows()*l.Out || len(theta[li]) != len(l.D()) {
 			return fmt.Errorf("kernels: step: layer %d parameters have the wrong size", li)
 		}
-		if err := errors.Join(s.upload(s.W[li], w[li], "weights"), s.upload(s.Th[li], theta[li], "delay parameters")); err != nil {
+		ow, _ := s.member(q, int64(len(w[li])))
+		od, _ := s.member(q, int64(len(theta[li])))
+		if err := errors.Join(s.upload(s.W[li]+ow, w[li], "weights"), s.upload(s.Th[li]+od, theta[li], "delay parameters")); err != nil {
 			return err
 		}
 	}
@@ -161,15 +216,19 @@ func (s *stepper) Load(w, theta, m, v [][]float64) error {
 		if int64(len(m[gi])) != s.gn[gi] || int64(len(v[gi])) != s.gn[gi] {
 			return fmt.Errorf("kernels: step: optimiser group %d has the wrong size", gi)
 		}
-		if err := errors.Join(s.upload(s.gm[gi], m[gi], "Adam moments"), s.upload(s.gv[gi], v[gi], "Adam moments")); err != nil {
+		o, _ := s.member(q, s.gn[gi])
+		if err := errors.Join(s.upload(s.gm[gi]+o, m[gi], "Adam moments"), s.upload(s.gv[gi]+o, v[gi], "Adam moments")); err != nil {
 			return err
 		}
 	}
 	return s.sync()
 }
 
-// Store implements batch.Stepper.
-func (s *stepper) Store(w, theta, m, v [][]float64) error {
+// StoreMember implements batch.PopStepper.
+func (s *stepper) StoreMember(q int, w, theta, m, v [][]float64) error {
+	if _, err := s.member(q, 0); err != nil {
+		return err
+	}
 	leave, err := s.g.enter()
 	if err != nil {
 		return err
@@ -179,12 +238,15 @@ func (s *stepper) Store(w, theta, m, v [][]float64) error {
 		return err
 	}
 	for li := range s.W {
-		if err := errors.Join(s.g.download(w[li], s.W[li], "weights"), s.g.download(theta[li], s.Th[li], "delay parameters")); err != nil {
+		ow, _ := s.member(q, int64(len(w[li])))
+		od, _ := s.member(q, int64(len(theta[li])))
+		if err := errors.Join(s.g.download(w[li], s.W[li]+ow, "weights"), s.g.download(theta[li], s.Th[li]+od, "delay parameters")); err != nil {
 			return err
 		}
 	}
 	for gi := range s.gp {
-		if err := errors.Join(s.g.download(m[gi], s.gm[gi], "Adam moments"), s.g.download(v[gi], s.gv[gi], "Adam moments")); err != nil {
+		o, _ := s.member(q, s.gn[gi])
+		if err := errors.Join(s.g.download(m[gi], s.gm[gi]+o, "Adam moments"), s.g.download(v[gi], s.gv[gi]+o, "Adam moments")); err != nil {
 			return err
 		}
 	}
@@ -192,15 +254,15 @@ func (s *stepper) Store(w, theta, m, v [][]float64) error {
 }
 
 // sync derives every layer's network weights and delays from the master
-// weights and delay parameters.
+// weights and delay parameters, of every member.
 func (s *stepper) sync() error {
 	for li := range s.W {
 		l := &s.net.Layers[li]
-		n := int64(l.Rows() * l.Out)
+		n := int64(s.k * l.Rows() * l.Out)
 		if err := s.g.launch("dg_sync_w", n, n, s.spec.RoundWeights, s.W[li], s.Wn[li]); err != nil {
 			return err
 		}
-		if nd := int64(len(l.D())); nd > 0 {
+		if nd := int64(s.k * len(l.D())); nd > 0 {
 			dp := s.spec.Delays[li]
 			if err := s.g.launch("dg_sync_d", nd, nd, delayKind(dp), dp.Shift, dp.Scale, s.Th[li], s.D[li]); err != nil {
 				return err
@@ -240,55 +302,78 @@ const (
 	ctlCorrect
 	ctlClipped
 	ctlBatch
+	ctlTable
+	ctlSamples
 	ctlLen
 )
 
-// Run implements batch.Stepper. Per batch it launches the forward pass
-// (which counts the silent pairs), the loss, dg_decide (the bump check, on
-// the device), the backward pass and one update per optimiser group, which
-// bumps the weights when the batch bumped and otherwise takes the
-// optimiser's step; the batch's loss and counts are added up on the
-// device. The inputs go up in one copy and ctl comes back in one, so the
-// host never waits for the device between batches.
-func (s *stepper) Run(in []float64, labels []int, b int, lr []float64, rule batch.BumpRule, st *batch.RunState) error {
-	n := len(labels)
+// RunPop implements batch.PopStepper. Per batch it launches, for all
+// members at once, the forward pass (which counts the silent pairs), the
+// loss, dg_decide (each member's bump check, on the device), the backward
+// pass and one update per optimiser group, which bumps a member's weights
+// when its batch bumped and otherwise takes its optimiser's step; each
+// member's loss and counts are added up on the device. The inputs go up
+// in one copy and the control blocks come back in one, so the host never
+// waits for the device between batches.
+func (s *stepper) RunPop(in [][]float64, labels [][]int, b int, lr [][]float64, rule batch.BumpRule, st []*batch.RunState) error {
 	F, K, L := s.net.Inputs, s.net.Outputs(), len(s.net.Layers)
+	if len(in) != s.k || len(labels) != s.k || len(lr) != s.k || len(st) != s.k {
+		return fmt.Errorf("kernels: step: a population of %d given %d inputs, %d label sets, %d learning rates and %d run states", s.k, len(in), len(labels), len(lr), len(st))
+	}
+	n := len(labels[0])
 	switch {
-	case st == nil:
-		return errors.New("kernels: step: no run state")
 	case n < 1 || b < 1:
 		return fmt.Errorf("kernels: step: %d samples in batches of %d", n, b)
-	case len(in) != n*F:
-		return fmt.Errorf("kernels: step: %d input times for %d samples of %d inputs", len(in), n, F)
-	case len(lr) != len(s.gp):
-		return fmt.Errorf("kernels: step: %d learning rates for %d groups", len(lr), len(s.gp))
 	case len(rule.MaxMissing) != L:
 		return fmt.Errorf("kernels: step: %d bump thresholds for %d layers", len(rule.MaxMissing), L)
-	case st.Step < 0:
-		return fmt.Errorf("kernels: step: optimiser step count %d", st.Step)
 	}
-	lab := make([]int32, n)
-	for i, y := range labels {
-		if y < 0 || y >= K {
-			return fmt.Errorf("kernels: step: label %d of sample %d out of range [0, %d)", y, i, K)
+	memberErr := func(q int, err error) error {
+		if s.k == 1 {
+			return err
 		}
-		lab[i] = int32(y)
+		return fmt.Errorf("member %d: %w", q, err)
+	}
+	for q := range s.k {
+		switch {
+		case st[q] == nil:
+			return memberErr(q, errors.New("kernels: step: no run state"))
+		case len(labels[q]) != n:
+			return memberErr(q, fmt.Errorf("kernels: step: %d samples, member 0 has %d: the members train on runs of one length", len(labels[q]), n))
+		case len(in[q]) != n*F:
+			return memberErr(q, fmt.Errorf("kernels: step: %d input times for %d samples of %d inputs", len(in[q]), n, F))
+		case len(lr[q]) != len(s.gp):
+			return memberErr(q, fmt.Errorf("kernels: step: %d learning rates for %d groups", len(lr[q]), len(s.gp)))
+		case st[q].Step < 0:
+			return memberErr(q, fmt.Errorf("kernels: step: optimiser step count %d", st[q].Step))
+		}
+	}
+	lab := make([]int32, s.k*n)
+	for q := range s.k {
+		for i, y := range labels[q] {
+			if y < 0 || y >= K {
+				return memberErr(q, fmt.Errorf("kernels: step: label %d of sample %d out of range [0, %d)", y, i, K))
+			}
+			lab[q*n+i] = int32(y)
+		}
 	}
 	// Adam's factors for every step this run may take, computed on the
-	// host as the trainer's optimiser does: one row per step, each group's
-	// lr / bias correction 1, then sqrt(bias correction 2).
+	// host as the trainer's optimiser does: per member, one row per step,
+	// each group's lr / bias correction 1, then sqrt(bias correction 2).
 	batches := (n + b - 1) / b
 	sp := &s.spec
 	stride := len(s.gp) + 1
-	tab := make([]float64, stride*batches)
-	for i := range batches {
-		step := float64(st.Step + i + 1)
-		bc1 := 1 - math.Pow(sp.Beta1, step)
-		row := tab[i*stride : (i+1)*stride]
-		for gi := range s.gp {
-			row[gi] = lr[gi] / bc1
+	tstride := stride * batches
+	tab := make([]float64, s.k*tstride)
+	for q := range s.k {
+		for i := range batches {
+			step := float64(st[q].Step + i + 1)
+			bc1 := 1 - math.Pow(sp.Beta1, step)
+			row := tab[q*tstride+i*stride : q*tstride+(i+1)*stride]
+			for gi := range s.gp {
+				row[gi] = lr[q][gi] / bc1
+			}
+			row[stride-1] = math.Sqrt(1 - math.Pow(sp.Beta2, step))
 		}
-		row[stride-1] = math.Sqrt(1 - math.Pow(sp.Beta2, step))
 	}
 	rl := []float64{max(rule.Value, 0), 0}
 	if rule.Doubling {
@@ -299,10 +384,23 @@ func (s *stepper) Run(in []float64, labels []int, b int, lr []float64, rule batc
 	}
 	// The run's state and sums go in and come back whole, so that the
 	// losses add up in the same order whatever the run's length.
-	ctl := make([]float64, ctlLen)
-	ctl[ctlFlag], ctl[ctlBumpValue], ctl[ctlLastBumped] = -1, st.BumpValue, float64(st.LastBumped)
-	ctl[ctlLossSum], ctl[ctlStepped], ctl[ctlBumps] = st.LossSum, float64(st.Steps), float64(st.Bumps)
-	ctl[ctlCorrect], ctl[ctlClipped] = float64(st.Correct), float64(st.Clipped)
+	ctl := make([]float64, s.k*ctlLen)
+	for q := range s.k {
+		c, r := ctl[q*ctlLen:(q+1)*ctlLen], st[q]
+		c[ctlFlag], c[ctlBumpValue], c[ctlLastBumped] = -1, r.BumpValue, float64(r.LastBumped)
+		c[ctlLossSum], c[ctlStepped], c[ctlBumps] = r.LossSum, float64(r.Steps), float64(r.Bumps)
+		c[ctlCorrect], c[ctlClipped] = float64(r.Correct), float64(r.Clipped)
+		c[ctlTable], c[ctlSamples] = float64(q*tstride), float64(q*n)
+	}
+	var X []float64
+	if s.k == 1 {
+		X = in[0]
+	} else {
+		X = make([]float64, 0, s.k*n*F)
+		for q := range s.k {
+			X = append(X, in[q]...)
+		}
+	}
 	leave, err := s.g.enter()
 	if err != nil {
 		return err
@@ -312,8 +410,8 @@ func (s *stepper) Run(in []float64, labels []int, b int, lr []float64, rule batc
 		return err
 	}
 	g, pre := s.g, s.prefix
-	x, err1 := g.uploadF(pre+"X", in)
-	y, err2 := g.upload(pre+"Y", unsafe.Pointer(&lab[0]), int64(4*n))
+	x, err1 := g.uploadF(pre+"X", X)
+	y, err2 := g.upload(pre+"Y", unsafe.Pointer(&lab[0]), int64(4*len(lab)))
 	tp, err3 := g.uploadF(pre+"adam", tab)
 	rp, err4 := g.uploadF(pre+"rule", rl)
 	cp, err5 := g.uploadF(pre+"ctl", ctl)
@@ -330,17 +428,22 @@ func (s *stepper) Run(in []float64, labels []int, b int, lr []float64, rule batc
 	if err := g.download(ctl, cp, "the run's counts"); err != nil {
 		return err
 	}
-	st.Step += int(ctl[ctlSteps])
-	st.BumpValue, st.LastBumped = ctl[ctlBumpValue], int(ctl[ctlLastBumped])
-	st.LossSum = ctl[ctlLossSum]
-	st.Steps, st.Bumps = int(ctl[ctlStepped]), int(ctl[ctlBumps])
-	st.Correct, st.Clipped = int(ctl[ctlCorrect]), int(ctl[ctlClipped])
+	for q := range s.k {
+		c, r := ctl[q*ctlLen:(q+1)*ctlLen], st[q]
+		r.Step += int(c[ctlSteps])
+		r.BumpValue, r.LastBumped = c[ctlBumpValue], int(c[ctlLastBumped])
+		r.LossSum = c[ctlLossSum]
+		r.Steps, r.Bumps = int(c[ctlStepped]), int(c[ctlBumps])
+		r.Correct, r.Clipped = int(c[ctlCorrect]), int(c[ctlClipped])
+	}
 	return nil
 }
 
 // stepArgs holds what a run's batches share: the batch size, the Adam
-// table's row length, and the device buffers of the inputs, labels, Adam
-// table, bump rule and ctl; whether the rule bumps and targets.
+// table's row length, and the device buffers of the
+// inputs, labels, Adam tables, bump rule and ctl; whether the rule bumps
+// and targets. (Where a member's Adam rows and samples start is in its
+// ctl, so that a recorded batch serves runs of any length.)
 type stepArgs struct {
 	b, stride            int64
 	x, y, tab, rule, ctl Ptr
@@ -415,41 +518,45 @@ func (s *stepper) dropGraph() error {
 	return nil
 }
 
-// launchBatch launches a batch of B samples: its inputs, the forward pass,
-// the silent counts, the loss, the bump check (dg_decide), the update or
-// the bump, and the sums of its loss and counts.
+// launchBatch launches a batch of B samples of every member: its inputs,
+// the forward pass, the silent counts, the loss, the bump check
+// (dg_decide), the update or the bump, and the sums of its loss and
+// counts. The members' batches are one batch of k*B samples, member after
+// member.
 func (s *stepper) launchBatch(a stepArgs, B int64) error {
 	g, pre := s.g, s.prefix
 	F, K, L := int64(s.net.Inputs), int64(s.net.Outputs()), len(s.net.Layers)
-	N := int64(neurons(s.net))
-	xb, err1 := g.buf(pre+"xb", 8*a.b*F)
-	yb, err2 := g.buf(pre+"yb", 4*a.b)
-	fwd, err3 := g.buf(pre+"sfwd", 8*(N+a.b))
-	upd, err4 := g.buf(pre+"supd", 8*(a.b+N))
-	dOut, err5 := g.buf(pre+"sdout", 8*a.b*K)
+	k := int64(s.k)
+	N := k * int64(neurons(s.net)) // every member's counts
+	BT := k * B
+	xb, err1 := g.buf(pre+"xb", 8*k*a.b*F)
+	yb, err2 := g.buf(pre+"yb", 4*k*a.b)
+	fwd, err3 := g.buf(pre+"sfwd", 8*(N+k*a.b))
+	upd, err4 := g.buf(pre+"supd", 8*(k*a.b+N))
+	dOut, err5 := g.buf(pre+"sdout", 8*k*a.b*K)
 	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
 		return err
 	}
 	// Small batches: the spike search and the neuron phase count the
 	// silent and the clipped pairs as they go, into counters dg_batch_in
-	// zeroes (the clip counts follow the batch's B losses in upd).
+	// zeroes (the clip counts follow the batch's losses in upd).
 	silent, clips := Ptr(0), Ptr(0)
-	if countAsFound(B) {
-		silent, clips = fwd, upd+Ptr(8*B)
+	if countAsFound(BT) {
+		silent, clips = fwd, upd+Ptr(8*BT)
 	}
-	if err := g.launch("dg_batch_in", max(B*F+B, N), B, F, a.b, a.ctl, a.x, a.y, xb, yb, N, silent, clips); err != nil {
+	if err := g.launch("dg_batch_in", max(BT*F+BT, N), B, F, a.b, a.ctl, a.x, a.y, xb, yb, N, silent, clips, k); err != nil {
 		return err
 	}
 	var err error
-	if s.times, err = g.forward([]*batch.Network{s.net}, B, xb, s.Wn, s.D, pre, true, silent); err != nil {
+	if s.times, err = g.forward(s.nets, BT, xb, s.Wn, s.D, pre, true, silent); err != nil {
 		return err
 	}
 	for li := range s.net.Layers {
 		if silent != 0 {
 			break // counted by the spike search
 		}
-		k := int64(s.net.Layers[li].Out)
-		for _, c := range g.colSums("dg_silent", 1, B, k, s.times[li+1], s.silentCounts(li)) {
+		out := int64(s.net.Layers[li].Out)
+		for _, c := range g.colSums("dg_silent", k, BT, out, s.times[li+1], s.silentCounts(li)) {
 			if c.err != nil {
 				return c.err
 			}
@@ -460,38 +567,42 @@ func (s *stepper) launchBatch(a stepArgs, B int64) error {
 	}
 	correct := fwd + Ptr(8*N)
 	kind, p1, p2, p3 := s.lossParams()
-	if err := g.launch("dg_loss", B, B, K, kind, p1, p2, p3, 1/float64(B), s.times[L], yb, dOut, upd, correct); err != nil {
+	if err := g.launch("dg_loss", BT, BT, K, kind, p1, p2, p3, 1/float64(B), s.times[L], yb, dOut, upd, correct); err != nil {
 		return err
 	}
-	if err := g.launch("dg_decide", 1, B, int64(L), a.rule, fwd, correct, a.ctl); err != nil {
+	if err := g.launch("dg_decide", k, B, int64(L), k, a.rule, fwd, correct, a.ctl); err != nil {
 		return err
 	}
 	if err := s.update(B, dOut, upd, a); err != nil {
 		return err
 	}
-	return g.launch("dg_accum", 1, B, N, upd, a.ctl)
+	return g.launch("dg_accum", k, B, int64(L), k, a.rule, upd, a.ctl)
 }
 
 // silentCounts returns where a batch's silent counts per neuron of layer
-// li lie: in the stepper's forward buffer, before the correct flags.
+// li lie, every member's in turn: in the stepper's forward buffer, before
+// the correct flags.
 func (s *stepper) silentCounts(li int) Ptr {
-	return s.g.bufs[s.prefix+"sfwd"].ptr + Ptr(8*layerOffset(s.net, li))
+	return s.g.bufs[s.prefix+"sfwd"].ptr + Ptr(8*s.k*layerOffset(s.net, li))
 }
 
 // update launches a batch's step after its forward pass: the loss
-// gradient's cleaning (to zeros when the batch bumped), the backward pass
-// (clip counts into upd after the B losses), and one dg_update_if per
-// optimiser group: the delay-parameter gradient, Adam, clip positivity or
-// weight clipping, or, when ctl says the batch bumped, the bump of the
-// weights of the layer it names; then the network's weights or delays.
+// gradient's cleaning (to zeros for the members whose batch bumped), the
+// backward pass (clip counts into upd after the losses), and one
+// dg_update_if per optimiser group: the delay-parameter gradient, Adam,
+// clip positivity or weight clipping, or, for a member whose batch
+// bumped, the bump of the weights of the layer it names; then the
+// network's weights or delays. B is one member's batch.
 func (s *stepper) update(B int64, delta, upd Ptr, a stepArgs) error {
 	ctl := a.ctl
 	g := s.g
-	n := B * int64(s.net.Outputs())
-	if err := g.launch("dg_clean_if", n, n, ctl, delta, delta); err != nil {
+	k := int64(s.k)
+	BT := k * B
+	n := BT * int64(s.net.Outputs())
+	if err := g.launch("dg_clean_if", n, n, k, ctl, delta, delta); err != nil {
 		return err
 	}
-	if _, err := g.backward([]*batch.Network{s.net}, B, s.times, delta, s.Wn, s.D, s.dspanBuf, upd+Ptr(8*B), false); err != nil {
+	if _, err := g.backward(s.nets, BT, s.times, delta, s.Wn, s.D, s.dspanBuf, upd+Ptr(8*BT), false); err != nil {
 		return err
 	}
 	sp := &s.spec
@@ -512,9 +623,9 @@ func (s *stepper) update(B int64, delta, upd Ptr, a stepArgs) error {
 			kind, a1, a2, grad, out, bl = 1+delayKind(dp), dp.Shift, dp.Scale, "dD", s.D[li], -1
 		}
 		gp := g.bufs[fmt.Sprintf("%s%d", grad, li)].ptr
-		if err := g.launch("dg_update_if", s.gn[gi], s.gn[gi], sp.Beta1, sp.Beta2, sp.AdamEps, a.tab, a.stride, int64(gi),
+		if err := g.launch("dg_update_if", k*s.gn[gi], s.gn[gi], sp.Beta1, sp.Beta2, sp.AdamEps, a.tab, a.stride, int64(gi),
 			ctl, gp, s.gm[gi], s.gv[gi], s.gp[gi], kind, a1, a2, out, bl, int64(s.net.Layers[li].Out), targeted,
-			s.silentCounts(li)); err != nil {
+			s.silentCounts(li), k); err != nil {
 			return err
 		}
 	}

@@ -22,6 +22,10 @@ import (
 type Population struct {
 	// Members are the trainers, which share one engine.
 	Members []*Trainer
+
+	// pst trains the members pstFor together on the engine's device.
+	pst    batch.PopStepper
+	pstFor []*Trainer
 }
 
 // NewPopulation returns the population of ts, which must share an engine
@@ -48,9 +52,10 @@ func NewPopulation(ts []*Trainer) (*Population, error) {
 // there (its parameters and history are those before the failed epoch's
 // bookkeeping) and the others go on. progress, when not nil, gets the
 // samples done over all listed members and their mean running loss and
-// accuracy. On an engine with a device step (batch.StepEngine), whose
-// steppers train one network at a time, the members train one after the
-// other.
+// accuracy. On an engine with a device step (batch.StepEngine) the
+// listed members train together on one population stepper (each batch of
+// all of them one batched pass on the device) when their steps can share
+// one (sameStep), else one after the other on their own.
 func (p *Population) RunEpoch(ms []int, progress Progress) ([]EpochMetrics, []error) {
 	mets, errs := make([]EpochMetrics, len(ms)), make([]error, len(ms))
 	ts := make([]*Trainer, len(ms))
@@ -60,6 +65,9 @@ func (p *Population) RunEpoch(ms []int, progress Progress) ([]EpochMetrics, []er
 		device = device || ts[i].stepper != nil
 	}
 	if device {
+		if pst := p.deviceStepper(ts); pst != nil {
+			return p.runEpochDevice(ts, pst, progress)
+		}
 		for i, t := range ts {
 			mets[i], errs[i] = t.RunEpoch(nil)
 		}

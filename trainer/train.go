@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"time"
 
 	"github.com/delgrad-go/delgrad/batch"
 	"github.com/delgrad-go/delgrad/bss2model"
@@ -68,8 +67,9 @@ type Trainer struct {
 	chip *bss2model.Chip
 
 	// stepper runs whole training steps on the engine's device when the
-	// engine offers it (batch.StepEngine) and the configuration fits.
-	stepper batch.Stepper
+	// engine offers it (batch.StepEngine) and the configuration fits: a
+	// population stepper of one.
+	stepper batch.PopStepper
 	// DeviceNote says where the training steps run, for reports.
 	DeviceNote string
 	// benchPos is where TrainSteps takes its next batch.
@@ -216,27 +216,11 @@ func (t *Trainer) LR(e int) []float64 {
 type Progress func(done, total int, loss, acc float64)
 
 // RunEpoch trains one epoch, evaluates the validation split and appends
-// the metrics to History. On the host it is the epoch of a population of
-// one (Population.RunEpoch).
+// the metrics to History: the epoch of a population of one
+// (Population.RunEpoch), on the host or on the device.
 func (t *Trainer) RunEpoch(progress Progress) (EpochMetrics, error) {
-	if t.stepper == nil {
-		mets, errs := (&Population{Members: []*Trainer{t}}).RunEpoch([]int{0}, progress)
-		return mets[0], errs[0]
-	}
-	start := time.Now()
-	set := t.Data.Train
-	lr := t.LR(t.Epoch)
-	perm := t.rng.Perm(set.N)
-	st, err := t.runEpochDevice(perm, lr, progress)
-	if err != nil {
-		return EpochMetrics{Epoch: t.Epoch + 1, LR: lr}, fmt.Errorf("epoch %d: %w", t.Epoch+1, err)
-	}
-	trainDur := time.Since(start)
-	ev, err := t.Evaluate(t.Data.Validation)
-	if err != nil {
-		return EpochMetrics{Epoch: t.Epoch + 1, LR: lr}, fmt.Errorf("epoch %d: validation: %w", t.Epoch+1, err)
-	}
-	return t.endEpoch(lr, st, trainDur, ev, start), nil
+	mets, errs := (&Population{Members: []*Trainer{t}}).RunEpoch([]int{0}, progress)
+	return mets[0], errs[0]
 }
 
 // gather fills in (len(labels) x F) and labels with the training split's

@@ -198,16 +198,16 @@ func (d *Device) Launch(name string, n int64, args ...any) error {
 	case "dg_loss":
 		C.emu_dg_loss(N, ll[0], ll[1], ll[2], dd[0], dd[1], dd[2], dd[3], pd(7), pi(8), pd(9), pd(10), pd(11))
 	case "dg_decide":
-		C.emu_dg_decide(N, ll[0], ll[1], pd(2), pd(3), pd(4), pd(5))
+		C.emu_dg_decide(N, ll[0], ll[1], ll[2], pd(3), pd(4), pd(5), pd(6))
 	case "dg_update_if":
 		C.emu_dg_update_if(N, ll[0], dd[0], dd[1], dd[2], pd(4), ll[1], ll[2], pd(7), pd(8), pd(9), pd(10), pd(11),
-			ll[3], dd[3], dd[4], pd(15), ll[4], ll[5], ll[6], pd(19))
+			ll[3], dd[3], dd[4], pd(15), ll[4], ll[5], ll[6], pd(19), ll[7])
 	case "dg_batch_in":
-		C.emu_dg_batch_in(N, ll[0], ll[1], ll[2], pd(3), pd(4), pi(5), pd(6), pi(7), ll[3], pd(9), pd(10))
+		C.emu_dg_batch_in(N, ll[0], ll[1], ll[2], pd(3), pd(4), pi(5), pd(6), pi(7), ll[3], pd(9), pd(10), ll[4])
 	case "dg_accum":
-		C.emu_dg_accum(N, ll[0], ll[1], pd(2), pd(3))
+		C.emu_dg_accum(N, ll[0], ll[1], ll[2], pd(3), pd(4), pd(5))
 	case "dg_clean_if":
-		C.emu_dg_clean_if(N, ll[0], pd(1), pd(2), pd(3))
+		C.emu_dg_clean_if(N, ll[0], ll[1], pd(2), pd(3), pd(4))
 	default:
 		return fmt.Errorf("kernel %s has no CPU emulation", name)
 	}
