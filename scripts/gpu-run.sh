@@ -37,6 +37,10 @@ step "20 epochs Yin-Yang H30_WA, GPU and CPU from the same seed"
 timeout 60 "$dir/kernels.test" -test.run 'TestTrainingMatchesCPU' -test.v > "$logs/training.log" 2>&1 || rc=1
 grep -E 'EPOCH (1|2|10|20) ' "$logs/training.log" | sed 's/.*EPOCH/epoch/'
 grep -E -A3 -- '--- (PASS|FAIL|SKIP)' "$logs/training.log" | head -8
+step "populations: parity and 20 epochs of 16 Yin-Yang members against 16 single runs"
+timeout 120 "$dir/kernels.test" -test.run 'TestPopulation(Parity|TrainingMatchesSingles)' -test.v > "$logs/population.log" 2>&1 || rc=1
+grep -E -- '--- (PASS|FAIL|SKIP)|POPTRAIN' "$logs/population.log" | head -8
+awk '/POPPARITY/ {t=$(NF-2); g=$NF; if (t>mt) mt=t; if (g>mg) mg=g} END {printf "population parity, largest difference: spike times %.3g, gradients %.3g\n", mt, mg}' "$logs/population.log"
 step "benchmarks (kernels.test)"
 timeout 120 "$dir/kernels.test" -test.run '^$' -test.bench . -test.benchtime 3x > "$logs/bench.log" 2>&1 || rc=1
 awk -v peak="$peak" 'BEGIN {split(peak, p, " ")}
@@ -71,6 +75,15 @@ if [ "${SUITE:-1}" != 0 ]; then
     -out "$logs/bench-suite" > "$logs/suite.log" 2>&1 || rc=1
   tail -3 "$logs/suite.log"
   sed -n '/## Best/,/## All/p' "$logs/bench-suite/report.md" | grep '^|'
+fi
+if [ "${POPTRAIN:-1}" != 0 ]; then
+  # The issue's target: 40 Yin-Yang H30_WA seeds x 300 epochs in <= 10 s.
+  step "delgrad train -device gpu -config yin_yang_H30_WA -seeds 1-40 (300 epochs)"
+  start=$(date +%s.%N)
+  timeout 300 "$dir/delgrad" train -device gpu -config yin_yang_H30_WA -seeds 1-40 -quiet -out "$logs/pop-H30_WA" -force > "$logs/train-pop.log" 2>&1 || rc=1
+  end=$(date +%s.%N)
+  tail -2 "$logs/train-pop.log"
+  awk -v a="$start" -v b="$end" 'BEGIN {printf "wall time %.2f s\n", b-a}'
 fi
 if [ "${TRAIN:-1}" != 0 ]; then
   for cfg in "yin_yang_H30_WA 300" "mnist_784 1"; do

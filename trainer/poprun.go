@@ -83,6 +83,7 @@ func (p *PopRun) Train(epochs int, h PopHooks) error {
 // last completed epoch (so that resume continues bit for bit), and the
 // error wraps context.Cause(ctx).
 func (p *PopRun) TrainContext(ctx context.Context, epochs int, h PopHooks) error {
+	defer p.pop.Close() // the device stepper, if the population has one
 	for {
 		if ctx.Err() != nil {
 			for i, r := range p.Runs {
