@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/delgrad-go/delgrad/batch"
-	"github.com/delgrad-go/delgrad/trainer/dataset"
 )
 
 // stepSpec describes the trainer's step for an engine that can run it on
@@ -247,8 +246,6 @@ func (p *Population) runEpochDevice(ts []*Trainer, pst batch.PopStepper, progres
 		}
 	}
 	trainDur := time.Since(start)
-	var ok []*Trainer
-	var okIdx []int
 	for q, t := range ts {
 		if err := pst.StoreMember(q, t.Model.W, t.Model.Theta, t.Opt.M, t.Opt.V); err != nil {
 			return fail(fmt.Errorf("device step: %w", err))
@@ -256,22 +253,9 @@ func (p *Population) runEpochDevice(ts []*Trainer, pst batch.PopStepper, progres
 		t.Model.Sync()
 		if err := t.Model.CheckFinite(); err != nil {
 			errs[q] = fmt.Errorf("epoch %d: training diverged: %w: lower the learning rate", t.Epoch+1, err)
-			continue
 		}
-		ok, okIdx = append(ok, t), append(okIdx, q)
 	}
-	sets := make([]*dataset.Set, len(ok))
-	for j, t := range ok {
-		sets[j] = t.Data.Validation
-	}
-	evs, everrs := evaluatePop(ok, sets)
-	for j, q := range okIdx {
-		if everrs[j] != nil {
-			errs[q] = fmt.Errorf("epoch %d: validation: %w", ts[q].Epoch+1, everrs[j])
-			continue
-		}
-		mets[q] = ts[q].endEpoch(lrs[q], sts[q], trainDur, evs[j], start)
-	}
+	validateEpoch(ts, lrs, sts, trainDur, start, mets, errs)
 	return mets, errs
 }
 

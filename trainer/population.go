@@ -146,7 +146,20 @@ func (p *Population) RunEpoch(ms []int, progress Progress) ([]EpochMetrics, []er
 			progress(done, total, loss/float64(max(n, 1)), acc/float64(max(n, 1)))
 		}
 	}
-	trainDur := time.Since(start)
+	lrs, sts := make([][]float64, len(ts)), make([]batch.RunState, len(ts))
+	for i := range es {
+		lrs[i], sts[i] = es[i].lr, es[i].st
+	}
+	validateEpoch(ts, lrs, sts, time.Since(start), start, mets, errs)
+	return mets, errs
+}
+
+// validateEpoch ends an epoch of the members ts that trained it without
+// error (errs[i] == nil), with learning rates lrs[i], whose batches summed
+// to sts[i] in trainDur: it evaluates their validation splits (one
+// population pass a batch) and records the epoch (endEpoch) into mets[i],
+// or the validation's error into errs[i].
+func validateEpoch(ts []*Trainer, lrs [][]float64, sts []batch.RunState, trainDur time.Duration, start time.Time, mets []EpochMetrics, errs []error) {
 	var ok []*Trainer
 	var okIdx []int
 	for i, t := range ts {
@@ -164,9 +177,8 @@ func (p *Population) RunEpoch(ms []int, progress Progress) ([]EpochMetrics, []er
 			errs[i] = fmt.Errorf("epoch %d: validation: %w", ts[i].Epoch+1, everrs[j])
 			continue
 		}
-		mets[i] = ts[i].endEpoch(es[i].lr, es[i].st, trainDur, evs[j], start)
+		mets[i] = ts[i].endEpoch(lrs[i], sts[i], trainDur, evs[j], start)
 	}
-	return mets, errs
 }
 
 // endEpoch records an epoch trained with learning rates lr, whose batches
