@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"strings"
 	"unsafe"
 
 	"github.com/delgrad-go/delgrad/batch"
@@ -153,3 +154,81 @@ func (g *Engine) checkFits(net *batch.Network, k, b int) error {
 
 // mib writes a byte count in MiB.
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+// StepBytes returns the device memory that a population stepper of k
+// members trained with spec needs for runs of n samples a member in
+// batches of b: the peak of a dry run on a counting device (the stepper's
+// own buffers and those its batches share with the Engine API).
+func StepBytes(spec batch.StepSpec, k, n, b int) (int64, error) {
+	if k < 1 || n < 1 || b < 1 {
+		return 0, fmt.Errorf("kernels: step: population of %d members, runs of %d samples in batches of %d", k, n, b)
+	}
+	sz := &sizer{sizes: map[Ptr]int64{}}
+	st, err := NewEngine(sz).newStepper(spec, k)
+	if err != nil {
+		return 0, err
+	}
+	F, L := spec.Net.Inputs, len(spec.Net.Layers)
+	in, labels, lr := make([][]float64, k), make([][]int, k), make([][]float64, k)
+	sts := make([]*batch.RunState, k)
+	x, y := make([]float64, n*F), make([]int, n)
+	for q := range k {
+		in[q], labels[q], lr[q], sts[q] = x, y, make([]float64, len(st.gp)), &batch.RunState{}
+	}
+	if err := st.RunPop(in, labels, b, lr, batch.BumpRule{MaxMissing: make([]float64, L)}, sts); err != nil {
+		return 0, err
+	}
+	return sz.peak, nil
+}
+
+// checkFits refuses a run of n samples a member in batches of b that
+// would not fit in the device's memory (where the device reports it),
+// naming the largest population that would. The buffers of this stepper
+// and those shared with the Engine API count as available (the run
+// reuses or replaces them); other steppers' do not.
+func (s *stepper) checkFits(n, b int) error {
+	fm, ok := s.g.dev.(FreeMemory)
+	if !ok {
+		return nil
+	}
+	key := [2]int{n, b}
+	if s.fits[key] {
+		return nil
+	}
+	free, err := fm.FreeBytes()
+	if err != nil {
+		return fmt.Errorf("kernels: step: free device memory: %w", err)
+	}
+	avail := free
+	for name, bf := range s.g.bufs {
+		if !strings.HasPrefix(name, "stepper") || strings.HasPrefix(name, s.prefix) {
+			avail += bf.bytes
+		}
+	}
+	need, err := StepBytes(s.spec, s.k, n, b)
+	if err != nil {
+		return err
+	}
+	if need > avail {
+		lo, hi := 0, s.k-1
+		for lo < hi {
+			mid := (lo + hi + 1) / 2
+			m, err := StepBytes(s.spec, mid, n, b)
+			if err != nil {
+				return err
+			}
+			if m <= avail {
+				lo = mid
+			} else {
+				hi = mid - 1
+			}
+		}
+		return fmt.Errorf("kernels: step: training a population of %d members on runs of %d samples in batches of %d needs %s of device memory, %s is available: at most %d members fit; train fewer seeds at once",
+			s.k, n, b, mib(need), mib(avail), lo)
+	}
+	if s.fits == nil {
+		s.fits = map[[2]int]bool{}
+	}
+	s.fits[key] = true
+	return nil
+}

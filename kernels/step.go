@@ -46,6 +46,9 @@ type stepper struct {
 	graphKey graphKey
 	warmKey  graphKey
 	noGraph  bool
+	// fits remembers the runs (samples a member, batch size) found to fit
+	// in the device's memory (checkFits).
+	fits map[[2]int]bool
 }
 
 // NewStepper implements batch.StepEngine: the population stepper of one.
@@ -407,6 +410,9 @@ func (s *stepper) RunPop(in [][]float64, labels [][]int, b int, lr [][]float64, 
 	}
 	defer leave()
 	if err := s.alive(); err != nil {
+		return err
+	}
+	if err := s.checkFits(n, b); err != nil {
 		return err
 	}
 	g, pre := s.g, s.prefix

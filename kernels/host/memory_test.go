@@ -91,3 +91,56 @@ func TestPopulationMemory(t *testing.T) {
 		t.Fatalf("one member more: %v, want a refusal naming %d members", err, k)
 	}
 }
+
+// A population stepper on a device with exactly StepBytes of memory for 3
+// members trains them; one of 4 members is refused before its first batch
+// with a message naming the 3 that fit.
+func TestStepperMemory(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	net := testnet.Net(rng, testnet.Spec{TauMem: 2, Delay: batch.Axonal, MaxDWNorm: 0.5, Sizes: []int{4, 10, 3}})
+	spec := batch.StepSpec{Net: net, Loss: "shift_mse", DeltaT: 0.2, TauSyn: 1, Beta1: 0.9, Beta2: 0.999, AdamEps: 1e-8,
+		Delays: []batch.DelayParam{{Sigmoid: true, Scale: 1}, {Sigmoid: true, Scale: 1}}}
+	const n, b = 60, 20
+	need, err := kernels.StepBytes(spec, 3, n, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(k int) error {
+		dev := &limited{Device: &Device{mem: map[kernels.Ptr]allocation{}}, limit: need, sizes: map[kernels.Ptr]int64{}}
+		eng := kernels.NewEngine(dev)
+		defer eng.Release()
+		st, err := eng.NewPopStepper(spec, k)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		in, labels, lr := make([][]float64, k), make([][]int, k), make([][]float64, k)
+		sts := make([]*batch.RunState, k)
+		w := [][]float64{make([]float64, 40), make([]float64, 30)}
+		theta := [][]float64{make([]float64, 4), make([]float64, 10)}
+		mo := [][]float64{make([]float64, 40), make([]float64, 30), make([]float64, 4), make([]float64, 10)}
+		for q := range k {
+			in[q] = testnet.Input(rng, n, 4, 0).Float64s()
+			labels[q] = make([]int, n)
+			lr[q] = []float64{0.01, 0.01, 0.01, 0.01}
+			sts[q] = &batch.RunState{}
+			if err := st.LoadMember(q, w, theta, mo, mo); err != nil {
+				return err
+			}
+		}
+		if err := st.RunPop(in, labels, b, lr, batch.BumpRule{MaxMissing: []float64{1, 1}}, sts); err != nil {
+			return err
+		}
+		if dev.peak != need {
+			t.Errorf("the run's peak is %d bytes, StepBytes said %d", dev.peak, need)
+		}
+		return nil
+	}
+	if err := run(3); err != nil {
+		t.Fatalf("3 members in StepBytes(3): %v", err)
+	}
+	err = run(4)
+	if err == nil || !strings.Contains(err.Error(), "training a population of 4 members") || !strings.Contains(err.Error(), "at most 3 members fit") {
+		t.Fatalf("4 members: %v, want a refusal naming 3", err)
+	}
+}
