@@ -118,7 +118,7 @@ func checkPop(nets []*Network, args ...popArg) error {
 	}
 	for k, net := range nets {
 		if err := net.Validate(); err != nil {
-			return fmt.Errorf("member %d: %w", k, err)
+			return memberErr(len(nets), k, err)
 		}
 		if k > 0 {
 			if err := SameShape(nets[0], net); err != nil {

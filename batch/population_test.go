@@ -11,8 +11,9 @@ import (
 )
 
 // popCase is a random population: K networks of one spec, each with its
-// own parameters, batch (its size varies by member), dL/d(output times)
-// and max_dw_norm (some members clip, some do not).
+// own parameters, neuron constants (tau_s, tau_m in the spec's regime,
+// threshold), bias times, batch (its size varies by member), dL/d(output
+// times) and max_dw_norm (some members clip, some do not).
 type popCase struct {
 	nets        []*Network
 	inputs, dys []*tensor.Dense
@@ -25,8 +26,17 @@ func newPopCase(seed uint64, sp netSpec, k int, shared bool) popCase {
 	for m := 0; m < k; m++ {
 		net := randNet(rng, sp)
 		for l := range net.Layers {
+			ly := &net.Layers[l]
 			if m%2 == 1 {
-				net.Layers[l].MaxDWNorm = 0.05
+				ly.MaxDWNorm = 0.05
+			}
+			// tau_s not a power of two: a kernel scaling by tau_s in
+			// another order than the Go engine rounds differently.
+			ly.Neuron.TauSyn = 1 + 0.3*float64(m%3)
+			ly.Neuron.TauMem = float64(sp.regime) * ly.Neuron.TauSyn
+			ly.Neuron.Threshold = (1 + 0.05*float64(m%4)) * ly.Neuron.TauSyn
+			for i := range ly.BiasTimes {
+				ly.BiasTimes[i] += 0.1 * float64(m%3)
 			}
 		}
 		b := 1 + (7*m+5)%23

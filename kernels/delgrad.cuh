@@ -912,7 +912,7 @@ DG_HD void dg_syn_exps_body(long long j, const dg_layer *Lp, const double *d, do
     dg_layer L = *Lp;
     if (j >= (long long)L.nmem * L.in * L.out) return;
     L = Lp[j / ((long long)L.in * L.out)];
-    double v = d[j] / L.tau;
+    double v = d[j] * (1 / L.tau); /* as the Go engine scales it */
     ed1[j] = dg_exp(v);
     ed2[j] = dg_exp(v / 2);
 }

@@ -53,6 +53,19 @@
 // with the same arguments, so on the GPU the second is recorded as a CUDA
 // graph and the rest replay it (Recorder), one launch per batch.
 //
+// Populations (batch.PopEngine, batch.PopStepper): K networks of one shape,
+// each with its own parameters and batch, run as one batch of K*B samples,
+// member after member, with one launch per kernel for all members. Each
+// kernel finds a sample's member (dg_member) and indexes the member's layer
+// constants, weights, delays, bias times and synaptic exponentials by it;
+// batch sums run in chunks of each member's samples, so every member's
+// results are those of its single pass, bit for bit. The training step of
+// a population gives each member its own control block, Adam table rows,
+// bump state and data. Forward, Backward and the single Stepper are
+// populations of one; PopulationBytes and StepBytes count what a
+// population holds on the device, and one that does not fit the device's
+// free memory is refused before its first batch.
+//
 // The launcher (Engine) drives a Device: the CUDA device in a cuda build,
 // or the CPU device of package kernels/host, which compiles the same kernel
 // bodies with the C compiler and runs each launch as a loop. Its tests hold

@@ -165,9 +165,9 @@ type Engine struct {
 	gen uint64
 	// replays holds the live recordings, which Release closes.
 	replays map[Replay]bool
-	// fits remembers the population sizes (members, samples each) found
-	// to fit in the device's memory (checkFits).
-	fits map[[2]int]bool
+	// fits remembers the populations found to fit in the device's memory
+	// (checkFits).
+	fits map[fitKey]bool
 	// bind, when set, runs before each call (the CUDA device binds its
 	// context to the calling thread) and returns the function that undoes it.
 	bind func() (func(), error)
@@ -244,7 +244,7 @@ type buffer struct {
 
 // NewEngine returns an engine on dev.
 func NewEngine(dev Device) *Engine {
-	return &Engine{dev: dev, bufs: map[string]buffer{}, consts: map[string][]byte{}, replays: map[Replay]bool{}, fits: map[[2]int]bool{}}
+	return &Engine{dev: dev, bufs: map[string]buffer{}, consts: map[string][]byte{}, replays: map[Replay]bool{}, fits: map[fitKey]bool{}}
 }
 
 // DeviceBytes returns the device memory the engine's buffers hold.
@@ -439,8 +439,11 @@ func (g *Engine) uploadConst(name string, b []byte) (Ptr, error) {
 
 // layerConsts uploads layer li's constants (one dg_layer per member of
 // the population nets) and bias times, member after member (when
-// changed). A population's constants have buffers of their own, so that a
-// single network's (a stepper's) stay unchanged.
+// changed). Each population size has buffers of its own, so that a
+// single network's constants (a single stepper's) stay unchanged by
+// population passes; populations of one size share theirs, and a change
+// there (another population's constants) bumps gen, which drops the
+// recordings that read them (a population stepper's re-records).
 func (g *Engine) layerConsts(li int, nets []*batch.Network) (lp, bias Ptr, err error) {
 	var enc, bb []byte
 	for _, net := range nets {
@@ -495,13 +498,14 @@ func layerSizes(net *batch.Network) []int {
 // the multiplexed input and of every layer's output times. nets is a
 // population (one network: a single one) of nmem members: the samples are
 // B/nmem per member, member after member, and w and d hold the members'
-// parameters one after another; with nmem > 1 silent must be 0.
+// parameters one after another.
 //
 // The time buffers are named prefix+"t<i>". With useX and no multiplexing,
 // x itself serves as the input's times (no copy): the caller keeps x
 // unchanged for as long as it uses the times. Unless silent is 0, the
 // spike search adds the silent (sample, neuron) pairs per neuron to the
-// counts there (laid out as layerOffset says; the caller zeroes them).
+// counts there (layer l's at silent + 8*nmem*layerOffset(l), member after
+// member, as backward's clip counts; the caller zeroes them).
 func (g *Engine) forward(nets []*batch.Network, B int64, x Ptr, w, d []Ptr, prefix string, useX bool, silent Ptr) ([]Ptr, error) {
 	net, nmem := nets[0], int64(len(nets))
 	sizes := layerSizes(net)
@@ -593,9 +597,9 @@ func (g *Engine) colSums(name string, nmem, B, N int64, x, out Ptr) []launchStep
 // backward runs the backward pass on the device from the times of every
 // layer and dL/d(output times) delta (B x Outputs, already cleaned of
 // non-finite values). Layer l's gradients land in the buffers "dW<l>" and
-// "dD<l>", and its clipped (sample, neuron) pairs per neuron in the doubles
-// at counts + 8*(the sizes of the layers before l); it returns the buffer
-// of the error at the (multiplexed) input. Nothing is copied to the host.
+// "dD<l>", and its clipped (sample, neuron) pairs per neuron in counts (as
+// laid out below); it returns the buffer of the error at the
+// (multiplexed) input. Nothing is copied to the host.
 //
 // dspan[l] holds, per member, a bound of max |d|/tau_s over a synaptic
 // layer's delays (it decides which samples count as wide, as in the Go
@@ -712,18 +716,6 @@ func layerOffset(net *batch.Network, li int) int {
 
 // neurons returns the number of neurons in the network.
 func neurons(net *batch.Network) int { return layerOffset(net, len(net.Layers)) }
-
-// perLayer sums per-neuron counts (laid out as layerOffset says) by layer.
-func perLayer(net *batch.Network, counts []float64) []int {
-	out := make([]int, len(net.Layers))
-	for li, l := range net.Layers {
-		o := layerOffset(net, li)
-		for _, c := range counts[o : o+l.Out] {
-			out[li] += int(c)
-		}
-	}
-	return out
-}
 
 // Forward implements batch.Engine: the population pass with one member.
 func (g *Engine) Forward(net *batch.Network, input *tensor.Dense, tr *batch.Trace) error {

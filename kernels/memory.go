@@ -120,7 +120,7 @@ func (g *Engine) checkFits(net *batch.Network, k, b int) error {
 	if !ok || k == 1 {
 		return nil
 	}
-	key := [2]int{k, b}
+	key := fitKey{k, b, shapeKey(net)}
 	if g.fits[key] {
 		return nil
 	}
@@ -128,9 +128,11 @@ func (g *Engine) checkFits(net *batch.Network, k, b int) error {
 	if err != nil {
 		return fmt.Errorf("kernels: free device memory: %w", err)
 	}
-	var held int64
-	for _, bf := range g.bufs {
-		held += bf.bytes
+	var held int64 // the pass reuses or replaces these; steppers keep theirs
+	for name, bf := range g.bufs {
+		if !strings.HasPrefix(name, "stepper") {
+			held += bf.bytes
+		}
 	}
 	need, err := PopulationBytes(net, k, b)
 	if err != nil {
@@ -146,10 +148,27 @@ func (g *Engine) checkFits(net *batch.Network, k, b int) error {
 			return err
 		}
 		return fmt.Errorf("kernels: a population of %d members of %d samples needs %s of device memory (%s per member, %s per sample of each), %s is available: at most %d members fit at this batch size; use fewer members or smaller batches",
-			k, b, mib(need), mib(c.PerMember+int64(b)*c.PerMemberSample), mib(c.PerMemberSample), mib(avail), most)
+			k, b, mib(need), mib(c.PerMember), mib(c.PerMemberSample), mib(avail), most)
 	}
 	g.fits[key] = true
 	return nil
+}
+
+// fitKey is a population checked against the device's memory: members,
+// samples each, and the network's shape.
+type fitKey struct {
+	k, b  int
+	shape string
+}
+
+// shapeKey writes what decides a network's buffer sizes.
+func shapeKey(net *batch.Network) string {
+	s := fmt.Sprint(net.Inputs, net.Multiplex)
+	for i := range net.Layers {
+		l := &net.Layers[i]
+		s += fmt.Sprint(" ", l.In, l.Out, len(l.BiasTimes), l.Delay)
+	}
+	return s
 }
 
 // mib writes a byte count in MiB.

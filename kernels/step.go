@@ -229,8 +229,22 @@ func (s *stepper) LoadMember(q int, w, theta, m, v [][]float64) error {
 
 // StoreMember implements batch.PopStepper.
 func (s *stepper) StoreMember(q int, w, theta, m, v [][]float64) error {
+	if len(w) != len(s.W) || len(theta) != len(s.W) || len(m) != len(s.gp) || len(v) != len(s.gp) {
+		return errors.New("kernels: step: parameters do not fit the network")
+	}
 	if _, err := s.member(q, 0); err != nil {
 		return err
+	}
+	for li := range s.W {
+		l := &s.net.Layers[li]
+		if len(w[li]) != l.Rows()*l.Out || len(theta[li]) != len(l.D()) {
+			return fmt.Errorf("kernels: step: layer %d parameters have the wrong size", li)
+		}
+	}
+	for gi := range s.gp {
+		if int64(len(m[gi])) != s.gn[gi] || int64(len(v[gi])) != s.gn[gi] {
+			return fmt.Errorf("kernels: step: optimiser group %d has the wrong size", gi)
+		}
 	}
 	leave, err := s.g.enter()
 	if err != nil {

@@ -103,11 +103,12 @@ func sameStep(a, b *Trainer) error {
 // nil when they cannot share one: then they train one after another,
 // each on its own stepper. A single member uses its own.
 func (p *Population) deviceStepper(ts []*Trainer) batch.PopStepper {
-	if len(ts) == 1 {
-		return ts[0].stepper
-	}
 	if slices.Equal(p.pstFor, ts) {
 		return p.pst
+	}
+	if len(ts) == 1 {
+		p.Close() // a population stepper's members have changed: it is not needed
+		return ts[0].stepper
 	}
 	se, ok := ts[0].Engine.(batch.StepEngine)
 	if !ok {
@@ -122,9 +123,8 @@ func (p *Population) deviceStepper(ts []*Trainer) batch.PopStepper {
 	if err != nil {
 		return nil
 	}
-	if p.pst != nil {
-		p.pst.Close()
-		p.pst, p.pstFor = nil, nil
+	if err := p.Close(); err != nil {
+		return nil
 	}
 	pst, err := se.NewPopStepper(spec, len(ts))
 	if err != nil {

@@ -231,7 +231,7 @@ func evaluatePop(ts []*Trainer, sets []*dataset.Set) ([]Eval, []error) {
 	los = make([]int, len(ts))
 	for bi := 0; ; bi++ {
 		pop, nets, xs, trs = pop[:0], nets[:0], xs[:0], trs[:0]
-		any := false
+		more := false
 		for m, t := range ts {
 			set, bs := sets[m], t.Cfg.Training.EvalBatchSize
 			lo := bi * bs
@@ -239,7 +239,7 @@ func evaluatePop(ts []*Trainer, sets []*dataset.Set) ([]Eval, []error) {
 			if errs[m] != nil || lo >= set.N {
 				continue
 			}
-			any = true
+			more = true
 			hi := min(lo+bs, set.N)
 			x, err := batch.TimesFrom(hi-lo, set.F, set.Times[lo*set.F:hi*set.F])
 			if err != nil {
@@ -255,7 +255,7 @@ func evaluatePop(ts []*Trainer, sets []*dataset.Set) ([]Eval, []error) {
 			}
 			pop, nets, xs, trs = append(pop, m), append(nets, t.Model.Net), append(xs, x), append(trs, &t.tr)
 		}
-		if !any {
+		if !more {
 			break
 		}
 		if len(pop) > 0 {

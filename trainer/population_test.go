@@ -12,6 +12,7 @@ import (
 	"github.com/delgrad-go/delgrad/batch"
 	"github.com/delgrad-go/delgrad/bss2model"
 	"github.com/delgrad-go/delgrad/trainer/dataset"
+	"gorgonia.org/tensor"
 )
 
 // sameTraining fails t where member b's training state differs from the
@@ -44,6 +45,23 @@ func sameTraining(t *testing.T, name string, a, b *Trainer) {
 	}
 }
 
+// popCounter is the CPU engine counting the largest population its
+// ForwardPop and BackwardPop were called with.
+type popCounter struct {
+	*batch.CPU
+	fwd, bwd int
+}
+
+func (c *popCounter) ForwardPop(nets []*batch.Network, in []*tensor.Dense, trs []*batch.Trace) error {
+	c.fwd = max(c.fwd, len(nets))
+	return c.CPU.ForwardPop(nets, in, trs)
+}
+
+func (c *popCounter) BackwardPop(nets []*batch.Network, trs []*batch.Trace, dy []*tensor.Dense, gs []*batch.Gradients) error {
+	c.bwd = max(c.bwd, len(nets))
+	return c.CPU.BackwardPop(nets, trs, dy, gs)
+}
+
 // TestPopulationMatchesSingles: K runs trained as one population end bit
 // for bit where each ends trained alone, for every delay kind, K = 1, 3
 // and 17, members with their own seeds, batch sizes and learning rates
@@ -70,7 +88,7 @@ func TestPopulationMatchesSingles(t *testing.T) {
 		}},
 		{"bss2", 3, func(kind string) Config { return hw(tinyConfig(8, kind)) }},
 	}
-	bumps := 0
+	bumps, maxBwd := 0, 0
 	for _, c := range cases {
 		for _, kind := range []string{"none", "axonal", "dendritic", "synaptic"} {
 			if c.name == "bss2" && kind != "axonal" {
@@ -81,7 +99,7 @@ func TestPopulationMatchesSingles(t *testing.T) {
 			}
 			name := fmt.Sprintf("%s/%s/K%d", c.name, kind, c.k)
 			data := tinyData()
-			eng := batch.NewCPU(2)
+			eng := &popCounter{CPU: batch.NewCPU(2)}
 			var singles, members []*Trainer
 			for m := 0; m < c.k; m++ {
 				cfg := c.cfg(kind)
@@ -121,6 +139,14 @@ func TestPopulationMatchesSingles(t *testing.T) {
 					}
 				}
 			}
+			// The members' passes were population passes: the forward passes
+			// of all K together (hardware-aware members run theirs on their
+			// chips, one by one), the backward passes of at least two (the
+			// members that stepped in a batch, while others bumped).
+			if c.name != "bss2" && eng.fwd != c.k {
+				t.Fatalf("%s: largest population forward pass had %d members of %d", name, eng.fwd, c.k)
+			}
+			maxBwd = max(maxBwd, eng.bwd)
 			for m := range members {
 				sameTraining(t, fmt.Sprintf("%s member %d", name, m), singles[m], members[m])
 				for _, h := range singles[m].History {
@@ -131,6 +157,9 @@ func TestPopulationMatchesSingles(t *testing.T) {
 	}
 	if bumps == 0 {
 		t.Error("no member bumped: bumping within a population untested")
+	}
+	if maxBwd < 3 {
+		t.Errorf("the largest population backward pass had %d members: the members' backward passes were not batched", maxBwd)
 	}
 }
 

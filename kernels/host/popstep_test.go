@@ -126,6 +126,9 @@ func TestPopulationDeviceMatchesSingles(t *testing.T) {
 			if rec.records == 0 || rec.replays == 0 {
 				t.Fatalf("%d recordings, %d replays: the population's batches were not recorded", rec.records, rec.replays)
 			}
+			if rec.members != int64(c.k) {
+				t.Fatalf("the largest population stepped at once had %d members, not %d: the members did not share a stepper", rec.members, c.k)
+			}
 			t.Logf("%d members: %d bumps, %d steps, %d replays", c.k, bumps, steps, rec.replays)
 		})
 	}

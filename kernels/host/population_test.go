@@ -27,8 +27,8 @@ func TestPopulationMatchesCPU(t *testing.T) {
 		for _, kind := range []batch.DelayKind{batch.NoDelay, batch.Axonal, batch.Dendritic, batch.Synaptic} {
 			for _, bias := range []int{0, 2} {
 				for _, k := range []int{1, 3, 17} {
-					for _, mode := range []string{"thread", "warp", "sizes"} {
-						if mode != "thread" && k == 1 {
+					for _, mode := range []string{"thread", "warp", "sizes", "large"} {
+						if mode != "thread" && k == 1 || mode == "large" && (k != 17 || bias != 0) {
 							continue
 						}
 						name := fmt.Sprintf("%v/%v/bias%d/K%d/%s", regime, kind, bias, k, mode)
@@ -42,9 +42,23 @@ func TestPopulationMatchesCPU(t *testing.T) {
 							}
 							nets[m] = testnet.Net(rng, testnet.Spec{TauMem: float64(regime), Delay: kind, Bias: bias,
 								Mux: 1 + bias/2, MaxDWNorm: maxdw, Sizes: []int{3, 33, 4}})
+							// Members' own neuron constants (tau_s not a power
+							// of two) and bias times.
+							for l := range nets[m].Layers {
+								ly := &nets[m].Layers[l]
+								ly.Neuron.TauSyn = 1 + 0.3*float64(m%3)
+								ly.Neuron.TauMem = float64(regime) * ly.Neuron.TauSyn
+								ly.Neuron.Threshold = (1 + 0.05*float64(m%4)) * ly.Neuron.TauSyn
+								for i := range ly.BiasTimes {
+									ly.BiasTimes[i] += 0.1 * float64(m%3)
+								}
+							}
 							b := 13
-							if mode == "sizes" {
+							switch {
+							case mode == "sizes":
 								b = 5 + m%4
+							case mode == "large":
+								b = 300 // k*b above countAsFound's 4096: the counts summed in chunks
 							}
 							ins[m] = testnet.Input(rng, b, 3, 0.1)
 							if m%3 == 2 {

@@ -20,6 +20,9 @@ type recorder struct {
 	*Device
 	recording        *[]launchRec
 	records, replays int
+	// members is the largest population a dg_decide launch (one thread
+	// per member) was made for, recorded or run.
+	members int64
 }
 
 type launchRec struct {
@@ -52,6 +55,9 @@ func (r *recorder) Free(p kernels.Ptr) error {
 }
 
 func (r *recorder) Launch(name string, n int64, args ...any) error {
+	if name == "dg_decide" {
+		r.members = max(r.members, n)
+	}
 	if r.recording != nil {
 		*r.recording = append(*r.recording, launchRec{name, n, append([]any(nil), args...)})
 		return nil
