@@ -40,18 +40,21 @@ func commands() []command {
 	}
 	return []command{
 		{name: "train", summary: "train a network from a config and write a run directory",
-			synopsis: "[-config NAME|FILE] [-seed N] [-epochs N] [-out DIR] [-init NETDIR] [-ideal] [-device cpu|gpu|auto] [-workers N] [-quiet] [-force]",
+			synopsis: "[-config NAME|FILE] [-seed N | -seeds LIST] [-epochs N] [-out DIR] [-init NETDIR] [-ideal] [-device cpu|gpu|auto] [-workers N] [-quiet] [-force]",
 			about: `Trains a configuration (a file, or a built-in config: delgrad configs) and
 writes a run directory: config.toml, metrics.csv, checkpoint.bin,
-summary.json, network/, network_best/ and plots/. An interrupt (Ctrl-C)
+summary.json, network/, network_best/ and plots/. -seeds 1-40 trains those
+seeds as one population, a run directory -out/seedN each, each the same as
+train -seed N writes. An interrupt (Ctrl-C)
 finishes the epoch under way, saves a checkpoint and names the resume
 command; a second interrupt quits at once, keeping the last checkpoint.`,
 			stoppable: true, run: trainCmd},
 		{name: "resume", summary: "continue a run from its last checkpoint (bit-identical to an uninterrupted run)",
-			synopsis: "-run DIR [-epochs N] [-device cpu|gpu|auto] [-workers N] [-quiet]",
+			synopsis: "-run DIR [-epochs N] [-device cpu|gpu|auto] [-workers N] [-quiet] [-force]",
 			about: `Continues a run from its last checkpoint; it ends bit-identical to an
 uninterrupted run. -epochs extends the run (and records the new length).
-An interrupt behaves as in train.`,
+On a population's directory (train -seeds) it continues every member not
+finished, as one population. An interrupt behaves as in train.`,
 			stoppable: true, run: resumeCmd},
 		{name: "eval", summary: "evaluate a run or a network (reference layout) on a split",
 			synopsis: "[-run DIR | -net DIR] [-split NAME] [-dataset NAME | -data DIR | -samples F -labels F] [-workers N] [-eps]",
@@ -60,7 +63,7 @@ on a split. Without flags it evaluates the built-in pretrained Yin-Yang
 H30_WA network of the DelGrad paper on the published test split.`,
 			run: noCtx(evalCmd)},
 		{name: "export", summary: "write a run's network in the reference's layout",
-			synopsis: "-run DIR -out DIR",
+			synopsis: "-run DIR -out DIR [-force]",
 			about:    `Writes a run's network (its last checkpoint) in the reference's layout.`,
 			run:      noCtx(exportCmd)},
 		{name: "robustness", summary: "evaluate a run on many simulated BrainScaleS-2 chips",

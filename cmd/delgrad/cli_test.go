@@ -288,4 +288,37 @@ func TestSIGINT(t *testing.T) {
 	if got := m[1]; got != strconv.Itoa(re.Trainer.Epoch) {
 		t.Fatalf("message names epoch %s, the checkpoint holds %d", got, re.Trainer.Epoch)
 	}
+
+	// A second SIGINT quits at once, also when delgrad started with SIGINT
+	// ignored (as a non-interactive shell starts background jobs): a
+	// 16x16 MNIST epoch takes seconds, the two signals come 0.3 s apart.
+	dir2 := filepath.Join(tmp, "run2")
+	cmd = exec.Command("sh", "-c", `trap "" INT; exec "$0" train -config 16x16_mnist -workers 1 -out "$1"`, bin, dir2)
+	if stdout, err = cmd.StdoutPipe(); err != nil {
+		t.Fatal(err)
+	}
+	stderr.Reset()
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	sc = bufio.NewScanner(stdout)
+	if !sc.Scan() || !strings.HasPrefix(sc.Text(), "training 16x16_mnist") {
+		t.Fatalf("first line %q; stderr %s", sc.Text(), stderr.String())
+	}
+	for range 2 {
+		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	rest, _ := io.ReadAll(stdout)
+	err = cmd.Wait()
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 || !strings.Contains(stderr.String(), "second interrupt: quitting now") {
+		t.Fatalf("after two SIGINTs: %v, want exit code 130 and the second interrupt named\nstderr: %s", err, stderr.String())
+	}
+	if strings.Contains(string(rest), "epoch ") {
+		t.Fatalf("the epoch ran to its end before the second SIGINT took effect:\n%s", rest)
+	}
 }

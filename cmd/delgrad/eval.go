@@ -17,7 +17,7 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 	runDir := fl.String("run", "", "run directory (its last checkpoint, on its own dataset)")
 	netDir := fl.String("net", "", "network directory in the reference layout (default: built-in Yin-Yang H30_WA)")
 	split := fl.String("split", "test", "split: train, validation or test")
-	dsName := fl.String("dataset", "yin_yang", "dataset for -net: yin_yang, mnist16 or mnist (unset: the one network.json records, else yin_yang)")
+	dsName := fl.String("dataset", "", "dataset for -net: yin_yang, mnist16 or mnist (default: the one network.json records, else yin_yang)")
 	dataDir := fl.String("data", "", "for -net: directory with SPLIT_samples.npy (Yin-Yang features in [0, 1]) and SPLIT_labels.npy")
 	samples := fl.String("samples", "", "for -net: .npy of input spike times (N x inputs, +Inf = no spike)")
 	labels := fl.String("labels", "", "for -net: .npy of labels (with -samples)")
@@ -31,6 +31,19 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	if *runDir != "" && *netDir != "" {
 		return usageError{errors.New("eval: give -run or -net, not both")}
+	}
+	given := setFlags(fl.FlagSet)
+	if *runDir == "" && (given["samples"] || given["labels"]) {
+		if err := refuseWith("eval", given, "samples/-labels", []string{"data", "dataset"}, "give the data one way: -samples FILE -labels FILE, -data DIR or -dataset NAME"); err != nil {
+			return err
+		}
+	} else if *runDir == "" && given["data"] {
+		if err := refuseWith("eval", given, "data", []string{"dataset"}, "give the data one way: -data DIR or -dataset NAME"); err != nil {
+			return err
+		}
+	}
+	if err := notPopulation("eval", *runDir); err != nil {
+		return err
 	}
 	if *runDir != "" {
 		// A run is evaluated on its own data and engine settings: flags
@@ -105,7 +118,13 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 				set = &dataset.Set{Name: *split, Times: times, Labels: lab, N: len(lab), F: net.Inputs, Classes: net.Outputs()}
 			}
 		default:
+			if *dsName == "" {
+				*dsName = "yin_yang"
+			}
 			set, err = trainer.LoadSplit(*dsName, mnistDir, *split)
+		}
+		if rec := ref.Dataset; err == nil && rec != nil && *dataDir != "" && rec.Name != "yin_yang" {
+			fmt.Fprintf(stderr, "eval: note: %s was trained on %s, evaluated here on the Yin-Yang files of -data %s\n", name, rec.Name, *dataDir)
 		}
 		if err != nil {
 			return usageError{fmt.Errorf("eval: data: %w", err)}
@@ -115,6 +134,15 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 		return usageError{fmt.Errorf("eval: the data has %d features, the network %d inputs", set.F, net.Inputs)}
 	}
 	if set.Classes > net.Outputs() {
+		src := "the data"
+		if *labels != "" {
+			src = *labels
+		}
+		for i, y := range set.Labels {
+			if y >= net.Outputs() {
+				return usageError{fmt.Errorf("eval: %s: label %d at sample %d is outside 0..%d, the classes of the network's %d outputs", src, y, i, net.Outputs()-1, net.Outputs())}
+			}
+		}
 		return usageError{fmt.Errorf("eval: the data has %d classes, the network %d outputs", set.Classes, net.Outputs())}
 	}
 	if *eps {
@@ -134,8 +162,12 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 	el := time.Since(start)
 	nc := correct(batch.Predict(tr.Output()), set.Labels)
 	n := set.N
-	fmt.Fprintf(stdout, "network %s on %s split (%d samples): accuracy %.2f%% (%d correct)",
-		name, *split, n, 100*float64(nc)/float64(n), nc)
+	on := *split + " split"
+	if *samples != "" {
+		on = *samples
+	}
+	fmt.Fprintf(stdout, "network %s on %s (%d samples): accuracy %.2f%% (%d correct)",
+		name, on, n, 100*float64(nc)/float64(n), nc)
 	if exp > 0 {
 		fmt.Fprintf(stdout, "; the reference reports %.2f%%", 100*exp)
 	}

@@ -90,7 +90,7 @@ func TestEvalNetRecordedDataset(t *testing.T) {
 	}
 
 	o := runOK(t, "eval", "-net", net, "-samples", filepath.Join(data, "test_x.npy"), "-labels", filepath.Join(data, "test_y.npy"))
-	if !strings.Contains(o, "test split (12 samples)") {
+	if !strings.Contains(o, "test_x.npy (12 samples)") {
 		t.Fatalf("eval -net -samples -labels: %s", o)
 	}
 	// An explicit -dataset is the user's choice: it runs, with a note.

@@ -119,11 +119,21 @@ func main() {
 	if len(args) > 0 {
 		if c, ok := lookup(args[0]); ok && c.stoppable {
 			// The first SIGINT or SIGTERM cancels ctx, and the command
-			// stops at a safe point; then the signals' default action is
-			// back, so a second one ends the process at once.
-			var stop context.CancelFunc
-			ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-			context.AfterFunc(ctx, stop)
+			// stops at a safe point; a second one ends the process at once
+			// (also where the signals were ignored when delgrad started, as
+			// a non-interactive shell does for background jobs: restoring
+			// that disposition would ignore the second).
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithCancel(ctx)
+			sigs := make(chan os.Signal, 2)
+			signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+			go func() {
+				<-sigs
+				cancel()
+				<-sigs
+				fmt.Fprintln(os.Stderr, "delgrad: second interrupt: quitting now; the last checkpoint stays intact")
+				os.Exit(130)
+			}()
 		}
 	}
 	err := runContext(ctx, args, os.Stdout, os.Stderr)

@@ -200,8 +200,11 @@ func popTrainRuns(ctx context.Context, root string, runs []*trainer.Run, epochs 
 		}
 		accs = append(accs, s.TestAccuracy)
 		if !quiet {
-			fmt.Fprintf(stdout, "%s seed %d: test accuracy %.2f%% after %d epochs (best validation epoch %d: %.2f%%)\n",
-				s.Name, s.Seed, 100*s.TestAccuracy, s.Epochs, s.BestValEpoch, 100*s.BestValTestAccuracy)
+			best := ""
+			if s.BestValEpoch > 0 {
+				best = fmt.Sprintf("; %.2f%% at epoch %d, the best validation epoch (%.2f%%)", 100*s.BestValTestAccuracy, s.BestValEpoch, 100*s.BestValAcc)
+			}
+			fmt.Fprintf(stdout, "%s seed %d: test accuracy %.2f%% after %s%s\n", s.Name, s.Seed, 100*s.TestAccuracy, plural(s.Epochs, "epoch"), best)
 		}
 	}
 	if len(accs) > 0 {
@@ -296,4 +299,23 @@ func popResume(ctx context.Context, dir string, epochs int, eng engineSpec, forc
 		fmt.Fprintf(stdout, "resuming %d of %d members of %s to epoch %d on %s\n", len(todo), len(runs), dir, total, eng.name)
 	}
 	return popTrainRuns(ctx, filepath.Clean(dir), todo, total, eng.name, quiet, stdout, stderr)
+}
+
+// notPopulation refuses a population's directory where a command wants
+// one run, naming a member to give instead.
+func notPopulation(cmd, dir string) error {
+	if dir == "" || !isPopulationDir(dir) {
+		return nil
+	}
+	m, _ := filepath.Glob(filepath.Join(dir, "seed*", trainer.ConfigFile))
+	return usageError{fmt.Errorf("%s: %s holds a population of %d runs (train -seeds), not one run: give one of its members, e.g. -run %s",
+		cmd, dir, len(m), filepath.Dir(m[0]))}
+}
+
+// plural writes n and a noun, with an s unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -9,6 +9,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"codeberg.org/sbinet/npyio"
+	"gonum.org/v1/gonum/mat"
 )
 
 func TestParseSeeds(t *testing.T) {
@@ -109,5 +112,54 @@ func TestTrainSeeds(t *testing.T) {
 	var ue usageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "-seed or -seeds") {
 		t.Fatalf("-seed with -seeds: %v, want a usage error", err)
+	}
+}
+
+// Commands that take one run refuse a population's directory and name a
+// member; eval -net refuses two ways of giving the data at once and names
+// the labels file, sample and value of an out-of-range label.
+func TestOneRunAndDataFlags(t *testing.T) {
+	root := t.TempDir()
+	pop := filepath.Join(root, "pop")
+	runOK(t, "train", "-seeds", "1-2", "-epochs", "1", "-out", pop, "-quiet")
+	data := filepath.Join(root, "d")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeNpy := func(name string, v any) string {
+		p := filepath.Join(data, name)
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := npyio.Write(f, v); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	x := writeNpy("x.npy", mat.NewDense(3, 4, []float64{0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.1, 1.2, 1.3}))
+	y := writeNpy("y.npy", []int64{0, 7, 1})
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"eval population", []string{"eval", "-run", pop}, "holds a population of 2 runs (train -seeds), not one run: give one of its members, e.g. -run " + filepath.Join(pop, "seed1")},
+		{"export population", []string{"export", "-run", pop, "-out", filepath.Join(root, "net")}, "export: " + pop + " holds a population"},
+		{"robustness population", []string{"robustness", "-run", pop}, "robustness: " + pop + " holds a population"},
+		{"samples and data", []string{"eval", "-samples", x, "-labels", y, "-data", data}, "-data cannot be used with -samples/-labels"},
+		{"samples and dataset", []string{"eval", "-samples", x, "-labels", y, "-dataset", "mnist"}, "-dataset cannot be used with -samples/-labels"},
+		{"data and dataset", []string{"eval", "-data", data, "-dataset", "mnist"}, "-dataset cannot be used with -data"},
+		{"label out of range", []string{"eval", "-samples", x, "-labels", y}, y + ": label 7 at sample 1 is outside 0..2"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var o, e bytes.Buffer
+			err := run(c.args, &o, &e)
+			var ue usageError
+			if !errors.As(err, &ue) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("delgrad %s: %v, want a usage error saying %q", strings.Join(c.args, " "), err, c.want)
+			}
+		})
 	}
 }

@@ -97,6 +97,9 @@ func robustnessCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	runs := make([]*trainer.Run, len(dirs))
 	for i, d := range dirs {
+		if err := notPopulation("robustness", d); err != nil {
+			return err
+		}
 		if runs[i], err = trainer.OpenRun(d, eng); err != nil {
 			return classify(fmt.Errorf("robustness: %w", err))
 		}

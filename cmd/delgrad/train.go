@@ -295,8 +295,8 @@ func trainRun(ctx context.Context, r *trainer.Run, epochs int, engName string, q
 	if s.BestValEpoch > 0 {
 		best = fmt.Sprintf("; %.2f%% at epoch %d, the best validation epoch (%.2f%%)", 100*s.BestValTestAccuracy, s.BestValEpoch, 100*s.BestValAcc)
 	}
-	fmt.Fprintf(stdout, "%s: test accuracy %.2f%% after %d epochs%s; %s; results in %s\n",
-		s.Name, 100*s.TestAccuracy, s.Epochs, best, time.Since(start).Round(10*time.Millisecond), r.Dir)
+	fmt.Fprintf(stdout, "%s: test accuracy %.2f%% after %s%s; %s; results in %s\n",
+		s.Name, 100*s.TestAccuracy, plural(s.Epochs, "epoch"), best, time.Since(start).Round(10*time.Millisecond), r.Dir)
 	return nil
 }
 
@@ -335,6 +335,9 @@ func exportCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	if *dir == "" || *out == "" || fl.NArg() > 0 {
 		return usageError{errors.New("export: give -run DIR and -out DIR")}
+	}
+	if err := notPopulation("export", *dir); err != nil {
+		return err
 	}
 	if err := checkOutDir("export: -out", *out); err != nil {
 		return err
