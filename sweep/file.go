@@ -282,22 +282,29 @@ func pointName(ovs []Override) string {
 	for _, o := range ovs {
 		parts = append(parts, o.Key+"="+formatValue(o.Value))
 	}
-	name := strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', strings.ContainsRune("._-+=,", r):
-			return r
-		}
-		return '_'
-	}, strings.Join(parts, ","))
-	if strings.HasPrefix(name, ".") {
-		name = "_" + name[1:]
-	}
+	name := safeName(strings.Join(parts, ","))
 	if len(name) > maxNameLen {
 		h := fnv.New32a()
 		h.Write([]byte(name))
 		name = fmt.Sprintf("%s-%08x", name[:maxNameLen-9], h.Sum32())
 	}
 	return name
+}
+
+// safeName replaces the characters of s that a file name should not hold
+// by _ (and a leading dot, which would hide the file).
+func safeName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', strings.ContainsRune("._-+=,", r):
+			return r
+		}
+		return '_'
+	}, s)
+	if strings.HasPrefix(s, ".") {
+		s = "_" + s[1:]
+	}
+	return s
 }
 
 // formatValue writes a grid value as TOML-like text.
