@@ -130,6 +130,9 @@ func RunTask(ctx context.Context, dir string, plan *Plan, i int, opt Options) (T
 			}
 			return res, err
 		}
+		for _, run := range res.Trained {
+			delete(fails, run)
+		}
 	}
 	return res, saveFailures(dir, i, fails)
 }
