@@ -177,3 +177,15 @@ func TestPointName(t *testing.T) {
 		}
 	}
 }
+
+// TestExampleSweep: the example sweep file parses and expands.
+func TestExampleSweep(t *testing.T) {
+	s, err := ParseFile(filepath.Join("..", "sweeps", "yin_yang_hidden.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcs, err := s.Configs()
+	if err != nil || len(pcs) != 16 || len(s.Seeds) != 20 {
+		t.Fatalf("example sweep: %d points, %d seeds, %v; want 16 and 20", len(pcs), len(s.Seeds), err)
+	}
+}
