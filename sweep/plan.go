@@ -25,11 +25,16 @@ type Plan struct {
 }
 
 // Task is one unit of work: runs that train together (one population),
-// each an ordinary run directory, relative to the sweep directory.
+// each an ordinary run directory, relative to the sweep directory. Point
+// is the grid point's directory (relative to the sweep directory; its
+// point.toml holds the point's config) and Seeds the runs' seeds, one per
+// run.
 type Task struct {
 	Index int      `json:"index"`
 	Name  string   `json:"name"`
 	Runs  []string `json:"runs"`
+	Point string   `json:"point,omitempty"`
+	Seeds []uint64 `json:"seeds,omitempty"`
 }
 
 // Resources are what one task asks of a cluster (Slurm): GPUs and CPUs per
@@ -63,7 +68,7 @@ func LoadPlan(dir string) (*Plan, error) {
 		return nil, fmt.Errorf("sweep: %s: %w", filepath.Join(dir, PlanFile), err)
 	}
 	for i, t := range p.Tasks {
-		if t.Index != i || len(t.Runs) == 0 {
+		if t.Index != i || len(t.Runs) == 0 || (t.Seeds != nil && len(t.Seeds) != len(t.Runs)) {
 			return nil, fmt.Errorf("sweep: %s: task %d is malformed (index %d, %d runs)", filepath.Join(dir, PlanFile), i, t.Index, len(t.Runs))
 		}
 	}

@@ -56,6 +56,20 @@ uninterrupted run. -epochs extends the run (and records the new length).
 On a population's directory (train -seeds) it continues every member not
 finished, as one population. An interrupt behaves as in train.`,
 			stoppable: true, run: resumeCmd},
+		{name: "sweep", summary: "train a grid of configs times seeds, resumably, and aggregate the results",
+			synopsis: "-file SWEEP.toml -out DIR [-backend local|slurm] [-device cpu|gpu|auto] [-workers N] [-retry-failed] [-force] [-quiet] | -out DIR [-task N] | -status DIR | -report DIR",
+			about: `Expands a sweep file (a base config, a [grid] of config keys to lists of
+values, the seeds; see README.md, Sweeps) into a run directory per grid
+point and seed, DIR/POINT/seedN, and trains each point's seeds as one
+population (a task; at most 64 runs each), task after task (-backend
+local), or submits the tasks as a Slurm job array (-backend slurm), whose
+task N runs delgrad sweep -out DIR -task N. The same command continues an
+interrupted or partly failed sweep: finished runs are kept, unfinished ones
+resume from their checkpoints, failed ones are listed and retried with
+-retry-failed. -status prints how every task and run stands; -report writes
+DIR/report.md, report.csv and plots/. An interrupt finishes the epoch
+under way, checkpoints the runs and names the command that continues.`,
+			stoppable: true, run: sweepCmd},
 		{name: "eval", summary: "evaluate a run or a network (reference layout) on a split",
 			synopsis: "[-run DIR | -net DIR] [-split NAME] [-dataset NAME | -data DIR | -samples F -labels F] [-workers N] [-eps]",
 			about: `Evaluates a run's last checkpoint, or a network in the reference's layout,

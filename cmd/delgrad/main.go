@@ -8,6 +8,8 @@
 //	delgrad eval   [-run DIR | -net DIR] [-split NAME] [-dataset NAME | -data DIR | -samples F -labels F] [-workers N] [-eps]
 //	delgrad export -run DIR -out DIR [-force]
 //	delgrad robustness -run DIR [-compare DIR] [-chips N] [-seed N] [-split NAME] [-out DIR] [-workers N] [-quiet]
+//	delgrad sweep  -file SWEEP.toml -out DIR [-backend local|slurm] [-device cpu|gpu|auto] [-workers N] [-retry-failed] [-force] [-quiet]
+//	delgrad sweep  -out DIR [-task N] | -status DIR | -report DIR
 //	delgrad bench  [-quick] [-device cpu|gpu|auto|all] [-cases RE] [-batches LIST] [-modes LIST] [-out DIR] [-reference CMD]
 //	delgrad bench  -readme README.md DIR...
 //	delgrad configs [NAME]
@@ -45,6 +47,16 @@
 // export writes a run's network in the reference's layout into a new or
 // empty directory; -force replaces an earlier export whole.
 //
+// sweep trains a grid of config overrides times seeds from a sweep file
+// (a base config, [grid] of dotted config keys to lists of values, seeds;
+// see README.md, Sweeps): a run directory per grid point and seed,
+// DIR/POINT/seedN, each point's seeds one population (a task), the tasks
+// in order here or, with -backend slurm, as a Slurm job array whose task N
+// runs sweep -out DIR -task N. The same command continues an interrupted
+// or partly failed sweep (failed runs are retried with -retry-failed);
+// -status prints how every run stands and -report writes report.md,
+// report.csv and plots/ with the accuracies' statistics over the seeds.
+//
 // robustness evaluates a run on many simulated BrainScaleS-2 chips (package
 // bss2model; the chip model of the run's [bss2] section, else of the
 // -compare run's, else the defaults) and writes robustness/chips.csv
@@ -64,8 +76,8 @@
 // bench -readme rewrites the README's performance section from report
 // directories.
 //
-// An interrupt (SIGINT, Ctrl-C, or SIGTERM) stops train and resume after
-// the epoch under way, which is checkpointed, and prints the resume
+// An interrupt (SIGINT, Ctrl-C, or SIGTERM) stops train, resume and sweep
+// after the epoch under way, which is checkpointed, and prints the resume
 // command; robustness stops between chips and bench between measurements,
 // both writing nothing. A second interrupt ends the process at once; the
 // files on disk are whole either way (each is written atomically).

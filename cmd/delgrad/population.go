@@ -8,66 +8,18 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/delgrad-go/delgrad/batch"
+	"github.com/delgrad-go/delgrad/sweep"
 	"github.com/delgrad-go/delgrad/trainer"
 )
 
-// maxSeeds bounds a -seeds list, so that a typo (1-40000) is a clear error
-// rather than hours of training.
-const maxSeeds = 4096
-
-// parseSeeds reads a -seeds value: ranges A-B and single seeds, separated
-// by commas ("1-40", "1,3,5", "1-3,10"). Seeds are distinct, listed in
-// ascending order.
-func parseSeeds(s string) ([]uint64, error) {
-	seen := map[uint64]bool{}
-	var out []uint64
-	add := func(v uint64) error {
-		if seen[v] {
-			return fmt.Errorf("seed %d is listed twice", v)
-		}
-		seen[v] = true
-		out = append(out, v)
-		if len(out) > maxSeeds {
-			return fmt.Errorf("more than %d seeds", maxSeeds)
-		}
-		return nil
-	}
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		lo, hi, isRange := strings.Cut(part, "-")
-		a, err := strconv.ParseUint(lo, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%q: want a seed (0 or more) or a range A-B", part)
-		}
-		b := a
-		if isRange {
-			if b, err = strconv.ParseUint(hi, 10, 64); err != nil || b < a {
-				return nil, fmt.Errorf("%q: want a range A-B with 0 <= A <= B", part)
-			}
-		}
-		if b-a >= maxSeeds {
-			return nil, fmt.Errorf("%q: more than %d seeds", part, maxSeeds)
-		}
-		for v := a; ; v++ {
-			if err := add(v); err != nil {
-				return nil, err
-			}
-			if v == b {
-				break
-			}
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out, nil
-}
+// parseSeeds reads a -seeds value (see sweep.ParseSeeds).
+func parseSeeds(s string) ([]uint64, error) { return sweep.ParseSeeds(s) }
 
 // seedDir names a population member's run directory under the
 // population's directory.
@@ -111,23 +63,8 @@ type engineSpec struct {
 	name   string
 }
 
-// seedList writes seeds compactly: runs of consecutive seeds as A-B.
-func seedList(seeds []uint64) string {
-	var parts []string
-	for i := 0; i < len(seeds); {
-		j := i
-		for j+1 < len(seeds) && seeds[j+1] == seeds[j]+1 {
-			j++
-		}
-		if j > i {
-			parts = append(parts, fmt.Sprintf("%d-%d", seeds[i], seeds[j]))
-		} else {
-			parts = append(parts, strconv.FormatUint(seeds[i], 10))
-		}
-		i = j + 1
-	}
-	return strings.Join(parts, ",")
-}
+// seedList writes seeds compactly (see sweep.SeedList).
+func seedList(seeds []uint64) string { return sweep.SeedList(seeds) }
 
 // popTrainRuns trains runs as a population to epochs, showing the
 // population's progress, finishes each member that trained through and
