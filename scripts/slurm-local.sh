@@ -10,7 +10,8 @@
 #
 # start installs Debian's munge, slurmctld, slurmd and slurm-client with
 # apt-get where they are missing (exit code 3, with a message, where they
-# cannot be installed: not root, no apt-get, no archive), writes a munge key,
+# cannot be installed: not root, no apt-get, no archive; also 3 when start
+# is not run as root), writes a munge key,
 # STATEDIR/slurm.conf (one node with this machine's CPUs and a little less
 # than its memory, one default partition, no accounting, no cgroups), and
 # starts munged, slurmctld and slurmd directly (no systemd), each in the
@@ -213,6 +214,8 @@ AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
 MailProg=/bin/true
+# Bind to 127.0.0.1 (what the names above resolve to), not to every address.
+CommunicationParameters=NoCtldInAddrAny,NoInAddrAny
 SlurmctldTimeout=30
 SlurmdTimeout=30
 InactiveLimit=0
@@ -224,6 +227,10 @@ CONF
 }
 
 do_start() {
+  if [ "$(id -u)" -ne 0 ]; then
+    say "the test cluster runs its daemons as root: run start as root (skipping)"
+    exit 3
+  fi
   install
   for b in munged mungekey slurmctld slurmd sinfo setsid; do
     command -v "$b" >/dev/null || PATH="$PATH:/usr/sbin:/sbin"
@@ -243,7 +250,7 @@ do_start() {
     do_stop || exit 1
   fi
   mkdir -p "$state"/{pids,run,log,ctld,slurmd,munge} || exit 1
-  chmod 0700 "$state/munge"
+  chmod 0755 "$state/munge"
   write_conf
   # munge: a key of our own, a socket, pid and seed files under STATEDIR.
   if [ ! -s "$state/munge/munge.key" ]; then
