@@ -80,15 +80,17 @@ func SlurmStatus(dir string) ([]TaskState, error) {
 	return Slurm{}.Status(dir)
 }
 
-// errNotFound marks a Slurm client command missing from PATH.
-var errNotFound = errors.New("not found")
+// ErrNoSlurmTools is in the error of SubmitSlurm or SlurmStatus where a
+// Slurm client command (sbatch, squeue) is not on PATH: a caller can then
+// suggest the local backend.
+var ErrNoSlurmTools = errors.New("not found")
 
 // run runs one Slurm command with a time limit and returns its stdout; on
 // failure the error carries the command's stderr.
 func (s Slurm) run(name string, args ...string) (stdout []byte, stderr string, err error) {
 	path, err := exec.LookPath(name)
 	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w (the Slurm backend needs the Slurm client tools, sbatch and squeue, on this machine; `-backend local` runs a sweep without them)", name, errNotFound)
+		return nil, "", fmt.Errorf("%s: %w on PATH (the Slurm backend needs the Slurm client tools, sbatch and squeue, on this machine; `-backend local` runs a sweep without them)", name, ErrNoSlurmTools)
 	}
 	limit := s.Timeout
 	if limit <= 0 {

@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -343,8 +344,8 @@ func TestSubmitSlurmErrors(t *testing.T) {
 	// No sbatch at all.
 	t.Setenv("PATH", t.TempDir())
 	_, err = SubmitSlurm(dir, plan3(), bin)
-	if err == nil {
-		t.Fatal("no sbatch, but no error")
+	if !errors.Is(err, ErrNoSlurmTools) {
+		t.Fatalf("no sbatch: %v, want ErrNoSlurmTools", err)
 	}
 	for _, w := range []string{"sbatch", "not found", "Slurm client tools", "-backend local"} {
 		if !strings.Contains(err.Error(), w) {
