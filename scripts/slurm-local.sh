@@ -249,6 +249,13 @@ do_start() {
     say "cleaning up an earlier start in $state"
     do_stop || exit 1
   fi
+  local port
+  for port in "${SLURM_LOCAL_CTLD_PORT:-6817}" "${SLURM_LOCAL_SLURMD_PORT:-6818}"; do
+    if timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null; then
+      say "port $port on 127.0.0.1 is in use (another Slurm? SLURM_LOCAL_CTLD_PORT and SLURM_LOCAL_SLURMD_PORT choose others)"
+      exit 1
+    fi
+  done
   mkdir -p "$state"/{pids,run,log,ctld,slurmd,munge} || exit 1
   chmod 0755 "$state/munge"
   write_conf
