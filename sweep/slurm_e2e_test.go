@@ -161,6 +161,100 @@ exit 0
 			t.Errorf("marker %s there (%v)", m, err)
 		}
 	}
+	t.Run("delgrad", func(t *testing.T) { testSlurmDelgrad(t) })
+}
+
+// testSlurmDelgrad runs a real sweep on the cluster TestSlurmEndToEnd
+// started: 2 grid points x 4 seeds of a small Yin-Yang network, one epoch,
+// submitted with `delgrad sweep -backend slurm`, followed to the end, then
+// -status and -report; a run of it equals the same run of a local sweep.
+func testSlurmDelgrad(t *testing.T) {
+	root := t.TempDir()
+	bin := filepath.Join(root, "delgrad")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/delgrad-go/delgrad/cmd/delgrad").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	if err := os.WriteFile(filepath.Join(root, "base.toml"), []byte("name = \"tiny\"\n[[layers]]\nsize = 5\n[[layers]]\nsize = 3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec := filepath.Join(root, "s.toml")
+	if err := os.WriteFile(spec, []byte(`base = "base.toml"
+seeds = "1-4"
+epochs = 1
+[grid]
+"layers.0.size" = [4, 6]
+[resources]
+cpus = 1
+time = "00:10:00"
+[report]
+params = ["layers.0.size"]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("delgrad %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	dir := filepath.Join(root, "slurm sweep")
+	t0 := time.Now()
+	out := run("sweep", "-file", spec, "-out", dir, "-backend", "slurm")
+	if !strings.Contains(out, "as Slurm job") {
+		t.Fatalf("submit: %s", out)
+	}
+	var st []TaskState
+	var err error
+	deadline := time.Now().Add(180 * time.Second)
+	for {
+		if st, err = SlurmStatus(dir); err != nil {
+			t.Fatal(err)
+		}
+		done := len(st) > 0
+		for _, s := range st {
+			done = done && (s.State == StateDone || s.State == StateFailed)
+		}
+		if done || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	want := []TaskState{{0, StateDone, 0}, {1, StateDone, 0}}
+	if !reflect.DeepEqual(st, want) {
+		logs, _ := os.ReadFile(filepath.Join(dir, SlurmDir, "task-0.log"))
+		t.Fatalf("states %+v, want %+v\ntask 0's log:\n%s", st, want, tail(string(logs), 30))
+	}
+	t.Logf("2 tasks x 4 runs on Slurm in %v", time.Since(t0).Round(time.Millisecond))
+	for _, point := range []string{"layers.0.size=4", "layers.0.size=6"} {
+		for s := 1; s <= 4; s++ {
+			if _, err := os.Stat(filepath.Join(dir, point, fmt.Sprintf("seed%d", s), "summary.json")); err != nil {
+				t.Errorf("%s seed %d: %v", point, s, err)
+			}
+		}
+	}
+	if out := run("sweep", "-status", dir); !strings.Contains(out, "8 done, 0 running, 0 unfinished, 0 failed") || !strings.Contains(out, "[slurm: DONE]") {
+		t.Errorf("sweep -status:\n%s", out)
+	}
+	run("sweep", "-report", dir)
+	if rep, err := os.ReadFile(filepath.Join(dir, "report.md")); err != nil || !strings.Contains(string(rep), "layers.0.size=6") {
+		t.Errorf("report.md: %v\n%s", err, rep)
+	}
+	local := filepath.Join(root, "local")
+	run("sweep", "-file", spec, "-out", local, "-quiet")
+	npys, _ := filepath.Glob(filepath.Join(dir, "layers.0.size=6", "seed3", "network", "*.npy"))
+	if len(npys) == 0 {
+		t.Fatal("the Slurm sweep's run has no network files")
+	}
+	for _, p := range append(npys, filepath.Join(dir, "layers.0.size=6", "seed3", "config.toml")) {
+		rel, _ := filepath.Rel(dir, p)
+		a, err1 := os.ReadFile(p)
+		b, err2 := os.ReadFile(filepath.Join(local, rel))
+		if err := errors.Join(err1, err2); err != nil || string(a) != string(b) {
+			t.Errorf("%s differs between the Slurm sweep and the local one (%v)", rel, err)
+		}
+	}
 }
 
 func tail(s string, n int) string {

@@ -192,12 +192,32 @@ func sweepStatus(dir string, stdout io.Writer) error {
 	if err != nil {
 		return classifySweep(fmt.Errorf("sweep -status: %w", err))
 	}
+	// A sweep submitted to Slurm: each task's state in the job array.
+	slurm := map[int]sweep.TaskState{}
+	job, jerr := sweep.LoadSlurmJob(dir)
+	if jerr == nil {
+		states, err := sweep.SlurmStatus(dir)
+		if err != nil {
+			return fmt.Errorf("sweep -status: Slurm job %s: %w", job.JobID, err)
+		}
+		for _, s := range states {
+			slurm[s.Index] = s
+		}
+		fmt.Fprintf(stdout, "Slurm job %s, submitted %s\n", job.JobID, job.Submitted.Format("2006-01-02 15:04:05"))
+	}
 	count := map[string]int{}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	for _, ts := range st {
 		note := ""
 		if ts.Running != "" {
 			note = " (running: " + ts.Running + ")"
+		}
+		if s, ok := slurm[ts.Task.Index]; ok {
+			note += " [slurm: " + s.State
+			if s.State == sweep.StateFailed {
+				note += fmt.Sprintf(", exit code %d", s.ExitCode)
+			}
+			note += "]"
 		}
 		fmt.Fprintf(tw, "task %d\t%s%s\n", ts.Task.Index, ts.Task.Name, note)
 		for _, r := range ts.Runs {
