@@ -307,6 +307,9 @@ func TestSIGINT(t *testing.T) {
 	if !sc.Scan() || !strings.HasPrefix(sc.Text(), "training 16x16_mnist") {
 		t.Fatalf("first line %q; stderr %s", sc.Text(), stderr.String())
 	}
+	// The first epoch starts right after that line; a second later it is
+	// surely under way (an interrupt before it ends the run at once).
+	time.Sleep(time.Second)
 	for range 2 {
 		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 			t.Fatal(err)
