@@ -1,80 +1,86 @@
 #!/usr/bin/env bash
-# Trains every Yin-Yang config for 300 epochs with each seed and writes
-# results/yin_yang.md: for the final network and for the best-validation epoch,
-# the mean test accuracy with its standard deviation and standard error over
-# the seeds, the mean of the first three seeds, every seed's figure, and the
-# wall time per run.
-# Usage (from the repository root): [SEEDS="1 2 3"] scripts/yinyang-sweep.sh [CONFIG...]
+# Trains every Yin-Yang config for 300 epochs with seeds 1-40, as one
+# `delgrad sweep` per config (sweeps/yin_yang_40/CONFIG.toml: a population
+# of the 40 seeds), reports each sweep (`delgrad sweep -report`), and
+# rewrites the tables at the top of results/yin_yang.md from the sweeps'
+# report.csv files (the notes after them are kept): for the final network
+# and for the best-validation epoch, the mean test accuracy with its
+# standard deviation and standard error over the seeds, the mean of the
+# first three seeds, every seed's figure, and the sweep's wall time.
+# Usage (from the repository root): scripts/yinyang-sweep.sh [CONFIG...]
+# (SWEEPS=DIR puts the sweep directories there, default runs/yin_yang_40).
+# An interrupted run continues where it stopped: run the same command.
 set -euo pipefail
 configs=("$@")
 if [ ${#configs[@]} -eq 0 ]; then
   configs=(yin_yang_H30_W yin_yang_H30_WA yin_yang_H30_WD yin_yang_H30_WS yin_yang_H5_WS)
 fi
-read -r -a seeds <<< "${SEEDS:-1 2 3}"
+sweeps=${SWEEPS:-runs/yin_yang_40}
 go build -o bin/delgrad ./cmd/delgrad
-out=results/yin_yang.md
-mkdir -p results runs/sweep
-get() { python3 -c "import json;print('%.1f'%(100*json.load(open('$1/summary.json'))['$2']))"; }
-# stats prints: mean, sample standard deviation, standard error, mean of the first three.
-stats() {
-  python3 - "$@" <<'PY'
-import statistics as st, sys
-v = [float(x) for x in sys.argv[1:]]
-sd = st.stdev(v) if len(v) > 1 else float("nan")
-print("%.2f %.2f %.2f %.2f" % (st.mean(v), sd, sd / len(v) ** 0.5, st.mean(v[:3])))
-PY
-}
-# Targets of issue 3 (the DelGrad paper's simulation results); H30_WD has none.
-declare -A target=([yin_yang_H30_W]=96.5 [yin_yang_H30_WA]=97.0 [yin_yang_H30_WS]=97.5 [yin_yang_H5_WS]=94.5)
-summary=(); finals=(); bestvals=()
+mkdir -p "$sweeps"
 for c in "${configs[@]}"; do
-  accs=(); bests=(); secs=()
-  for s in "${seeds[@]}"; do
-    d=runs/sweep/$c-$s
-    t0=$(date +%s.%N)
-    bin/delgrad train -config "$c" -seed "$s" -out "$d" -quiet -force > /dev/null
-    t1=$(date +%s.%N)
-    accs+=("$(get "$d" test_accuracy)")
-    bests+=("$(get "$d" best_validation_test_accuracy)")
-    secs+=("$(python3 -c "print($t1-$t0)")")
-  done
-  read -r m sd se m3 <<< "$(stats "${accs[@]}")"
-  read -r bm bsd bse bm3 <<< "$(stats "${bests[@]}")"
-  sm=$(python3 -c "import sys;v=[float(x) for x in sys.argv[1:]];print('%.1f'%(sum(v)/len(v)))" "${secs[@]}")
-  summary+=("| $c | ${target[$c]:--} | $m ± $sd (SE $se) | $m3 | $bm ± $bsd (SE $bse) | $bm3 | $sm |")
-  finals+=("| $c | ${accs[*]} |")
-  bestvals+=("| $c | ${bests[*]} |")
-  echo "$c: final mean $m (sd $sd, first three $m3); best val. mean $bm" >&2
+  start=$(date +%s.%N)
+  bin/delgrad sweep -file "sweeps/yin_yang_40/$c.toml" -out "$sweeps/$c" -quiet
+  end=$(date +%s.%N)
+  # The wall time of a sweep that ran to its end in one go (a continued
+  # one keeps the time of its first full run).
+  [ -f "$sweeps/$c/wall_seconds" ] || awk -v a="$start" -v b="$end" 'BEGIN {printf "%.1f\n", b-a}' > "$sweeps/$c/wall_seconds"
+  bin/delgrad sweep -report "$sweeps/$c" > /dev/null
 done
-{
-  echo "# Yin-Yang, 300 epochs, reference hyperparameters"
-  echo
-  echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; $(go version | cut -d' ' -f3); $(date -u +%Y-%m-%d)."
-  echo "Command per run: \`bin/delgrad train -config CONFIG -seed SEED -out runs/sweep/CONFIG-SEED -quiet -force\`"
-  echo "(the whole file: \`SEEDS=\"${seeds[*]}\" scripts/yinyang-sweep.sh\`). Test split: the published 1000 samples"
-  echo "(seed 40). Runs are deterministic: the same seed gives the same figures."
-  echo
-  echo "Final: the network after the last epoch (the reference's protocol). Best val.: the"
-  echo "parameters of the epoch with the highest validation accuracy (model selection on the"
-  echo "validation split; the test split is never used to choose). Mean ± sample standard"
-  echo "deviation over the ${#seeds[@]} seeds, with the standard error of the mean (SE); \"seeds"
-  echo "${seeds[*]:0:3}\" is the mean of the first three seeds alone. Target: issue 3's figure for the mean."
-  echo
-  echo "| config | target | final, mean ± SD | final, seeds ${seeds[*]:0:3} | best val., mean ± SD | best val., seeds ${seeds[*]:0:3} | wall time per run (s) |"
-  echo "| --- | --- | --- | --- | --- | --- | --- |"
-  printf '%s\n' "${summary[@]}"
-  echo
-  echo "Test accuracy (%) of the final network, seeds ${seeds[*]}:"
-  echo
-  echo "| config | per seed |"
-  echo "| --- | --- |"
-  printf '%s\n' "${finals[@]}"
-  echo
-  echo "Test accuracy (%) at the best-validation epoch, seeds ${seeds[*]}:"
-  echo
-  echo "| config | per seed |"
-  echo "| --- | --- |"
-  printf '%s\n' "${bestvals[@]}"
-} > "$out.tmp"
-mv "$out.tmp" "$out"
-cat "$out"
+python3 - "$sweeps" "${configs[@]}" <<'PY'
+import csv, os, platform, statistics as st, subprocess, sys, datetime
+sweeps, configs = sys.argv[1], sys.argv[2:]
+# Targets of issue 3 (the DelGrad paper's simulation results); H30_WD has none.
+target = {"yin_yang_H30_W": "96.5", "yin_yang_H30_WA": "97.0", "yin_yang_H30_WS": "97.5", "yin_yang_H5_WS": "94.5"}
+rows, final, best = [], {}, {}
+for c in configs:
+    d = os.path.join(sweeps, c)
+    runs = [r for r in csv.DictReader(open(os.path.join(d, "report.csv"))) if r["row"].startswith("seed")]
+    runs.sort(key=lambda r: int(r["row"][4:]))
+    seeds = [int(r["row"][4:]) for r in runs]
+    f = [100 * float(r["test_accuracy"]) for r in runs]
+    b = [100 * float(r["best_validation_test_accuracy"]) for r in runs]
+    final[c], best[c] = f, b
+    wall = float(open(os.path.join(d, "wall_seconds")).read())
+    def ms(v):
+        sd = st.stdev(v)
+        return "%.2f ± %.2f (SE %.2f)" % (st.mean(v), sd, sd / len(v) ** 0.5)
+    rows.append("| %s | %s | %s | %.2f | %s | %.2f | %.0f (%.1f per run) |" % (
+        c, target.get(c, "-"), ms(f), st.mean(f[:3]), ms(b), st.mean(b[:3]), wall, wall / len(f)))
+cpu = "unknown CPU"
+for l in open("/proc/cpuinfo"):
+    if l.startswith("model name"):
+        cpu = l.split(":", 1)[1].strip()
+        break
+go = subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True).stdout.strip()
+seedlist = " ".join(map(str, seeds))
+out = []
+out.append("# Yin-Yang, 300 epochs, reference hyperparameters\n")
+out.append("Machine: %s, %d cores; %s; %s." % (cpu, os.cpu_count(), go, datetime.date.today().isoformat()))
+out.append("Generated by `scripts/yinyang-sweep.sh`: per config one sweep of seeds %d-%d trained as one" % (seeds[0], seeds[-1]))
+out.append("population (`bin/delgrad sweep -file sweeps/yin_yang_40/CONFIG.toml -out %s/CONFIG`, then" % sweeps)
+out.append("`bin/delgrad sweep -report %s/CONFIG`; this file's tables come from the reports' report.csv)." % sweeps)
+out.append("A member of a population trains bit for bit as `delgrad train -config CONFIG -seed SEED` does. Test split:")
+out.append("the published 1000 samples (seed 40). Runs are deterministic: the same seed gives the same figures.\n")
+out.append("Final: the network after the last epoch (the reference's protocol). Best val.: the")
+out.append("parameters of the epoch with the highest validation accuracy (model selection on the")
+out.append("validation split; the test split is never used to choose). Mean ± sample standard")
+out.append("deviation over the %d seeds, with the standard error of the mean (SE); \"seeds" % len(seeds))
+out.append("1 2 3\" is the mean of the first three seeds alone. Target: issue 3's figure for the mean.")
+out.append("Wall time: the whole sweep's (its 40 runs together), and that over 40.\n")
+out.append("| config | target | final, mean ± SD | final, seeds 1 2 3 | best val., mean ± SD | best val., seeds 1 2 3 | sweep wall time (s) |")
+out.append("| --- | --- | --- | --- | --- | --- | --- |")
+out += rows
+for title, t in (("of the final network", final), ("at the best-validation epoch", best)):
+    out.append("\nTest accuracy (%%) %s, seeds %s:\n" % (title, seedlist))
+    out.append("| config | per seed |")
+    out.append("| --- | --- |")
+    for c in configs:
+        out.append("| %s | %s |" % (c, " ".join("%.1f" % v for v in t[c])))
+old = open("results/yin_yang.md").read()
+notes = old[old.index("\n## "):] if "\n## " in old else ""
+tmp = "results/yin_yang.md.tmp"
+open(tmp, "w").write("\n".join(out) + "\n" + notes)
+os.replace(tmp, "results/yin_yang.md")
+PY
+echo "results/yin_yang.md rewritten from $sweeps"

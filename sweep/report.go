@@ -182,7 +182,7 @@ func writeMarkdown(w io.Writer, spec *Spec, res []PointResult) error {
 				pct(row.s.Median), pct(row.s.Min), pct(row.s.Max), row.s.N)
 		}
 		if len(r.Seeds) > 0 {
-			fmt.Fprintf(&b, "\nMean training time %.2f s per run.\n", r.Seconds)
+			fmt.Fprintf(&b, "\nMean training time %.2f s per run (summary.json's train_seconds: the runs of a task train as one population, and each records the population's wall time, so this is about the time of the whole point's task, not a share of it).\n", r.Seconds)
 		}
 	}
 	_, err := w.Write(b.Bytes())
