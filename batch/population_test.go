@@ -245,7 +245,7 @@ func TestPopulationErrors(t *testing.T) {
 // calls, in aggregate samples/s.
 func BenchmarkPopulation(b *testing.B) {
 	sp := netSpec{regime: DoubleTau, delay: Axonal, sizes: []int{4, 30, 3}}
-	for _, k := range []int{1, 4, 16, 64} {
+	for _, k := range []int{1, 4, 16, 40, 64} {
 		rng := rand.New(rand.NewPCG(1, 2))
 		var nets []*Network
 		var ins, dys []*tensor.Dense
