@@ -13,13 +13,13 @@ import (
 	"strconv"
 	"strings"
 
-	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/delgrad-go/delgrad/internal/atomicfile"
 	"github.com/delgrad-go/delgrad/trainer"
+	"github.com/delgrad-go/delgrad/trainer/plots"
 )
 
 // Files of a sweep's report.
@@ -218,43 +218,9 @@ func writeCSV(w io.Writer, spec *Spec, res []PointResult) error {
 	return cw.Error()
 }
 
-// newPlot is a plot in the style of the runs' plots.
-func newPlot(title, xlabel, ylabel string) *plot.Plot {
-	p := plot.New()
-	p.Title.Text = title
-	p.Title.Padding = vg.Points(6)
-	p.X.Label.Text = xlabel
-	p.Y.Label.Text = ylabel
-	p.Legend.Top = true
-	p.Legend.TextStyle.Font.Size = vg.Points(10)
-	g := plotter.NewGrid()
-	st := draw.LineStyle{Color: color.Gray{Y: 225}, Width: vg.Points(0.5)}
-	g.Vertical, g.Horizontal = st, st
-	p.Add(g)
-	return p
-}
-
-// savePlot renders p as a PNG, written atomically to path; a panic of the
-// plotting library is an error.
-func savePlot(p *plot.Plot, w, h vg.Length, path string) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("sweep: plot %s: drawing failed: %v", path, r)
-		}
-	}()
-	wt, err := p.WriterTo(w, h, "png")
-	if err != nil {
-		return fmt.Errorf("sweep: plot %s: %w", path, err)
-	}
-	if err := atomicfile.Write(path, 0o644, func(w io.Writer) error { _, err := wt.WriteTo(w); return err }); err != nil {
-		return fmt.Errorf("sweep: plot %s: %w", path, err)
-	}
-	return nil
-}
-
 // plotDistributions draws a box plot of the final test accuracy per point.
 func plotDistributions(path string, res []PointResult) error {
-	p := newPlot("final test accuracy over seeds", "", "test accuracy (%)")
+	p := plots.New("final test accuracy over seeds", "", "test accuracy (%)")
 	var names []string
 	for i, r := range res {
 		names = append(names, r.Point.Name)
@@ -276,7 +242,7 @@ func plotDistributions(path string, res []PointResult) error {
 	p.X.Tick.Label.Rotation = math.Pi / 6
 	p.X.Tick.Label.XAlign = draw.XRight
 	w := max(6*vg.Inch, vg.Length(len(res))*0.6*vg.Inch)
-	return savePlot(p, w, 5*vg.Inch, path)
+	return plots.Save(p, w, 5*vg.Inch, path)
 }
 
 // errPoints are points with symmetric y error bars.
@@ -311,7 +277,7 @@ func plotAgainst(path string, spec *Spec, key string, res []PointResult) error {
 		}
 		return math.NaN()
 	}
-	p := newPlot("mean final test accuracy (error bars: SE over seeds)", key, "test accuracy (%)")
+	p := plots.New("mean final test accuracy (error bars: SE over seeds)", key, "test accuracy (%)")
 	var order []string
 	lines := map[string]*errPoints{}
 	for _, r := range res {
@@ -364,5 +330,5 @@ func plotAgainst(path string, spec *Spec, key string, res []PointResult) error {
 		}
 		p.NominalX(names...)
 	}
-	return savePlot(p, 6*vg.Inch, 4.5*vg.Inch, path)
+	return plots.Save(p, 6*vg.Inch, 4.5*vg.Inch, path)
 }

@@ -383,6 +383,22 @@ func newPlot(title, xlabel, ylabel string) *plot.Plot {
 	return p
 }
 
+// New returns an empty figure in this package's style, for figures it
+// does not draw itself (a sweep's report): the title, axis labels, the
+// legend at the top right and light grid lines at the major ticks. Add
+// the data, then write it with Save.
+func New(title, xlabel, ylabel string) *plot.Plot {
+	p := newPlot(title, xlabel, ylabel)
+	p.Add(newGrid())
+	return p
+}
+
+// Save renders p as a w x h PNG and writes it atomically to path; a panic
+// inside the plotting library is an error.
+func Save(p *plot.Plot, w, h vg.Length, path string) error {
+	return save(p, w, h, path, "figure")
+}
+
 // newGrid returns light background grid lines at the major ticks.
 func newGrid() *plotter.Grid {
 	g := plotter.NewGrid()
