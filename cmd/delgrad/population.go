@@ -82,14 +82,7 @@ func popTrainRuns(ctx context.Context, root string, runs []*trainer.Run, epochs 
 	if !quiet && isTerminal(stderr) {
 		h.Batch = func(done, total int, loss, acc float64) {
 			if bar == nil {
-				bar = progressbar.NewOptions(total,
-					progressbar.OptionSetWriter(stderr),
-					progressbar.OptionShowCount(),
-					progressbar.OptionSetItsString("samples"),
-					progressbar.OptionShowIts(),
-					progressbar.OptionThrottle(100*time.Millisecond),
-					progressbar.OptionClearOnFinish(),
-					progressbar.OptionSetWidth(30))
+				bar = samplesBar(total, "population epoch", stderr)
 			}
 			bar.Describe(fmt.Sprintf("population epoch: loss %.4f acc %.2f%% (member mean)", loss, 100*acc))
 			bar.Set(done)

@@ -216,6 +216,20 @@ func resumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return trainRun(ctx, r, total, engName, *quiet, stdout, stderr)
 }
 
+// samplesBar returns the progress bar of a training epoch on stderr:
+// samples done of total, and their rate.
+func samplesBar(total int, desc string, stderr io.Writer) *progressbar.ProgressBar {
+	return progressbar.NewOptions(total,
+		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionSetDescription(desc),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetItsString("samples"),
+		progressbar.OptionShowIts(),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+		progressbar.OptionSetWidth(30))
+}
+
 // writeInit records in a run directory where its -init parameters came
 // from.
 func writeInit(dir, initPath string) error {
@@ -233,15 +247,7 @@ func trainRun(ctx context.Context, r *trainer.Run, epochs int, engName string, q
 	h := trainer.Hooks{}
 	if showBar {
 		h.EpochStart = func(e, total int) {
-			bar = progressbar.NewOptions(r.Trainer.Data.Train.N,
-				progressbar.OptionSetWriter(stderr),
-				progressbar.OptionSetDescription(fmt.Sprintf("epoch %d/%d", e, total)),
-				progressbar.OptionShowCount(),
-				progressbar.OptionSetItsString("samples"),
-				progressbar.OptionShowIts(),
-				progressbar.OptionThrottle(100*time.Millisecond),
-				progressbar.OptionClearOnFinish(),
-				progressbar.OptionSetWidth(30))
+			bar = samplesBar(r.Trainer.Data.Train.N, fmt.Sprintf("epoch %d/%d", e, total), stderr)
 		}
 		h.Batch = func(done, total int, loss, acc float64) {
 			bar.Describe(fmt.Sprintf("epoch %d/%d loss %.4f acc %.2f%%", r.Trainer.Epoch+1, epochs, loss, 100*acc))
