@@ -134,20 +134,14 @@ func memberOf(off []int, s int) int {
 // end and shared out among the workers as one batch: each (member,
 // sample) is computed as Forward computes it for that member alone.
 func (e *CPU) ForwardPop(nets []*Network, inputs []*tensor.Dense, trs []*Trace) error {
-	if err := checkPop(nets, popArg{"inputs", len(inputs)}, popArg{"traces", len(trs)}); err != nil {
-		return fmt.Errorf("forward: %w", err)
-	}
-	K := len(nets)
-	off := make([]int, K+1)
-	for m, net := range nets {
-		b, err := CheckInput(net, inputs[m])
-		if err != nil {
-			return fmt.Errorf("forward: %w", memberErr(K, m, err))
-		}
+	off, err := CheckPopulation(nets, []PopArg{{"inputs", len(inputs)}, {"traces", len(trs)}}, func(m int) (int, error) {
 		if trs[m] == nil {
-			return fmt.Errorf("forward: %w", memberErr(K, m, errors.New("trace is nil")))
+			return 0, errors.New("trace is nil")
 		}
-		off[m+1] = off[m] + b
+		return CheckInput(nets[m], inputs[m])
+	})
+	if err != nil {
+		return fmt.Errorf("forward: %w", err)
 	}
 	for m, net := range nets {
 		in := inputs[m].Float64s()
@@ -333,21 +327,16 @@ func (e *CPU) Backward(net *Network, tr *Trace, dOut *tensor.Dense, g *Gradients
 // row): each member's sums are added in the order Backward adds them for
 // that member alone.
 func (e *CPU) BackwardPop(nets []*Network, trs []*Trace, dOut []*tensor.Dense, gs []*Gradients) error {
-	if err := checkPop(nets, popArg{"traces", len(trs)}, popArg{"output errors", len(dOut)}, popArg{"gradients", len(gs)}); err != nil {
+	off, err := CheckPopulation(nets, []PopArg{{"traces", len(trs)}, {"output errors", len(dOut)}, {"gradients", len(gs)}}, func(m int) (int, error) {
+		if gs[m] == nil {
+			return 0, errors.New("gradients are nil: use NewGradients")
+		}
+		return CheckBackward(nets[m], trs[m], dOut[m])
+	})
+	if err != nil {
 		return fmt.Errorf("backward: %w", err)
 	}
 	K := len(nets)
-	off := make([]int, K+1)
-	for m, net := range nets {
-		b, err := CheckBackward(net, trs[m], dOut[m])
-		if err != nil {
-			return fmt.Errorf("backward: %w", memberErr(K, m, err))
-		}
-		if gs[m] == nil {
-			return fmt.Errorf("backward: %w", memberErr(K, m, errors.New("gradients are nil: use NewGradients")))
-		}
-		off[m+1] = off[m] + b
-	}
 	for m, net := range nets {
 		gs[m].Reshape(net, off[m+1]-off[m])
 	}

@@ -33,7 +33,7 @@ func ForwardPop(e Engine, nets []*Network, inputs []*tensor.Dense, trs []*Trace)
 	if pe, ok := e.(PopEngine); ok {
 		return pe.ForwardPop(nets, inputs, trs)
 	}
-	if err := checkPop(nets, popArg{"inputs", len(inputs)}, popArg{"traces", len(trs)}); err != nil {
+	if err := checkPop(nets, PopArg{"inputs", len(inputs)}, PopArg{"traces", len(trs)}); err != nil {
 		return fmt.Errorf("forward: %w", err)
 	}
 	for k, net := range nets {
@@ -50,7 +50,7 @@ func BackwardPop(e Engine, nets []*Network, trs []*Trace, dOut []*tensor.Dense, 
 	if pe, ok := e.(PopEngine); ok {
 		return pe.BackwardPop(nets, trs, dOut, gs)
 	}
-	if err := checkPop(nets, popArg{"traces", len(trs)}, popArg{"output errors", len(dOut)}, popArg{"gradients", len(gs)}); err != nil {
+	if err := checkPop(nets, PopArg{"traces", len(trs)}, PopArg{"output errors", len(dOut)}, PopArg{"gradients", len(gs)}); err != nil {
 		return fmt.Errorf("backward: %w", err)
 	}
 	for k, net := range nets {
@@ -97,23 +97,43 @@ func SameShape(a, b *Network) error {
 	return nil
 }
 
-// popArg is a per-member argument of a population call: its name and how
-// many values it was given.
-type popArg struct {
-	name string
-	n    int
+// PopArg is a per-member argument of a population call, for
+// CheckPopulation: its name and how many values it was given.
+type PopArg struct {
+	Name string
+	N    int
 }
 
-// checkPop checks that a population has at least one member, that every
-// member is valid and of the first one's shape, and that each per-member
-// argument has one value per network.
-func checkPop(nets []*Network, args ...popArg) error {
+// CheckPopulation checks a population call for every engine: that it has
+// a member, that each per-member argument in args has one value per
+// network, that every member is valid and of member 0's shape, and, with
+// size (which checks member m's batch arguments and returns its batch
+// size), each member's batch. It returns the sample offsets: member m
+// holds samples off[m] <= s < off[m+1] of the members' batches laid end
+// to end. Its errors name the member, unless there is only one.
+func CheckPopulation(nets []*Network, args []PopArg, size func(m int) (int, error)) (off []int, err error) {
+	if err := checkPop(nets, args...); err != nil {
+		return nil, err
+	}
+	off = make([]int, len(nets)+1)
+	for m := range nets {
+		b, err := size(m)
+		if err != nil {
+			return nil, memberErr(len(nets), m, err)
+		}
+		off[m+1] = off[m] + b
+	}
+	return off, nil
+}
+
+// checkPop is CheckPopulation without the batches.
+func checkPop(nets []*Network, args ...PopArg) error {
 	if len(nets) == 0 {
 		return errors.New("population has no members")
 	}
 	for _, a := range args {
-		if a.n != len(nets) {
-			return fmt.Errorf("population of %d networks given %d %s", len(nets), a.n, a.name)
+		if a.N != len(nets) {
+			return fmt.Errorf("population of %d networks given %d %s", len(nets), a.N, a.Name)
 		}
 	}
 	for k, net := range nets {

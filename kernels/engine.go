@@ -727,46 +727,22 @@ func (g *Engine) Backward(net *batch.Network, tr *batch.Trace, dOut *tensor.Dens
 	return g.BackwardPop([]*batch.Network{net}, []*batch.Trace{tr}, []*tensor.Dense{dOut}, []*batch.Gradients{gr})
 }
 
-// popShape checks a population of nets with n values per member argument
-// (one per network) and returns its members' common batch size, or 0 when
-// the members' batches differ in size (the calls then run member by
-// member). sizes gives member m's batch size, or an error.
-func popShape(what string, nets []*batch.Network, n []int, sizes func(m int) (int, error)) (int, error) {
-	if len(nets) == 0 {
-		return 0, fmt.Errorf("%s: population has no members", what)
+// popShape checks a population call (batch.CheckPopulation, with the
+// per-member arguments args and member m's batch size from size) and
+// returns its members' common batch size, or 0 when the members' batches
+// differ in size (the calls then run member by member).
+func popShape(what string, nets []*batch.Network, args []batch.PopArg, size func(m int) (int, error)) (int, error) {
+	off, err := batch.CheckPopulation(nets, args, size)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", what, err)
 	}
-	for _, c := range n {
-		if c != len(nets) {
-			return 0, fmt.Errorf("%s: population of %d networks given %d values for a member argument", what, len(nets), c)
-		}
-	}
-	memberErr := func(m int, err error) error {
-		if len(nets) == 1 {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		return fmt.Errorf("%s: member %d: %w", what, m, err)
-	}
-	B := -1
-	for m, net := range nets {
-		if err := net.Validate(); err != nil {
-			return 0, memberErr(m, err)
-		}
-		if m > 0 {
-			if err := batch.SameShape(nets[0], net); err != nil {
-				return 0, fmt.Errorf("%s: member %d is not of member 0's shape: %w", what, m, err)
-			}
-		}
-		b, err := sizes(m)
-		if err != nil {
-			return 0, memberErr(m, err)
-		}
-		if B == -1 {
-			B = b
-		} else if b != B {
-			B = 0
+	b := off[1]
+	for m := 1; m < len(nets); m++ {
+		if off[m+1]-off[m] != b {
+			return 0, nil
 		}
 	}
-	return B, nil
+	return b, nil
 }
 
 // popData returns the members' values of one tensor argument laid end to
@@ -820,7 +796,7 @@ func (g *Engine) uploadPopParams(nets []*batch.Network) (w, d []Ptr, err error) 
 // (member after member) and whose parameters they index by member. Members
 // with batches of different sizes run one after the other.
 func (g *Engine) ForwardPop(nets []*batch.Network, inputs []*tensor.Dense, trs []*batch.Trace) error {
-	b, err := popShape("forward", nets, []int{len(inputs), len(trs)}, func(m int) (int, error) {
+	b, err := popShape("forward", nets, []batch.PopArg{{Name: "inputs", N: len(inputs)}, {Name: "traces", N: len(trs)}}, func(m int) (int, error) {
 		if trs[m] == nil {
 			return 0, errors.New("trace is nil")
 		}
@@ -892,7 +868,7 @@ func (g *Engine) ForwardPop(nets []*batch.Network, inputs []*tensor.Dense, trs [
 // per kernel for the whole population, members with batches of different
 // sizes one after the other.
 func (g *Engine) BackwardPop(nets []*batch.Network, trs []*batch.Trace, dOut []*tensor.Dense, grs []*batch.Gradients) error {
-	b, err := popShape("backward", nets, []int{len(trs), len(dOut), len(grs)}, func(m int) (int, error) {
+	b, err := popShape("backward", nets, []batch.PopArg{{Name: "traces", N: len(trs)}, {Name: "output errors", N: len(dOut)}, {Name: "gradients", N: len(grs)}}, func(m int) (int, error) {
 		if grs[m] == nil {
 			return 0, errors.New("gradients are nil: use batch.NewGradients")
 		}
