@@ -95,20 +95,38 @@ func CostOf(net *batch.Network, b int) (PopulationCost, error) {
 // member and at most limit members, whose pass fits in free bytes of
 // device memory (0: not even one).
 func MaxMembers(net *batch.Network, b int, free int64, limit int) (int, error) {
+	return mostThatFit(limit, free, func(k int) (int64, error) { return PopulationBytes(net, k, b) })
+}
+
+// mostThatFit returns the largest k <= limit whose need(k), which grows
+// with k, is at most avail (0: not even one), by bisection.
+func mostThatFit(limit int, avail int64, need func(k int) (int64, error)) (int, error) {
 	lo, hi := 0, limit // lo fits (0 trivially), hi+1 does not
 	for lo < hi {
 		mid := (lo + hi + 1) / 2
-		need, err := PopulationBytes(net, mid, b)
+		n, err := need(mid)
 		if err != nil {
 			return 0, err
 		}
-		if need <= free {
+		if n <= avail {
 			lo = mid
 		} else {
 			hi = mid - 1
 		}
 	}
 	return lo, nil
+}
+
+// available returns free plus the bytes of the engine's buffers that a
+// population pass or run reuses or replaces: all but the steppers',
+// except those named with own (a stepper's prefix; "" for none).
+func (g *Engine) available(free int64, own string) int64 {
+	for name, bf := range g.bufs {
+		if !strings.HasPrefix(name, "stepper") || (own != "" && strings.HasPrefix(name, own)) {
+			free += bf.bytes
+		}
+	}
+	return free
 }
 
 // checkFits refuses a population pass of k members, b samples each, that
@@ -128,17 +146,11 @@ func (g *Engine) checkFits(net *batch.Network, k, b int) error {
 	if err != nil {
 		return fmt.Errorf("kernels: free device memory: %w", err)
 	}
-	var held int64 // the pass reuses or replaces these; steppers keep theirs
-	for name, bf := range g.bufs {
-		if !strings.HasPrefix(name, "stepper") {
-			held += bf.bytes
-		}
-	}
 	need, err := PopulationBytes(net, k, b)
 	if err != nil {
 		return err
 	}
-	if avail := free + held; need > avail {
+	if avail := g.available(free, ""); need > avail {
 		most, err := MaxMembers(net, b, avail, k)
 		if err != nil {
 			return err
@@ -218,29 +230,15 @@ func (s *stepper) checkFits(n, b int) error {
 	if err != nil {
 		return fmt.Errorf("kernels: step: free device memory: %w", err)
 	}
-	avail := free
-	for name, bf := range s.g.bufs {
-		if !strings.HasPrefix(name, "stepper") || strings.HasPrefix(name, s.prefix) {
-			avail += bf.bytes
-		}
-	}
+	avail := s.g.available(free, s.prefix)
 	need, err := StepBytes(s.spec, s.k, n, b)
 	if err != nil {
 		return err
 	}
 	if need > avail {
-		lo, hi := 0, s.k-1
-		for lo < hi {
-			mid := (lo + hi + 1) / 2
-			m, err := StepBytes(s.spec, mid, n, b)
-			if err != nil {
-				return err
-			}
-			if m <= avail {
-				lo = mid
-			} else {
-				hi = mid - 1
-			}
+		lo, err := mostThatFit(s.k-1, avail, func(k int) (int64, error) { return StepBytes(s.spec, k, n, b) })
+		if err != nil {
+			return err
 		}
 		return fmt.Errorf("kernels: step: training a population of %d members on runs of %d samples in batches of %d needs %s of device memory, %s is available: at most %d members fit; train fewer seeds at once",
 			s.k, n, b, mib(need), mib(avail), lo)
