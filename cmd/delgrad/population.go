@@ -138,32 +138,15 @@ func popTrainRuns(ctx context.Context, root string, runs []*trainer.Run, epochs 
 		}
 	}
 	if len(accs) > 0 {
-		mean, sd, lo, hi := stats(accs)
+		st := sweep.NewStats(accs)
 		fmt.Fprintf(stdout, "%s: %d members, test accuracy %.2f%% +- %.2f%% (SD), worst %.2f%%, best %.2f%%; %s; results in %s\n",
-			runs[0].Trainer.Cfg.Name, len(accs), 100*mean, 100*sd, 100*lo, 100*hi,
+			runs[0].Trainer.Cfg.Name, len(accs), 100*st.Mean, 100*st.SD, 100*st.Min, 100*st.Max,
 			time.Since(start).Round(10*time.Millisecond), filepath.Dir(runs[0].Dir))
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("train: %d of %d members failed (%s): see the messages above; the others are complete", len(failed), len(runs), strings.Join(failed, ", "))
 	}
 	return nil
-}
-
-// stats returns the mean, standard deviation, minimum and maximum of v.
-func stats(v []float64) (mean, sd, lo, hi float64) {
-	lo, hi = math.Inf(1), math.Inf(-1)
-	for _, x := range v {
-		mean += x
-		lo, hi = min(lo, x), max(hi, x)
-	}
-	mean /= float64(len(v))
-	for _, x := range v {
-		sd += (x - mean) * (x - mean)
-	}
-	if len(v) > 1 {
-		sd = math.Sqrt(sd / float64(len(v)-1))
-	}
-	return mean, sd, lo, hi
 }
 
 // isPopulationDir reports whether dir holds a population (member run
