@@ -230,28 +230,7 @@ func TestTrainOutDir(t *testing.T) {
 			if c.force {
 				args = append(args, "-force")
 			}
-			var o, e bytes.Buffer
-			err := run(args, &o, &e)
-			if c.want == "" {
-				if err != nil {
-					t.Fatalf("error %v, want success", err)
-				}
-			} else {
-				var ue usageError
-				if err == nil || !errors.As(err, &ue) || !strings.Contains(err.Error(), c.want) {
-					t.Fatalf("error %v, want a usage error saying %q", err, c.want)
-				}
-			}
-			for _, f := range c.left {
-				if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-					t.Errorf("%s is gone: %v", f, err)
-				}
-			}
-			for _, f := range c.gone {
-				if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
-					t.Errorf("%s was left", f)
-				}
-			}
+			runLeaves(t, args, c.want, dir, c.left, c.gone)
 		})
 	}
 	t.Run("default directories", func(t *testing.T) {
@@ -330,31 +309,39 @@ func TestExportOutDir(t *testing.T) {
 			if c.force {
 				args = append(args, "-force")
 			}
-			var o, e bytes.Buffer
-			err := run(args, &o, &e)
-			if c.want == "" {
-				if err != nil {
-					t.Fatalf("error %v, want success", err)
-				}
-			} else {
-				var ue usageError
-				if err == nil || !errors.As(err, &ue) || !strings.Contains(err.Error(), c.want) {
-					t.Fatalf("error %v, want a usage error saying %q", err, c.want)
-				}
-			}
-			for _, f := range c.left {
-				if _, err := os.Stat(filepath.Join(out, f)); err != nil {
-					t.Errorf("%s is gone: %v", f, err)
-				}
-			}
-			for _, f := range c.gone {
-				if _, err := os.Stat(filepath.Join(out, f)); err == nil {
-					t.Errorf("%s was left", f)
-				}
-			}
+			runLeaves(t, args, c.want, out, c.left, c.gone)
 			if ents, _ := os.ReadDir(parent); len(ents) > 1 {
 				t.Errorf("export left %d entries beside -out: %v", len(ents), ents)
 			}
 		})
+	}
+}
+
+// runLeaves runs the command line args and fails t unless it succeeds
+// (want "") or is a usage error saying want, and unless the files left
+// are in dir and those gone are not.
+func runLeaves(t *testing.T, args []string, want, dir string, left, gone []string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	err := run(args, &o, &e)
+	if want == "" {
+		if err != nil {
+			t.Fatalf("error %v, want success", err)
+		}
+	} else {
+		var ue usageError
+		if err == nil || !errors.As(err, &ue) || !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %v, want a usage error saying %q", err, want)
+		}
+	}
+	for _, f := range left {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("%s is gone: %v", f, err)
+		}
+	}
+	for _, f := range gone {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			t.Errorf("%s was left", f)
+		}
 	}
 }
