@@ -94,9 +94,7 @@ func popTrainRuns(ctx context.Context, root string, runs []*trainer.Run, epochs 
 			bar.Finish()
 			bar = nil
 		}
-		for _, f := range e.Failures {
-			fmt.Fprintf(stderr, "delgrad: %s failed and stopped (the others go on): %v\n", f.Run.Dir, f.Err)
-		}
+		reportFailures(stderr, e.Failures)
 		if !quiet && (e.Epoch%printEvery == 0 || e.Epoch == epochs || e.Epoch == 1) {
 			fmt.Fprintf(stdout, "epoch %4d/%d  members: %d trained, %d done, %d failed  %.0f samples/s  best validation: best member %.2f%%, worst %.2f%%\n",
 				e.Epoch, epochs, e.Trained, e.Done, e.Failed, e.SamplesPerSec, 100*e.BestVal, 100*e.WorstVal)
@@ -147,6 +145,14 @@ func popTrainRuns(ctx context.Context, root string, runs []*trainer.Run, epochs 
 		return fmt.Errorf("train: %d of %d members failed (%s): see the messages above; the others are complete", len(failed), len(runs), strings.Join(failed, ", "))
 	}
 	return nil
+}
+
+// reportFailures says on stderr which members of a population failed in
+// its latest epoch.
+func reportFailures(stderr io.Writer, fs []trainer.MemberError) {
+	for _, f := range fs {
+		fmt.Fprintf(stderr, "delgrad: %s failed and stopped (the others go on): %v\n", f.Run.Dir, f.Err)
+	}
 }
 
 // isPopulationDir reports whether dir holds a population (member run

@@ -141,9 +141,7 @@ func sweepLocal(ctx context.Context, dir string, plan *sweep.Plan, only int, opt
 		o := opt
 		if !quiet {
 			o.Hooks.EpochEnd = func(e trainer.PopEpoch) {
-				for _, f := range e.Failures {
-					fmt.Fprintf(stderr, "delgrad: %s failed and stopped (the others go on): %v\n", f.Run.Dir, f.Err)
-				}
+				reportFailures(stderr, e.Failures)
 				fmt.Fprintf(stdout, "  task %d epoch %d/%d: %d members trained, %d done, %d failed, %.0f samples/s\n",
 					i, e.Epoch, e.Total, e.Trained, e.Done, e.Failed, e.SamplesPerSec)
 			}
