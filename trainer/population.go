@@ -213,6 +213,7 @@ func evaluatePop(ts []*Trainer, sets []*dataset.Set) ([]Eval, []error) {
 	}
 	rngs := make([]*rand.Rand, len(ts))
 	correct := make([]int, len(ts))
+	grad := make([]float64, ts[0].Model.Net.Outputs()) // the loss's gradient, not used
 	for m, t := range ts {
 		t.Model.Sync()
 		set := sets[m]
@@ -278,7 +279,6 @@ func evaluatePop(ts []*Trainer, sets []*dataset.Set) ([]Eval, []error) {
 			hi := lo + out.Shape()[0]
 			ev := &evs[m]
 			copy(ev.Outputs[lo*K:hi*K], out.Float64s())
-			grad := make([]float64, K)
 			for i, p := range batch.Predict(out) {
 				ev.Pred[lo+i] = p
 				y := set.Labels[lo+i]
