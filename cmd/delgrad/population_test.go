@@ -50,8 +50,8 @@ func TestParseSeeds(t *testing.T) {
 	}
 }
 
-// metricsNoTime returns metrics.csv without its wall-time columns.
-func metricsNoTime(t *testing.T, path string) [][]string {
+// readCSV returns the rows of the CSV file at path.
+func readCSV(t *testing.T, path string) [][]string {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -62,6 +62,13 @@ func metricsNoTime(t *testing.T, path string) [][]string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rows
+}
+
+// metricsNoTime returns metrics.csv without its wall-time columns.
+func metricsNoTime(t *testing.T, path string) [][]string {
+	t.Helper()
+	rows := readCSV(t, path)
 	for i, r := range rows {
 		rows[i] = r[:len(r)-2] // samples_per_s, seconds
 	}

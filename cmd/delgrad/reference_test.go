@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/csv"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -80,15 +78,7 @@ func referenceColumn(t *testing.T, py string) []string {
 	out := filepath.Join(t.TempDir(), "report")
 	runOK(t, "bench", "-cases", "yinyang-4-30-3-synaptic-tau2", "-batches", "4", "-repeats", "1", "-min-time", "1ms",
 		"-out", out, "-quiet", "-reference", py+" "+adapter+" --src "+fakeRef+" --min-time 0.01 --device cpu")
-	f, err := os.Open(filepath.Join(out, "results.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := readCSV(t, filepath.Join(out, "results.csv"))
 	col := slices.Index(rows[0], "reference_samples_per_s")
 	if col < 0 || len(rows) != 1+3*2 { // modes x engines
 		t.Fatalf("results.csv: no reference column, or not 6 rows: %v", rows)

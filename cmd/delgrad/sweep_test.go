@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"os"
@@ -163,15 +162,7 @@ params = ["layers.0.size"]
 			t.Errorf("report lacks %s (%v)", f, err)
 		}
 	}
-	f, err := os.Open(filepath.Join(b, "report.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := readCSV(t, filepath.Join(b, "report.csv"))
 	md := string(mustRead(t, filepath.Join(b, "report.md")))
 	for _, p := range []string{"layers.0.size=4", "layers.0.size=6"} {
 		var test, best []float64
