@@ -10,7 +10,8 @@ import (
 )
 
 // TestEvaluateContextStops: a canceled context stops the evaluation between
-// chips: no new chip starts, and no results come back.
+// population passes (here of one chip each): no new pass starts, and no
+// results come back.
 func TestEvaluateContextStops(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	net := randNet(rng, 1, batch.Axonal, 0, 5, 4, 10, 3)
@@ -19,7 +20,7 @@ func TestEvaluateContextStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	chips := 0
-	opt := EvalOptions{Chips: 50, Seed: 3, Workers: 1, Progress: func(done, total int) {
+	opt := EvalOptions{Chips: 50, Seed: 3, Workers: 1, Group: 1, Progress: func(done, total int) {
 		chips = done
 		if done == 3 {
 			cancel()

@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"sync"
 
 	"github.com/delgrad-go/delgrad/batch"
 	"gorgonia.org/tensor"
@@ -18,14 +17,26 @@ type EvalOptions struct {
 	Chips int
 	// Seed selects the chips: chip i is drawn, with its trial-to-trial
 	// noise, from PCG(Seed, i), so a chip does not depend on how many
-	// chips are evaluated or on how many workers run.
+	// chips are evaluated, on the engine, on how many run together or on
+	// how many workers run.
 	Seed uint64
-	// Workers is the number of chips evaluated in parallel (>= 1).
+	// Workers is the number of goroutines that draw the chips' terms and
+	// score them, and, where Engine is nil, the CPU engine's workers
+	// (0: GOMAXPROCS).
 	Workers int
-	// Progress, when not nil, is called after each chip (from one goroutine
-	// at a time) with the number of chips done.
+	// Engine runs the chips' population passes (nil: batch.NewCPU(Workers)).
+	Engine batch.Engine
+	// Group is the number of chips in one population pass (0: as many as
+	// fit in about GroupBytes of traces, at most Chips).
+	Group int
+	// Progress, when not nil, is called after each population pass (from
+	// one goroutine at a time) with the number of chips done.
 	Progress func(done, total int)
 }
+
+// GroupBytes is the host memory that Evaluate's traces of one population
+// pass may take when EvalOptions.Group is 0.
+const GroupBytes = 1 << 30
 
 // ChipResult is the outcome of one chip.
 type ChipResult struct {
@@ -41,14 +52,15 @@ type ChipResult struct {
 
 // Evaluate runs net on opt.Chips simulated chips of the model p, every
 // chip on the whole batch of input times at once, and returns the accuracy
-// per chip. A new engine per worker runs the closed forms (batch.NewCPU(1)).
+// per chip. The chips run as populations (Substrate.ForwardPop) of
+// opt.Group chips on opt.Engine.
 func Evaluate(net *batch.Network, p Params, input *tensor.Dense, labels []int, opt EvalOptions) ([]ChipResult, error) {
 	return EvaluateContext(context.Background(), net, p, input, labels, opt)
 }
 
-// EvaluateContext is Evaluate that stops when ctx is done: no new chip
-// starts, the chips under way finish, and it returns an error that wraps
-// context.Cause(ctx) (and no results).
+// EvaluateContext is Evaluate that stops when ctx is done: no new
+// population pass starts, the one under way finishes, and it returns an
+// error that wraps context.Cause(ctx) (and no results).
 func EvaluateContext(ctx context.Context, net *batch.Network, p Params, input *tensor.Dense, labels []int, opt EvalOptions) ([]ChipResult, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
@@ -59,79 +71,73 @@ func EvaluateContext(ctx context.Context, net *batch.Network, p Params, input *t
 	if opt.Chips < 1 {
 		return nil, fmt.Errorf("bss2model: %d chips: need at least 1", opt.Chips)
 	}
+	if opt.Workers < 0 || opt.Group < 0 {
+		return nil, fmt.Errorf("bss2model: workers %d, group %d: must be >= 0 (0: chosen)", opt.Workers, opt.Group)
+	}
 	if input == nil || len(input.Shape()) != 2 || input.Shape()[0] != len(labels) {
 		return nil, fmt.Errorf("bss2model: need one label per sample of the input times")
 	}
 	if len(labels) == 0 {
 		return nil, fmt.Errorf("bss2model: no samples to evaluate")
 	}
+	if _, err := batch.CheckInput(net, input); err != nil {
+		return nil, fmt.Errorf("bss2model: %w", err)
+	}
 	for i, y := range labels {
 		if y < 0 || y >= net.Outputs() {
 			return nil, fmt.Errorf("bss2model: label %d of sample %d is out of range [0, %d)", y, i, net.Outputs())
 		}
 	}
-	workers := max(1, min(opt.Workers, opt.Chips))
+	eng := opt.Engine
+	if eng == nil {
+		eng = batch.NewCPU(opt.Workers)
+	}
+	sub := &Substrate{P: p, Engine: eng, Workers: opt.Workers}
+	group := opt.Group
+	if group == 0 {
+		group = int(max(1, GroupBytes/chipBytes(net, len(labels))))
+	}
+	group = min(group, opt.Chips)
 	res := make([]ChipResult, opt.Chips)
-	errs := make([]error, workers)
-	var mu sync.Mutex
-	done := 0
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for wk := 0; wk < workers; wk++ {
-		wg.Add(1)
-		go func(wk int) {
-			defer wg.Done()
-			sub := &Substrate{P: p, Engine: batch.NewCPU(1)}
-			var tr batch.Trace
-			for i := range next {
-				if errs[wk] != nil {
-					continue
-				}
-				r, err := sub.evalChip(net, input, labels, opt.Seed, i, &tr)
-				if err != nil {
-					errs[wk] = fmt.Errorf("chip %d: %w", i, err)
-					continue
-				}
-				res[i] = r
-				mu.Lock()
-				done++
-				if opt.Progress != nil {
-					opt.Progress(done, opt.Chips)
-				}
-				mu.Unlock()
-			}
-		}(wk)
-	}
-	started := 0
-feed:
-	for ; started < opt.Chips && ctx.Err() == nil; started++ {
-		select {
-		case next <- started:
-		case <-ctx.Done():
-			break feed
+	ms := make([]Member, group)
+	trs := make([]batch.Trace, group)
+	for lo := 0; lo < opt.Chips; lo += group {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("bss2model: stopped after %d of %d chips: %w", lo, opt.Chips, context.Cause(ctx))
 		}
-	}
-	close(next)
-	wg.Wait()
-	if started < opt.Chips {
-		return nil, fmt.Errorf("bss2model: stopped after %d of %d chips: %w", done, opt.Chips, context.Cause(ctx))
-	}
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
+		n := min(group, opt.Chips-lo)
+		_ = sub.parallel(n, func(j int) error { // cannot fail
+			rng := rand.New(rand.NewPCG(opt.Seed, uint64(lo+j)))
+			ms[j] = Member{Net: net, Chip: NewChip(&sub.P, net, rng), Input: input, Trace: &trs[j], Rng: rng}
+			return nil
+		})
+		if err := sub.ForwardPop(ms[:n]); err != nil {
+			return nil, fmt.Errorf("chips %d-%d: %w", lo, lo+n-1, err)
+		}
+		_ = sub.parallel(n, func(j int) error { // cannot fail
+			res[lo+j] = score(lo+j, trs[j].Output(), labels)
+			return nil
+		})
+		if opt.Progress != nil {
+			opt.Progress(lo+n, opt.Chips)
 		}
 	}
 	return res, nil
 }
 
-func (s *Substrate) evalChip(net *batch.Network, input *tensor.Dense, labels []int, seed uint64, i int, tr *batch.Trace) (ChipResult, error) {
-	rng := rand.New(rand.NewPCG(seed, uint64(i)))
-	chip := NewChip(&s.P, net, rng)
-	if err := s.Forward(net, chip, input, tr, rng); err != nil {
-		return ChipResult{}, err
+// chipBytes is the host memory of one chip's trace and scratch for b
+// samples of net.
+func chipBytes(net *batch.Network, b int) int64 {
+	n := int64(net.Inputs * max(net.Multiplex, 1))
+	for _, lay := range net.Layers {
+		n += 2*int64(lay.Out) + int64(lay.In)
 	}
-	out := tr.Output()
-	K := net.Outputs()
+	return 8 * int64(b) * n
+}
+
+// score returns chip i's result from its observed output times.
+func score(i int, out *tensor.Dense, labels []int) ChipResult {
+	K := out.Shape()[1]
 	ot := out.Float64s()
 	r := ChipResult{Chip: i}
 	correct, silent, spiking := 0, 0, 0
@@ -154,7 +160,7 @@ func (s *Substrate) evalChip(net *batch.Network, input *tensor.Dense, labels []i
 	if spiking > 0 {
 		r.MeanLabelTime = sum / float64(spiking)
 	}
-	return r, nil
+	return r
 }
 
 // Summary describes the distribution of accuracies over chips.

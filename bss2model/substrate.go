@@ -5,33 +5,63 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/delgrad-go/delgrad/batch"
 	"gorgonia.org/tensor"
 )
 
-// Substrate runs networks on simulated chips. It keeps scratch buffers
-// between calls and is not safe for concurrent use: give every goroutine
-// its own.
+// Substrate runs networks on simulated chips. Its unit of work is a
+// population (ForwardPop): many chips, each with its own network, batch
+// and trial-to-trial stream, in one batched pass per layer on Engine;
+// Forward is the population of one. It keeps scratch buffers between
+// calls and is not safe for concurrent use: give every goroutine its own.
 type Substrate struct {
 	// P holds the terms of the chip model.
 	P Params
 	// Engine computes the layers whose neurons keep the ideal ratio of time
 	// constants (a threshold offset or a gain is a rescaling of the weights
-	// there, so the closed forms still hold); other layers go through
-	// Membrane's root finder.
+	// there, so the closed forms still hold), as population passes; other
+	// layers go through Membrane's root finder.
 	Engine batch.Engine
+	// Workers is the number of goroutines that draw the members' terms and
+	// run the root finder (0: GOMAXPROCS). The results do not depend on it.
+	Workers int
 
 	// forceRoot sends every layer through the root finder (tests).
 	forceRoot bool
 
-	lnet batch.Network
-	ltr  batch.Trace
-	xin  []float64
-	ev   []event
-	ts   []float64
-	ws   []float64
+	ms []memberState
+}
+
+// Member is one network on one chip in a population pass: its own batch
+// of input times (B x Net.Inputs), the trace its observed times go to and
+// the stream its trial-to-trial terms are drawn from. Members never share
+// a stream, so a member's times do not depend on the others.
+type Member struct {
+	Net   *batch.Network
+	Chip  *Chip
+	Input *tensor.Dense
+	Trace *batch.Trace
+	Rng   *rand.Rand
+}
+
+// memberState is a member's scratch for one layer.
+type memberState struct {
+	b     int
+	ideal bool
+	thr   []float64
+	w, d  []float64
+	xin   []float64
+	lnet  batch.Network
+	x     *tensor.Dense
+	ltr   batch.Trace
+	ev    []event
+	ts    []float64
+	ws    []float64
 }
 
 type event struct {
@@ -72,104 +102,256 @@ func Check(net *batch.Network) error {
 // net.Inputs, +Inf = no spike) and writes the observed spike times into tr,
 // laid out as batch.Engine.Forward does (Times[0] the multiplexed input as
 // the chip receives it, Times[l+1] the observed output of layer l). The
-// trial-to-trial terms are drawn from rng in a fixed order.
+// trial-to-trial terms are drawn from rng in a fixed order. It is
+// ForwardPop with one member.
 func (s *Substrate) Forward(net *batch.Network, chip *Chip, input *tensor.Dense, tr *batch.Trace, rng *rand.Rand) error {
-	if err := Check(net); err != nil {
-		return err
-	}
-	if tr == nil || rng == nil || s.Engine == nil {
+	if tr == nil || rng == nil {
 		return fmt.Errorf("bss2model: forward needs a trace, a random generator and an engine")
 	}
-	if err := chip.check(net); err != nil {
+	return s.ForwardPop([]Member{{Net: net, Chip: chip, Input: input, Trace: tr, Rng: rng}})
+}
+
+// ForwardPop runs every member's network on its chip, as Forward does for
+// each alone, bit for bit: layer by layer, the members' terms are drawn
+// (each from its own stream, in Forward's order), the members whose layer
+// keeps the nominal time constants run as one population pass on Engine
+// (batch.ForwardPop), the others through the root finder, and then each
+// member's observation terms are drawn. The members must share a shape
+// (batch.SameShape); their parameters, chips and batches may differ.
+func (s *Substrate) ForwardPop(ms []Member) error {
+	if s.Engine == nil {
+		return fmt.Errorf("bss2model: forward needs an engine")
+	}
+	if err := s.checkPop(ms); err != nil {
 		return err
 	}
-	b, err := batch.CheckInput(net, input)
-	if err != nil {
-		return fmt.Errorf("bss2model: %w", err)
+	if cap(s.ms) < len(ms) {
+		s.ms = append(s.ms[:cap(s.ms)], make([]memberState, len(ms)-cap(s.ms))...)
 	}
-	in := input.Float64s()
-	mux := max(net.Multiplex, 1)
-	tr.Reshape(net, b)
-	x := tr.Times[0].Float64s()
-	tau0 := net.Layers[0].Neuron.TauSyn
-	clock := s.P.clockPeriod(tau0)
-	for i, t := range in {
-		t = quantize(t, clock)
-		for r := 0; r < mux; r++ {
-			x[i*mux+r] = t
+	st := s.ms[:len(ms)]
+	clock := s.P.clockPeriod(ms[0].Net.Layers[0].Neuron.TauSyn)
+	_ = s.parallel(len(ms), func(m int) error { // cannot fail
+		mb := &ms[m]
+		b := mb.Input.Shape()[0]
+		st[m].b = b
+		mux := max(mb.Net.Multiplex, 1)
+		mb.Trace.Reshape(mb.Net, b)
+		x := mb.Trace.Times[0].Float64s()
+		for i, t := range mb.Input.Float64s() {
+			t = quantize(t, clock)
+			for r := 0; r < mux; r++ {
+				x[i*mux+r] = t
+			}
 		}
-	}
-	for l := range net.Layers {
-		if err := s.layer(&net.Layers[l], &chip.Layers[l], tr.Times[l].Float64s(), tr.Times[l+1].Float64s(), b, rng); err != nil {
+		return nil
+	})
+	var idx []int
+	var nets []*batch.Network
+	var xs []*tensor.Dense
+	var trs []*batch.Trace
+	for l := range ms[0].Net.Layers {
+		if err := s.parallel(len(ms), func(m int) error { return s.prepare(&st[m], &ms[m], l) }); err != nil {
+			return fmt.Errorf("bss2model: layer %d: %w", l, err)
+		}
+		idx, nets, xs, trs = idx[:0], nets[:0], xs[:0], trs[:0]
+		for m := range st {
+			if st[m].ideal {
+				idx, nets, xs, trs = append(idx, m), append(nets, &st[m].lnet), append(xs, st[m].x), append(trs, &st[m].ltr)
+			}
+		}
+		if len(nets) > 0 {
+			if err := batch.ForwardPop(s.Engine, nets, xs, trs); err != nil {
+				return fmt.Errorf("bss2model: layer %d: %w", l, err)
+			}
+		}
+		err := s.parallel(len(ms), func(m int) error {
+			lay, out := &ms[m].Net.Layers[l], ms[m].Trace.Times[l+1].Float64s()
+			if st[m].ideal {
+				copy(out, st[m].ltr.Output().Float64s())
+			} else {
+				st[m].rootFinder(lay, &ms[m].Chip.Layers[l], out)
+			}
+			s.observe(lay, out, ms[m].Rng)
+			return nil
+		})
+		if err != nil {
 			return fmt.Errorf("bss2model: layer %d: %w", l, err)
 		}
 	}
 	return nil
 }
 
-// quantize rounds t to the clock grid (period 0: unchanged).
-func quantize(t, period float64) float64 {
-	if period == 0 || math.IsInf(t, 0) {
-		return t
+// checkPop checks a population call: every member complete, realisable,
+// of member 0's shape, with its chip drawn for its network, its own
+// random stream and a valid batch.
+func (s *Substrate) checkPop(ms []Member) error {
+	if len(ms) == 0 {
+		return fmt.Errorf("bss2model: population has no members")
 	}
-	return math.Round(t/period) * period
+	rngs := make(map[*rand.Rand]int, len(ms))
+	trs := make(map[*batch.Trace]int, len(ms))
+	for m := range ms {
+		mb := &ms[m]
+		name := ""
+		if len(ms) > 1 {
+			name = fmt.Sprintf("member %d: ", m)
+		}
+		if mb.Net == nil || mb.Trace == nil || mb.Rng == nil || mb.Input == nil {
+			return fmt.Errorf("bss2model: %sforward needs a network, input times, a trace and a random generator", name)
+		}
+		if err := Check(mb.Net); err != nil {
+			return fmt.Errorf("%s%w", name, err)
+		}
+		if err := mb.Chip.check(mb.Net); err != nil {
+			return fmt.Errorf("%s%w", name, err)
+		}
+		if _, err := batch.CheckInput(mb.Net, mb.Input); err != nil {
+			return fmt.Errorf("bss2model: %s%w", name, err)
+		}
+		if m > 0 {
+			if err := batch.SameShape(ms[0].Net, mb.Net); err != nil {
+				return fmt.Errorf("bss2model: %snot of member 0's shape: %w", name, err)
+			}
+			if mb.Net.Layers[0].Neuron.TauSyn != ms[0].Net.Layers[0].Neuron.TauSyn {
+				return fmt.Errorf("bss2model: %stau_syn of layer 0 differs from member 0's, so the clock does", name)
+			}
+		}
+		if q, ok := rngs[mb.Rng]; ok {
+			return fmt.Errorf("bss2model: members %d and %d share a random generator: give each its own stream", q, m)
+		}
+		rngs[mb.Rng] = m
+		if q, ok := trs[mb.Trace]; ok {
+			return fmt.Errorf("bss2model: members %d and %d share a trace: give each its own", q, m)
+		}
+		trs[mb.Trace] = m
+	}
+	return nil
 }
 
-// layer computes the observed output times of one layer on its chip layer.
-func (s *Substrate) layer(lay *batch.Layer, cl *ChipLayer, in, out []float64, b int, rng *rand.Rand) error {
+// parallel runs f(0), ..., f(n-1) on up to s.Workers goroutines and
+// returns the error of the lowest index that failed.
+func (s *Substrate) parallel(n int, f func(i int) error) error {
+	w := s.Workers
+	if w <= 0 {
+		w = runtime.GOMAXPROCS(0)
+	}
+	w = min(w, n)
+	errs := make([]error, n)
+	if w <= 1 {
+		for i := 0; i < n; i++ {
+			errs[i] = f(i)
+		}
+		return firstErr(errs)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range w {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				errs[i] = f(i)
+			}
+		}()
+	}
+	wg.Wait()
+	return firstErr(errs)
+}
+
+func firstErr(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prepare draws member mb's terms of layer l (thresholds of this trial,
+// then the axonal delay jitter of its inputs) and realises its weights and
+// delays into st; a layer whose neurons keep the nominal time constants
+// becomes a one-layer network for the engine (st.ideal).
+func (s *Substrate) prepare(st *memberState, mb *Member, l int) error {
 	p := &s.P
+	lay, cl := &mb.Net.Layers[l], &mb.Chip.Layers[l]
+	in := mb.Trace.Times[l].Float64s()
+	b := st.b
 	nIn, nOut, rows := lay.In, lay.Out, lay.Rows()
 	nrn := lay.Neuron
 	tau0 := nrn.TauSyn
 	theta0 := nrn.Threshold - nrn.Leak
 	// Thresholds of this trial (one draw per neuron and batch).
-	thr := make([]float64, nOut)
-	for k := range thr {
+	st.thr = grow(st.thr, nOut)
+	for k := range st.thr {
 		th := theta0 + cl.ThresholdOffset[k]
 		if p.ThresholdNoise > 0 {
-			th += p.ThresholdNoise * rng.NormFloat64()
+			th += p.ThresholdNoise * mb.Rng.NormFloat64()
 		}
 		// A threshold at or below the leak would fire at once; keep it
 		// above, as a chip's neuron cannot be configured there either.
-		thr[k] = math.Max(th, 1e-3*theta0)
+		st.thr[k] = math.Max(th, 1e-3*theta0)
 	}
 	// Realised weights and delays.
-	w := make([]float64, rows*nOut)
+	st.w = grow(st.w, rows*nOut)
 	for i, v := range lay.W() {
-		w[i] = p.QuantizeWeight(v) * cl.Gain[i]
+		st.w[i] = p.QuantizeWeight(v) * cl.Gain[i]
 	}
-	var d []float64
+	st.d = st.d[:0]
 	if lay.Delays != nil {
-		d = make([]float64, len(lay.D()))
+		st.d = grow(st.d, len(lay.D()))
 		for i, v := range lay.D() {
-			d[i] = p.RealiseDelay(v, tau0)
+			st.d[i] = p.RealiseDelay(v, tau0)
 		}
 	}
 	// Layer input: axonal delay jitter per (sample, input).
-	s.xin = grow(s.xin, b*nIn)
-	copy(s.xin, in)
+	st.xin = grow(st.xin, b*nIn)
+	copy(st.xin, in)
 	if lay.Delay == batch.Axonal && p.DelayJitter > 0 {
-		for i := range s.xin {
-			s.xin[i] += p.DelayJitter * rng.NormFloat64()
+		for i := range st.xin {
+			st.xin[i] += p.DelayJitter * mb.Rng.NormFloat64()
 		}
 	}
 	// The closed forms hold where every neuron keeps the nominal time
-	// constants (a threshold offset or a gain only rescales the weights).
-	ideal := !s.forceRoot
-	for k := 0; k < nOut && ideal; k++ {
-		ideal = cl.TauMem[k] == 1 && cl.TauSyn[k] == 1
+	// constants (a threshold offset or a gain only rescales the weights):
+	// a neuron's threshold theta_k is the nominal one with its input
+	// weights scaled by theta0 / theta_k.
+	st.ideal = !s.forceRoot
+	for k := 0; k < nOut && st.ideal; k++ {
+		st.ideal = cl.TauMem[k] == 1 && cl.TauSyn[k] == 1
 	}
-	if ideal {
-		if err := s.closedForm(lay, w, d, thr, theta0, b, out); err != nil {
-			return err
+	if !st.ideal {
+		return nil
+	}
+	for r := 0; r < rows; r++ {
+		for k := 0; k < nOut; k++ {
+			st.w[r*nOut+k] *= theta0 / st.thr[k]
 		}
-	} else {
-		s.rootFinder(lay, cl, w, d, thr, b, out)
 	}
-	// Observation: dendritic delay jitter, spike jitter, clock, loss. Every
-	// entry draws its terms, spike or not, so that the generator's state
-	// after a batch depends only on the shapes, never on which neurons fired.
-	clock := p.clockPeriod(tau0)
+	eff := batch.Layer{In: lay.In, Out: nOut, Neuron: lay.Neuron, BiasTimes: lay.BiasTimes, Delay: lay.Delay}
+	eff.Weights = tensor.New(tensor.WithShape(rows, nOut), tensor.WithBacking(st.w))
+	if lay.Delays != nil {
+		eff.Delays = tensor.New(tensor.WithShape(lay.Delays.Shape()...), tensor.WithBacking(st.d))
+	}
+	st.lnet = batch.Network{Inputs: lay.In, Layers: []batch.Layer{eff}}
+	x, err := batch.TimesFrom(b, lay.In, st.xin)
+	if err != nil {
+		return err
+	}
+	st.x = x
+	return nil
+}
+
+// observe draws the observation terms of a layer's output times in
+// place: dendritic delay jitter, spike jitter, the clock and lost spikes.
+// Every entry draws its terms, spike or not, so that the generator's state
+// after a batch depends only on the shapes, never on which neurons fired.
+func (s *Substrate) observe(lay *batch.Layer, out []float64, rng *rand.Rand) {
+	p := &s.P
+	clock := p.clockPeriod(lay.Neuron.TauSyn)
 	for i, t := range out {
 		if lay.Delay == batch.Dendritic && p.DelayJitter > 0 {
 			t += p.DelayJitter * rng.NormFloat64()
@@ -183,71 +365,53 @@ func (s *Substrate) layer(lay *batch.Layer, cl *ChipLayer, in, out []float64, b 
 		}
 		out[i] = t
 	}
-	return nil
 }
 
-// closedForm runs the layer on the engine: a neuron's threshold theta_k
-// is the nominal one with its input weights scaled by theta0 / theta_k.
-func (s *Substrate) closedForm(lay *batch.Layer, w, d, thr []float64, theta0 float64, b int, out []float64) error {
-	rows, nOut := lay.Rows(), lay.Out
-	for r := 0; r < rows; r++ {
-		for k := 0; k < nOut; k++ {
-			w[r*nOut+k] *= theta0 / thr[k]
-		}
+// quantize rounds t to the clock grid (period 0: unchanged).
+func quantize(t, period float64) float64 {
+	if period == 0 || math.IsInf(t, 0) {
+		return t
 	}
-	eff := batch.Layer{In: lay.In, Out: nOut, Neuron: lay.Neuron, BiasTimes: lay.BiasTimes, Delay: lay.Delay}
-	eff.Weights = tensor.New(tensor.WithShape(rows, nOut), tensor.WithBacking(w))
-	if d != nil {
-		eff.Delays = tensor.New(tensor.WithShape(lay.Delays.Shape()...), tensor.WithBacking(d))
-	}
-	s.lnet = batch.Network{Inputs: lay.In, Layers: []batch.Layer{eff}}
-	x, err := batch.TimesFrom(b, lay.In, s.xin)
-	if err != nil {
-		return err
-	}
-	if err := s.Engine.Forward(&s.lnet, x, &s.ltr); err != nil {
-		return err
-	}
-	copy(out, s.ltr.Output().Float64s())
-	return nil
+	return math.Round(t/period) * period
 }
 
-// rootFinder computes every (sample, neuron) with the neuron's own time
-// constants through Membrane.FirstSpike.
-func (s *Substrate) rootFinder(lay *batch.Layer, cl *ChipLayer, w, d, thr []float64, b int, out []float64) {
+// rootFinder computes every (sample, neuron) of the member's layer with
+// the neuron's own time constants through Membrane.FirstSpike.
+func (st *memberState) rootFinder(lay *batch.Layer, cl *ChipLayer, out []float64) {
 	nIn, nOut := lay.In, lay.Out
 	nrn := lay.Neuron
-	for smp := 0; smp < b; smp++ {
-		s.ev = s.ev[:0]
-		for i, t := range s.xin[smp*nIn : (smp+1)*nIn] {
+	w, d, thr := st.w, st.d, st.thr
+	for smp := 0; smp < st.b; smp++ {
+		st.ev = st.ev[:0]
+		for i, t := range st.xin[smp*nIn : (smp+1)*nIn] {
 			if lay.Delay == batch.Axonal {
 				t += d[i]
 			}
 			if t < math.Inf(1) {
-				s.ev = append(s.ev, event{t, i})
+				st.ev = append(st.ev, event{t, i})
 			}
 		}
 		for j, t := range lay.BiasTimes {
-			s.ev = append(s.ev, event{t, nIn + j})
+			st.ev = append(st.ev, event{t, nIn + j})
 		}
-		slices.SortFunc(s.ev, func(a, b event) int {
+		slices.SortFunc(st.ev, func(a, b event) int {
 			if c := cmp.Compare(a.t, b.t); c != 0 {
 				return c
 			}
 			return cmp.Compare(a.row, b.row)
 		})
-		s.ts = grow(s.ts, len(s.ev))
-		s.ws = grow(s.ws, len(s.ev))
-		for m, e := range s.ev {
-			s.ts[m] = e.t
+		st.ts = grow(st.ts, len(st.ev))
+		st.ws = grow(st.ws, len(st.ev))
+		for m, e := range st.ev {
+			st.ts[m] = e.t
 		}
 		for k := 0; k < nOut; k++ {
-			for m, e := range s.ev {
-				s.ws[m] = w[e.row*nOut+k]
+			for m, e := range st.ev {
+				st.ws[m] = w[e.row*nOut+k]
 			}
 			mb := Membrane{TauMem: nrn.TauMem * cl.TauMem[k], TauSyn: nrn.TauSyn * cl.TauSyn[k],
 				Unit: nrn.TauSyn, Theta: thr[k]}
-			t := mb.FirstSpike(s.ts, s.ws)
+			t := mb.FirstSpike(st.ts, st.ws)
 			if lay.Delay == batch.Dendritic {
 				t += d[k]
 			}

@@ -1,0 +1,75 @@
+//go:build cgo
+
+package bss2model
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/delgrad-go/delgrad/batch"
+	"github.com/delgrad-go/delgrad/kernels/host"
+	"gorgonia.org/tensor"
+)
+
+// The chips' population passes on the kernels (compiled for the host, one
+// launch per kernel for all chips) give the Go engine's times bit for bit,
+// for every term of the model, and so the same accuracy per chip.
+func TestKernelsMatchGo(t *testing.T) {
+	for _, tc := range termCases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := Ideal()
+			tc.set(&p)
+			rng := rand.New(rand.NewPCG(51, 52))
+			const k = 4
+			ns := popNets(rng, k, 1, batch.Axonal, 0, 5)
+			xs := make([]*tensor.Dense, k)
+			chips := make([]*Chip, k)
+			for m := range ns {
+				xs[m] = randInput(rng, 15+4*m, 4)
+				chips[m] = NewChip(&p, ns[m], rng)
+			}
+			run := func(eng batch.Engine) []Member {
+				sub := &Substrate{P: p, Engine: eng, Workers: 2}
+				ms := make([]Member, k)
+				for m := range ms {
+					ms[m] = Member{Net: ns[m], Chip: chips[m], Input: xs[m], Trace: &batch.Trace{}, Rng: rand.New(rand.NewPCG(9, uint64(m)))}
+				}
+				if err := sub.ForwardPop(ms); err != nil {
+					t.Fatal(err)
+				}
+				return ms
+			}
+			want, got := run(batch.NewCPU(1)), run(host.New())
+			for m := range want {
+				for l := range want[m].Trace.Times {
+					if !slices.Equal(got[m].Trace.Times[l].Float64s(), want[m].Trace.Times[l].Float64s()) {
+						t.Fatalf("member %d, times %d: kernels differ from the Go engine", m, l)
+					}
+				}
+			}
+		})
+	}
+	t.Run("evaluate", func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(53, 54))
+		net := popNets(rng, 1, 1, batch.Axonal, 0, 5)[0]
+		x := randInput(rng, 50, 4)
+		labels := make([]int, 50)
+		for i := range labels {
+			labels[i] = rng.IntN(3)
+		}
+		opt := EvalOptions{Chips: 9, Seed: 2, Workers: 2, Group: 4}
+		want, err := Evaluate(net, Defaults(), x, labels, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opt.Engine = host.New()
+		got, err := Evaluate(net, Defaults(), x, labels, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sameResults(got, want) {
+			t.Fatalf("kernels' chips differ from the Go engine's:\n%v\n%v", got, want)
+		}
+	})
+}
