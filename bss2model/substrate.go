@@ -181,6 +181,10 @@ func (s *Substrate) ForwardPop(ms []Member) error {
 	return nil
 }
 
+// CheckMember reports whether m can run on the substrate, as ForwardPop
+// checks each member before it draws any term.
+func (s *Substrate) CheckMember(m Member) error { return s.checkPop([]Member{m}) }
+
 // checkPop checks a population call: every member complete, realisable,
 // of member 0's shape, with its chip drawn for its network, its own
 // random stream and a valid batch.

@@ -195,7 +195,7 @@ func (t *Trainer) forward(in []float64, b int) error {
 		return err
 	}
 	if t.sub != nil {
-		return t.forwardChip(x)
+		return t.sub.Forward(t.Model.Net, t.trainChip(), x, &t.tr, t.rng)
 	}
 	return t.Engine.Forward(t.Model.Net, x, &t.tr)
 }

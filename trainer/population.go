@@ -205,7 +205,7 @@ func (t *Trainer) endEpoch(lr []float64, st batch.RunState, trainDur time.Durati
 
 // evaluatePop evaluates member ts[m] on sets[m] as Trainer.Evaluate does,
 // batch i of every member in one population pass (hardware-aware members
-// on their own chips, each alone). Members may share a set.
+// on their own chips, in population passes of their own). Members may share a set.
 func evaluatePop(ts []*Trainer, sets []*dataset.Set) ([]Eval, []error) {
 	evs, errs := make([]Eval, len(ts)), make([]error, len(ts))
 	if len(ts) == 0 {
@@ -228,10 +228,14 @@ func evaluatePop(ts []*Trainer, sets []*dataset.Set) ([]Eval, []error) {
 		xs   []*tensor.Dense
 		trs  []*batch.Trace
 		los  []int
+		// The hardware-aware members and their chip passes.
+		chips []int
+		runs  []chipRun
 	)
 	los = make([]int, len(ts))
 	for bi := 0; ; bi++ {
 		pop, nets, xs, trs = pop[:0], nets[:0], xs[:0], trs[:0]
+		chips, runs = chips[:0], runs[:0]
 		more := false
 		for m, t := range ts {
 			set, bs := sets[m], t.Cfg.Training.EvalBatchSize
@@ -248,16 +252,16 @@ func evaluatePop(ts []*Trainer, sets []*dataset.Set) ([]Eval, []error) {
 				continue
 			}
 			if t.sub != nil {
-				if err := t.sub.Forward(t.Model.Net, t.chip, x, &t.tr, rngs[m]); err != nil {
-					errs[m] = err
-					continue
-				}
+				chips, runs = append(chips, m), append(runs, chipRun{t: t, x: x, chip: t.chip, rng: rngs[m]})
 				continue
 			}
 			pop, nets, xs, trs = append(pop, m), append(nets, t.Model.Net), append(xs, x), append(trs, &t.tr)
 		}
 		if !more {
 			break
+		}
+		for i, err := range forwardChips(runs) {
+			errs[chips[i]] = err
 		}
 		if len(pop) > 0 {
 			if err := batch.ForwardPop(ts[pop[0]].Engine, nets, xs, trs); err != nil {

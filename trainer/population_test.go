@@ -68,9 +68,9 @@ func (c *popCounter) BackwardPop(nets []*batch.Network, trs []*batch.Trace, dy [
 // (so that some bump while others step, and some run out of batches
 // before others), input noise, and hardware-aware members on their chips.
 func TestPopulationMatchesSingles(t *testing.T) {
-	hw := func(c Config) Config {
+	hw := func(c Config, tauStd float64, chip string) Config {
 		p := bss2model.Defaults()
-		p.SpikeJitter, p.TauSynStd = 0.01, 0.02
+		p.SpikeJitter, p.TauSynStd, p.TrainChip = 0.01, tauStd, chip
 		c.BSS2 = &p
 		return c
 	}
@@ -86,12 +86,14 @@ func TestPopulationMatchesSingles(t *testing.T) {
 			c.Training.NoiseStd = 0.1
 			return c
 		}},
-		{"bss2", 3, func(kind string) Config { return hw(tinyConfig(8, kind)) }},
+		{"bss2", 3, func(kind string) Config { return hw(tinyConfig(8, kind), 0.02, "resample") }},
+		{"bss2_closed", 3, func(kind string) Config { return hw(tinyConfig(8, kind), 0, "resample") }},
+		{"bss2_fixed", 3, func(kind string) Config { return hw(tinyConfig(8, kind), 0, "fixed") }},
 	}
 	bumps, maxBwd := 0, 0
 	for _, c := range cases {
 		for _, kind := range []string{"none", "axonal", "dendritic", "synaptic"} {
-			if c.name == "bss2" && kind != "axonal" {
+			if strings.HasPrefix(c.name, "bss2") && kind != "axonal" {
 				continue // the chip model realises axonal delays
 			}
 			if c.k == 17 && kind != "synaptic" && kind != "none" {
@@ -140,9 +142,11 @@ func TestPopulationMatchesSingles(t *testing.T) {
 				}
 			}
 			// The members' passes were population passes: the forward passes
-			// of all K together (hardware-aware members run theirs on their
-			// chips, one by one), the backward passes of at least two (the
-			// members that stepped in a batch, while others bumped).
+			// of all K together (hardware-aware members on their chips, whose
+			// layers go through the engine where the neurons keep their
+			// nominal time constants, else the root finder), the backward
+			// passes of at least two (the members that stepped in a batch,
+			// while others bumped).
 			if c.name != "bss2" && eng.fwd != c.k {
 				t.Fatalf("%s: largest population forward pass had %d members of %d", name, eng.fwd, c.k)
 			}

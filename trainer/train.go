@@ -279,8 +279,10 @@ type stepResult struct {
 // eng, and writes each member's outcome to res[m]. A member that fails
 // gets its error there; the others go on.
 func popStep(eng batch.Engine, ts []*Trainer, in [][]float64, labels [][]int, lr [][]float64, res []stepResult) {
-	// Forward. A hardware-aware member runs its pass on its chip model.
-	var pop []int
+	// Forward. The hardware-aware members run their passes on their chip
+	// models, the others as one population pass on eng.
+	var pop, chips []int
+	var runs []chipRun
 	for m, t := range ts {
 		t.Model.Sync()
 		x, err := batch.TimesFrom(len(labels[m]), t.Model.Net.Inputs, in[m])
@@ -290,10 +292,14 @@ func popStep(eng batch.Engine, ts []*Trainer, in [][]float64, labels [][]int, lr
 		}
 		t.x = x
 		if t.sub != nil {
-			res[m].err = t.forwardChip(x)
+			chips = append(chips, m)
+			runs = append(runs, chipRun{t: t, x: x, chip: t.trainChip(), rng: t.rng})
 			continue
 		}
 		pop = append(pop, m)
+	}
+	for i, err := range forwardChips(runs) {
+		res[chips[i]].err = err
 	}
 	popPass(ts, pop, res, func(ms []int) error {
 		nets, xs, trs := make([]*batch.Network, len(ms)), make([]*tensor.Dense, len(ms)), make([]*batch.Trace, len(ms))
@@ -367,17 +373,6 @@ func popPass(ts []*Trainer, ms []int, res []stepResult, pass func(ms []int) erro
 	for _, m := range ms {
 		res[m].err = pass([]int{m})
 	}
-}
-
-// forwardChip runs the network on the input times x on the run's
-// simulated chip (a fresh chip per batch with train_chip = "resample").
-func (t *Trainer) forwardChip(x *tensor.Dense) error {
-	net := t.Model.Net
-	chip := t.chip
-	if t.sub.P.TrainChip == "resample" {
-		chip = bss2model.NewChip(&t.sub.P, net, t.rng)
-	}
-	return t.sub.Forward(net, chip, x, &t.tr, t.rng)
 }
 
 // lossGrad computes the batch-mean loss of the last forward pass and its

@@ -44,9 +44,10 @@ type robustnessRun struct {
 	HardwareSecondsPerSample   float64 `json:"hardware_seconds_per_sample"`
 	BiologicalSecondsPerSample float64 `json:"biological_seconds_per_sample"`
 	// Seconds is the wall time of the evaluation; SamplesPerSec counts
-	// chips x samples.
+	// chips x samples, ChipsPerSec whole chips (each on every sample).
 	Seconds       float64 `json:"seconds"`
 	SamplesPerSec float64 `json:"samples_per_second"`
+	ChipsPerSec   float64 `json:"chips_per_second"`
 }
 
 type robustnessSummary struct {
@@ -55,6 +56,7 @@ type robustnessSummary struct {
 	Samples int              `json:"samples"`
 	Chips   int              `json:"chips"`
 	Seed    uint64           `json:"seed"`
+	Engine  string           `json:"engine"`
 	Model   string           `json:"chip_model_from"`
 	Params  bss2model.Params `json:"chip_model"`
 	Runs    []robustnessRun  `json:"runs"`
@@ -69,7 +71,8 @@ func robustnessCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	seed := seedFlag(fl, &defSeed, "an `integer` >= 0 that seeds the chips (training never draws from these streams: the chips are held out)")
 	split := fl.String("split", "test", "split: train, validation or test")
 	out := fl.String("out", "", "output directory (default: RUN/robustness)")
-	workers := workersFlag(fl, "chips evaluated in parallel")
+	device := deviceFlag(fl, "cpu, gpu or auto")
+	workers := workersFlag(fl, "CPU workers: the Go engine's, and the goroutines that draw the chips' terms")
 	quiet := quietFlag(fl)
 	if err := fl.parse(args); err != nil {
 		return err
@@ -87,7 +90,7 @@ func robustnessCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := checkOutDir("robustness: -out", dir); err != nil {
 		return err
 	}
-	eng, _, err := newEngine("cpu", *workers)
+	eng, engName, err := newEngine(*device, *workers)
 	if err != nil {
 		return fmt.Errorf("robustness: %w", err)
 	}
@@ -122,7 +125,7 @@ func robustnessCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 		nw = runtime.GOMAXPROCS(0)
 	}
 	sum := robustnessSummary{Command: "delgrad robustness " + strings.Join(args, " "), Split: *split,
-		Chips: *chips, Seed: seed.v, Model: from, Params: params}
+		Chips: *chips, Seed: seed.v, Engine: engName, Model: from, Params: params}
 	var rows [][]string
 	var hist []plots.Series
 	for i, r := range runs {
@@ -150,7 +153,7 @@ func robustnessCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 				progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(),
 				progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionSetWidth(30))
 		}
-		opt := bss2model.EvalOptions{Chips: *chips, Seed: seed.v, Workers: nw}
+		opt := bss2model.EvalOptions{Chips: *chips, Seed: seed.v, Workers: nw, Engine: eng}
 		if bar != nil {
 			opt.Progress = func(done, total int) { _ = bar.Set(done) }
 		}
@@ -172,7 +175,7 @@ func robustnessCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 		}
 		rr := robustnessRun{Run: dirs[i], Name: t.Cfg.Name, Epoch: t.Epoch, HardwareAware: t.Cfg.BSS2 != nil,
 			IdealAccuracy: idealAcc, Chips: bss2model.Summarize(res), Seconds: el,
-			SamplesPerSec: float64(*chips*set.N) / el}
+			SamplesPerSec: float64(*chips*set.N) / el, ChipsPerSec: float64(*chips) / el}
 		tsum, tn := 0.0, 0
 		acc := make([]float64, len(res))
 		for j, c := range res {
@@ -195,12 +198,12 @@ func robustnessCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := writeRobustness(dir, sum, rows, hist); err != nil {
 		return fmt.Errorf("robustness: %w", err)
 	}
-	fmt.Fprintf(stdout, "%d chips (seed %d, model from %s), %s split, %d samples:\n", *chips, seed.v, from, *split, sum.Samples)
-	fmt.Fprintf(stdout, "%-28s %8s %8s %8s %8s %8s %8s %9s\n", "run", "ideal%", "mean%", "std", "p5%", "min%", "max%", "samples/s")
+	fmt.Fprintf(stdout, "%d chips (seed %d, model from %s), %s split, %d samples, on %s:\n", *chips, seed.v, from, *split, sum.Samples, engName)
+	fmt.Fprintf(stdout, "%-28s %8s %8s %8s %8s %8s %8s %9s %12s\n", "run", "ideal%", "mean%", "std", "p5%", "min%", "max%", "chips/s", "chip-smp/s")
 	for _, r := range sum.Runs {
 		c := r.Chips
-		fmt.Fprintf(stdout, "%-28s %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %9.0f\n", r.Name, 100*r.IdealAccuracy,
-			100*c.Mean, 100*c.Std, 100*c.P5, 100*c.Min, 100*c.Max, r.SamplesPerSec)
+		fmt.Fprintf(stdout, "%-28s %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f %9.1f %12.0f\n", r.Name, 100*r.IdealAccuracy,
+			100*c.Mean, 100*c.Std, 100*c.P5, 100*c.Min, 100*c.Max, r.ChipsPerSec, r.SamplesPerSec)
 	}
 	fmt.Fprintf(stdout, "results in %s\n", dir)
 	return nil
