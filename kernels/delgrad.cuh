@@ -118,6 +118,70 @@ DG_HD double dg_log(double x) {
     return k * 6.93147180369123816490e-01 - ((hfsq - (s * (hfsq + R) + k * 1.90821492927058770002e-10)) - f);
 }
 
+/* e^x - 1 as xmath.Expm1 computes it (fdlibm's expm1: accurate where x is
+ * near 0, where dg_exp(x) - 1 cancels). */
+DG_HD double dg_addexp(double y, int k) { return dg_from_bits(dg_bits(y) + ((unsigned long long)(long long)k << 52)); }
+
+DG_HD double dg_expm1(double x) {
+    if (x != x || x == DG_INF) return x;
+    if (x == -DG_INF) return -1;
+    double absx = x < 0 ? -x : x;
+    int neg = x < 0;
+    if (absx >= 3.88162421113569373274e+01) {
+        if (neg) return -1;
+        if (x > 7.09782712893383973096e+02) return DG_INF;
+    }
+    double c = 0;
+    int k = 0;
+    if (absx > 3.46573590279972654709e-01) {
+        double hi, lo;
+        if (absx < 1.03972077083991796413e+00 && !neg) {
+            hi = x - 6.93147180369123816490e-01; lo = 1.90821492927058770002e-10; k = 1;
+        } else if (absx < 1.03972077083991796413e+00) {
+            hi = x + 6.93147180369123816490e-01; lo = -1.90821492927058770002e-10; k = -1;
+        } else {
+            double h = neg ? -0.5 : 0.5;
+            k = (int)(x * 1.44269504088896338700e+00 + h);
+            double t = (double)k;
+            hi = x - t * 6.93147180369123816490e-01;
+            lo = t * 1.90821492927058770002e-10;
+        }
+        x = hi - lo;
+        c = (hi - x) - lo;
+    } else if (absx < 5.551115123125783e-17) { /* 2^-54 */
+        return x;
+    }
+    double hfx = 0.5 * x;
+    double hxs = x * hfx;
+    double r1 = 1 + hxs * (-3.33333333333331316428e-02 + hxs * (1.58730158725481460165e-03 +
+                hxs * (-7.93650757867487942473e-05 + hxs * (4.00821782732936239552e-06 +
+                hxs * -2.01099218183624371326e-07))));
+    double t = 3 - r1 * hfx;
+    double e = hxs * ((r1 - t) / (6 - x * t));
+    if (k == 0) return x - (x * e - hxs);
+    e = x * (e - c) - c;
+    e -= hxs;
+    if (k == -1) return 0.5 * (x - e) - 0.5;
+    if (k == 1) {
+        if (x < -0.25) return -2 * (e - (x + 0.5));
+        return 1 + 2 * (x - e);
+    }
+    if (k <= -2 || k > 56) {
+        double y = 1 - (e - x);
+        if (k == 1024) y = y * 2 * dg_pow2(1023);
+        else y = dg_addexp(y, k);
+        return y - 1;
+    }
+    if (k < 20) {
+        double t1 = dg_from_bits(0x3ff0000000000000ULL - (0x20000000000000ULL >> k)); /* 1 - 2^-k */
+        return dg_addexp(t1 - (e - x), k);
+    }
+    t = dg_from_bits((unsigned long long)(0x3ff - k) << 52); /* 2^-k */
+    double y = x - (e + t);
+    y += 1;
+    return dg_addexp(y, k);
+}
+
 /* Principal branch of the Lambert W function (batch.LambertW0). */
 DG_HD double dg_lambertw0(double x) {
     if (dg_isnan(x) || x < -DG_INV_E) return nan("");

@@ -13,6 +13,7 @@
 
 double emu_exp(double x) { return dg_exp(x); }
 double emu_log(double x) { return dg_log(x); }
+double emu_expm1(double x) { return dg_expm1(x); }
 
 #define DG_EMU_DEF(name, params, args) \
     void emu_##name(long long dg_threads, DG_UNPAREN params) { \

@@ -225,7 +225,8 @@ func layerFields(b []byte) (ints [7]int, floats [4]float64) {
 	return ints, floats
 }
 
-// dgExp and dgLog call the kernels' dg_exp and dg_log, compiled as the
-// kernels are (tests).
-func dgExp(x float64) float64 { return float64(C.emu_exp(C.double(x))) }
-func dgLog(x float64) float64 { return float64(C.emu_log(C.double(x))) }
+// dgExp, dgLog and dgExpm1 call the kernels' dg_exp, dg_log and dg_expm1,
+// compiled as the kernels are (tests).
+func dgExp(x float64) float64   { return float64(C.emu_exp(C.double(x))) }
+func dgLog(x float64) float64   { return float64(C.emu_log(C.double(x))) }
+func dgExpm1(x float64) float64 { return float64(C.emu_expm1(C.double(x))) }

@@ -6,8 +6,9 @@
 #define DG_EMU_DECL(name, params, args) void emu_##name(long long dg_threads, DG_UNPAREN params);
 DG_KERNELS(DG_EMU_DECL)
 
-/* dg_exp and dg_log, compiled as the kernels are (tests). */
+/* dg_exp, dg_log and dg_expm1, compiled as the kernels are (tests). */
 double emu_exp(double x);
 double emu_log(double x);
+double emu_expm1(double x);
 
 #endif

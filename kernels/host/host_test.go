@@ -62,15 +62,23 @@ func TestNoFusedMultiplyAdd(t *testing.T) {
 	}
 }
 
-// The Go package xmath and the kernels' dg_exp and dg_log give the same
-// bits on random arguments of every magnitude and at the edges.
+// The Go package xmath and the kernels' dg_exp, dg_log and dg_expm1 give
+// the same bits on random arguments of every magnitude and at the edges.
 func TestExpLogMatchKernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	args := []float64{0, -0.0, 1, -1, 1e-300, 5e-324, 0x1p-1022, math.MaxFloat64, math.Inf(1), math.Inf(-1), math.NaN(),
 		709.78, 709.79, -745.1, -745.2, -708.4, -708.39, 3.725290298461914e-09, -3.725290298461914e-09,
 		1020 * math.Ln2, -1020 * math.Ln2, 1019.5 * math.Ln2, -1021.5 * math.Ln2}
+	// expm1's branches: |x| around 2^-54, ln2/2, 1.5 ln2 and 56 ln2, and
+	// the reductions k = 19, 20, 56, 57 and 1024.
+	for _, x := range []float64{0x1p-54, 0x1.0000000000001p-54, 0x1.fffffffffffffp-55, 0.5 * math.Ln2, 1.5 * math.Ln2,
+		56 * math.Ln2, 19.5 * math.Ln2, 20 * math.Ln2, 56.5 * math.Ln2, 57 * math.Ln2, 1023.5 * math.Ln2,
+		math.Log(math.MaxFloat64), 709.782712893384, 38.8, 38.9} {
+		args = append(args, x, -x, math.Nextafter(x, 0), math.Nextafter(x, math.Inf(1)))
+	}
 	for i := 0; i < 200000; i++ {
-		args = append(args, math.Float64frombits(rng.Uint64()), (rng.Float64()*2-1)*750, rng.NormFloat64())
+		args = append(args, math.Float64frombits(rng.Uint64()), (rng.Float64()*2-1)*750, rng.NormFloat64(),
+			(rng.Float64()*2-1)*math.Exp(-700*rng.Float64()))
 	}
 	same := func(a, b float64) bool {
 		return math.Float64bits(a) == math.Float64bits(b) || (math.IsNaN(a) && math.IsNaN(b))
@@ -81,6 +89,9 @@ func TestExpLogMatchKernels(t *testing.T) {
 		}
 		if g, c := xmath.Log(x), dgLog(x); !same(g, c) {
 			t.Fatalf("log(%.17g): xmath %.17g, dg_log %.17g", x, g, c)
+		}
+		if g, c := xmath.Expm1(x), dgExpm1(x); !same(g, c) {
+			t.Fatalf("expm1(%.17g): xmath %.17g, dg_expm1 %.17g", x, g, c)
 		}
 	}
 }
