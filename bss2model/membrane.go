@@ -1,6 +1,10 @@
 package bss2model
 
-import "math"
+import (
+	"math"
+
+	"github.com/delgrad-go/delgrad/internal/xmath"
+)
 
 // Membrane is one perturbed LIF neuron with exponential synapses:
 //
@@ -10,6 +14,13 @@ import "math"
 // which fires at the first t with u(t) >= Theta. Unit is the nominal tau_syn
 // that defines the weight unit: with TauSyn = Unit and TauMem = Unit or
 // 2 Unit, G is the PSP of the ideal engine's closed forms.
+//
+// FirstSpike is written once more in C, step for step, as
+// dg_perturbed_spike in kernels/delgrad.cuh: both use the exponentials of
+// package internal/xmath, make the same IEEE operations in the same order
+// and convert every product that a sum follows (float64(a*b)), so that no
+// compiler fuses them (the kernels are compiled without contraction); the
+// two give the same bits, which kernels/host's tests check.
 type Membrane struct {
 	TauMem, TauSyn float64
 	Unit           float64
@@ -26,6 +37,30 @@ const RootTol = 1e-12
 // two running exponential sums, which cancel there.
 const directBelow = 1e-4
 
+// How the membrane is evaluated on an interval (dg_perturbed_spike's
+// modes, the same numbers).
+const (
+	// modeEqual: TauMem = TauSyn, u(s) = e^{-s/TauSyn} (A s + B) / Unit.
+	modeEqual = 0
+	// modeSums: u(s) = P e^{-s/TauMem} - Q e^{-s/TauSyn}.
+	modeSums = 1
+	// modeDirect: |k| TauSyn < directBelow, u summed input by input with
+	// expm1.
+	modeDirect = 2
+)
+
+// membraneState is FirstSpike's working state on the interval after input
+// j (times relative to ts[j]): the running sums of the inputs so far.
+type membraneState struct {
+	m      *Membrane
+	ts, ws []float64
+	mode   int
+	k, inv float64
+	// a, b (modeEqual) or p, q (the other modes) are the running sums.
+	a, b, p, q float64
+	j          int
+}
+
 // FirstSpike returns the first time at which the membrane driven by inputs
 // at times ts (ascending, finite) with weights ws crosses the threshold, or
 // +Inf. It scans the intervals between inputs, splits each at the single
@@ -36,133 +71,143 @@ func (m *Membrane) FirstSpike(ts, ws []float64) float64 {
 	if n == 0 {
 		return math.Inf(1)
 	}
+	st := membraneState{m: m, ts: ts, ws: ws, mode: modeSums}
 	k := 1/m.TauSyn - 1/m.TauMem
-	equal := k == 0
-	direct := !equal && math.Abs(k)*m.TauSyn < directBelow
-	// Running sums relative to ref = ts[j]:
-	//   equal:      u(s) = e^{-s/tau} (A s + B) / Unit
-	//   otherwise:  u(s) = P e^{-s/TauMem} - Q e^{-s/TauSyn}
-	var A, B, P, Q float64
+	if k == 0 {
+		st.mode = modeEqual
+	} else if float64(math.Abs(k)*m.TauSyn) < directBelow {
+		st.mode = modeDirect
+	}
+	st.k, st.inv = k, 1/m.Unit
 	F := 1 / (m.Unit * k)
 	for j := 0; j < n; j++ {
 		if j > 0 {
 			d := ts[j] - ts[j-1]
-			if equal {
-				e := math.Exp(-d / m.TauSyn)
-				B = (B + A*d) * e
-				A *= e
+			if st.mode == modeEqual {
+				e := xmath.Exp(-d / m.TauSyn)
+				st.b = (st.b + float64(st.a*d)) * e
+				st.a *= e
 			} else {
-				P *= math.Exp(-d / m.TauMem)
-				Q *= math.Exp(-d / m.TauSyn)
+				st.p *= xmath.Exp(-d / m.TauMem)
+				st.q *= xmath.Exp(-d / m.TauSyn)
 			}
 		}
-		if equal {
-			A += ws[j]
+		if st.mode == modeEqual {
+			st.a += ws[j]
 		} else {
-			P += F * ws[j]
-			Q += F * ws[j]
+			st.p += float64(F * ws[j])
+			st.q += float64(F * ws[j])
 		}
+		st.j = j
 		h := math.Inf(1)
 		if j+1 < n {
 			h = ts[j+1] - ts[j]
 		}
-		var u, du func(s float64) float64
-		switch {
-		case equal:
-			tau, a, b, inv := m.TauSyn, A, B, 1/m.Unit
-			u = func(s float64) float64 { return math.Exp(-s/tau) * (a*s + b) * inv }
-			du = func(s float64) float64 { return math.Exp(-s/tau) * (a - (a*s+b)/tau) * inv }
-		case direct:
-			u, du = m.direct(ts[:j+1], ws[:j+1], k)
-		default:
-			p, q, tm, tsy := P, Q, m.TauMem, m.TauSyn
-			u = func(s float64) float64 { return p*math.Exp(-s/tm) - q*math.Exp(-s/tsy) }
-			du = func(s float64) float64 { return -p/tm*math.Exp(-s/tm) + q/tsy*math.Exp(-s/tsy) }
-		}
-		// The single extremum of u in the interval, if any.
-		crit := math.NaN()
-		if equal {
-			if A != 0 {
-				crit = m.TauSyn - B/A
+		// The single extremum of u in the interval, if any (-1: none).
+		crit := -1.0
+		if st.mode == modeEqual {
+			if st.a != 0 {
+				crit = m.TauSyn - st.b/st.a
 			}
-		} else if r := Q * m.TauMem / (P * m.TauSyn); r > 0 {
-			crit = math.Log(r) / k
+		} else if r := float64(st.q*m.TauMem) / float64(st.p*m.TauSyn); r > 0 {
+			crit = xmath.Log(r) / k
 		}
-		lo := 0.0
-		ends := [2]float64{h, h}
+		lo, hi := 0.0, h
 		if crit > 0 && crit < h {
-			ends[0] = crit
+			hi = crit
 		}
-		for _, hi := range ends {
-			if hi <= lo {
-				continue
+		// Up to two pieces: [0, crit] and [crit, h], or [0, h].
+		for piece := 0; piece < 2; piece++ {
+			if hi > lo {
+				uh := 0.0 // every PSP decays to zero
+				if hi < math.Inf(1) {
+					uh = st.u(hi)
+				}
+				if uh >= m.Theta {
+					return ts[j] + st.solve(lo, hi)
+				}
+				lo = hi
 			}
-			var uh float64
-			if math.IsInf(hi, 1) {
-				uh = 0 // every PSP decays to zero
-			} else {
-				uh = u(hi)
-			}
-			if uh >= m.Theta {
-				return ts[j] + solve(u, du, m.Theta, lo, hi, ts[j])
-			}
-			lo = hi
+			hi = h
 		}
 	}
 	return math.Inf(1)
 }
 
-// direct returns u and du summed term by term relative to the last of ts,
-// with G and G' in a form that is exact for small k.
-func (m *Membrane) direct(ts, ws []float64, k float64) (u, du func(float64) float64) {
-	ref := ts[len(ts)-1]
-	inv := 1 / m.Unit
-	u = func(s float64) float64 {
-		sum := 0.0
-		for i, t := range ts {
-			x := s + ref - t
-			sum += ws[i] * math.Exp(-x/m.TauSyn) * math.Expm1(x*k) / k
+// u returns the membrane potential at s after ts[j].
+func (st *membraneState) u(s float64) float64 { return st.eval(s, false) }
+
+// du returns the derivative of the membrane potential at s after ts[j].
+func (st *membraneState) du(s float64) float64 { return st.eval(s, true) }
+
+// eval returns u(s) or, with deriv, u'(s), in the state's mode.
+func (st *membraneState) eval(s float64, deriv bool) float64 {
+	m := st.m
+	switch st.mode {
+	case modeEqual:
+		e := xmath.Exp(-s / m.TauSyn)
+		v := float64(st.a*s) + st.b
+		if deriv {
+			return float64(e*(st.a-v/m.TauSyn)) * st.inv
 		}
-		return sum * inv
-	}
-	du = func(s float64) float64 {
-		sum := 0.0
-		for i, t := range ts {
-			x := s + ref - t
-			sum += ws[i] * math.Exp(-x/m.TauSyn) * (1 - math.Expm1(x*k)/(k*m.TauMem))
+		return float64(e*v) * st.inv
+	case modeSums:
+		em, es := xmath.Exp(-s/m.TauMem), xmath.Exp(-s/m.TauSyn)
+		if deriv {
+			return float64(-st.p/m.TauMem*em) + float64(st.q/m.TauSyn*es)
 		}
-		return sum * inv
+		return float64(st.p*em) - float64(st.q*es)
 	}
-	return u, du
+	// modeDirect: term by term relative to ts[j], with G and G' in a form
+	// that is exact for small k:
+	//   G(x) = e^{-x/TauSyn} expm1(x k) / (k Unit),
+	//   G'(x) = e^{-x/TauSyn} (1 - expm1(x k) / (k TauMem)) / Unit.
+	ref := st.ts[st.j]
+	sum := 0.0
+	for i := 0; i <= st.j; i++ {
+		x := s + ref - st.ts[i]
+		e := xmath.Exp(-x / m.TauSyn)
+		g := xmath.Expm1(float64(x * st.k))
+		if deriv {
+			sum += float64(float64(st.ws[i]*e) * (1 - g/float64(st.k*m.TauMem)))
+		} else {
+			sum += float64(float64(st.ws[i]*e)*g) / st.k
+		}
+	}
+	return float64(sum * st.inv)
 }
 
-// solve returns s in [lo, hi] with u(s) = theta, where u rises through
-// theta on the bracket (u(lo) < theta <= u(hi)); hi may be +Inf, in which
-// case the bracket is first closed by doubling. ref is the absolute time
-// of s = 0, for the tolerance.
-func solve(u, du func(float64) float64, theta, lo, hi, ref float64) float64 {
-	if math.IsInf(hi, 1) {
-		// Only reached with a finite extremum inside, so this cannot happen;
-		// keep the bracket finite all the same.
+// solve returns s in [lo, hi] with u(s) = Theta, where u rises through
+// Theta on the bracket (u(lo) < Theta <= u(hi)); hi may be +Inf (only
+// where Theta <= 0), in which case the bracket is first closed by
+// doubling. The tolerance is relative to the absolute time ts[j] + s.
+func (st *membraneState) solve(lo, hi float64) float64 {
+	theta := st.m.Theta
+	ref := st.ts[st.j]
+	if !(hi < math.Inf(1)) {
 		step := 1.0
-		for u(lo+step) < theta && step < 1e6 {
+		for st.u(lo+step) < theta && step < 1e6 {
 			step *= 2
 		}
 		hi = lo + step
 	}
 	x := hi
 	for it := 0; it < 200; it++ {
-		g := u(x) - theta
+		g := st.u(x) - theta
 		if g >= 0 {
 			hi = x
 		} else {
 			lo = x
 		}
-		tol := RootTol * math.Max(1, math.Abs(ref+x))
+		a := math.Abs(ref + x)
+		if a < 1 {
+			a = 1
+		}
+		tol := RootTol * a
 		if hi-lo <= tol || g == 0 {
 			break
 		}
-		d := du(x)
+		d := st.du(x)
 		nx := x - g/d
 		if !(nx > lo && nx < hi) || d <= 0 {
 			nx = 0.5 * (lo + hi)
