@@ -68,6 +68,9 @@ func EvaluateContext(ctx context.Context, net *batch.Network, p Params, input *t
 	if err := Check(net); err != nil {
 		return nil, err
 	}
+	if err := p.Fit(net); err != nil {
+		return nil, err
+	}
 	if opt.Chips < 1 {
 		return nil, fmt.Errorf("bss2model: %d chips: need at least 1", opt.Chips)
 	}

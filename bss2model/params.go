@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/delgrad-go/delgrad/batch"
 )
 
 // Params holds the terms of the chip model. Times are in units of the
@@ -65,6 +67,21 @@ type Params struct {
 	// next layer or the readout (assumption: 0).
 	SpikeLoss float64 `toml:"spike_loss" json:"spike_loss"`
 
+	// NeuronCircuits is the number of neuron circuits on one chip
+	// (reference: 512). Every neuron of the network takes one or more
+	// (a compound neuron), and every delay neuron one.
+	NeuronCircuits int `toml:"neuron_circuits" json:"neuron_circuits"`
+	// SynapseRows is the number of synapse rows a neuron circuit receives
+	// (reference: 256). A synapse row is excitatory or inhibitory, so a
+	// signed weight takes two rows: a neuron with n spike sources (inputs
+	// and bias spikes) needs 2n rows.
+	SynapseRows int `toml:"synapse_rows" json:"synapse_rows"`
+	// CircuitsPerNeuron is the most circuits one neuron may combine to
+	// receive more rows (assumption: 2, as the reference's 16x16 MNIST
+	// network on the chip does for its 256 inputs). Zero skips the
+	// placement check (Fit).
+	CircuitsPerNeuron int `toml:"circuits_per_neuron" json:"circuits_per_neuron"`
+
 	// TrainChip says which chip hardware-aware training runs on:
 	// "resample" draws a new chip for every batch (the default, our choice:
 	// the network learns to work on any chip), "fixed" trains on one chip
@@ -86,6 +103,7 @@ func Defaults() Params {
 		DelayRegisterMin: 50, DelayRegisterMax: 250,
 		Acceleration: 1000,
 		GainStd:      0.02, ClockMHz: 125,
+		NeuronCircuits: 512, SynapseRows: 256, CircuitsPerNeuron: 2,
 		TrainChip: "resample",
 	}
 }
@@ -137,6 +155,10 @@ func (p *Params) Validate() error {
 	}
 	if p.TauMemStd >= 0.5 || p.TauSynStd >= 0.5 {
 		return fmt.Errorf("bss2.tau_mem_std = %v, tau_syn_std = %v: must be < 0.5 (a relative spread)", p.TauMemStd, p.TauSynStd)
+	}
+	if p.CircuitsPerNeuron < 0 || p.CircuitsPerNeuron > 0 && (p.NeuronCircuits < 1 || p.SynapseRows < 2) {
+		return fmt.Errorf("bss2.circuits_per_neuron = %d, neuron_circuits = %d, synapse_rows = %d: need circuits_per_neuron >= 0 and, where it is > 0, neuron_circuits >= 1 and synapse_rows >= 2",
+			p.CircuitsPerNeuron, p.NeuronCircuits, p.SynapseRows)
 	}
 	if p.SpikeLoss >= 1 {
 		return fmt.Errorf("bss2.spike_loss = %v: must be a probability below 1", p.SpikeLoss)
@@ -198,4 +220,65 @@ func (p *Params) HardwareSeconds(t, tauSyn0 float64) float64 {
 // biological time the chip emulates (hardware time x Acceleration).
 func (p *Params) BiologicalSeconds(t, tauSyn0 float64) float64 {
 	return p.HardwareSeconds(t, tauSyn0) * p.Acceleration
+}
+
+// Fit reports whether net can be placed on one chip: every neuron's spike
+// sources (its inputs and bias spikes, two synapse rows each for a signed
+// weight) fit in CircuitsPerNeuron circuits of SynapseRows rows, and the
+// network's neurons (compound ones counting all their circuits) and its
+// delay neurons (one per delayed spike source: a layer's inputs for axonal
+// delays, its neurons for dendritic ones) fit in NeuronCircuits. Its
+// error names the limit and what would fit. CircuitsPerNeuron = 0 skips
+// the check.
+func (p *Params) Fit(net *batch.Network) error {
+	if p.CircuitsPerNeuron == 0 {
+		return nil
+	}
+	perCircuit := p.SynapseRows / 2 // signed sources per circuit
+	used := 0
+	var parts []string
+	for l := range net.Layers {
+		lay := &net.Layers[l]
+		src := lay.In + len(lay.BiasTimes)
+		c := (src + perCircuit - 1) / perCircuit
+		if c > p.CircuitsPerNeuron {
+			return fmt.Errorf("bss2model: layer %d: each neuron receives %d spike sources (%d inputs, %d bias spikes), %d synapse rows with signed weights, more than %d circuits of %d rows hold (%d sources; bss2.circuits_per_neuron, bss2.synapse_rows): use fewer inputs per neuron",
+				l, src, lay.In, len(lay.BiasTimes), 2*src, p.CircuitsPerNeuron, p.SynapseRows, p.CircuitsPerNeuron*perCircuit)
+		}
+		used += c * lay.Out
+		parts = append(parts, fmt.Sprintf("layer %d: %d neurons x %d circuits", l, lay.Out, c))
+		switch lay.Delay {
+		case batch.Axonal:
+			used += lay.In
+			parts = append(parts, fmt.Sprintf("%d axonal delay neurons", lay.In))
+		case batch.Dendritic:
+			used += lay.Out
+			parts = append(parts, fmt.Sprintf("%d dendritic delay neurons", lay.Out))
+		}
+	}
+	if used > p.NeuronCircuits {
+		return fmt.Errorf("bss2model: the network needs %d neuron circuits (%s), more than the chip's %d (bss2.neuron_circuits): use fewer neurons or delays",
+			used, strings.Join(parts, ", "), p.NeuronCircuits)
+	}
+	return nil
+}
+
+// DelayRange returns the shortest and the longest delay (units of
+// tau_syn0) that a delay neuron realises, or (0, +Inf) where delays are
+// continuous (DelayRegisterPerUS = 0).
+func (p *Params) DelayRange(tauSyn0 float64) (lo, hi float64) {
+	if p.DelayRegisterPerUS == 0 {
+		return 0, math.Inf(1)
+	}
+	us := func(r int) float64 { return float64(r)/p.DelayRegisterPerUS + p.DelayOffsetUS }
+	return us(p.DelayRegisterMin) / p.TauSynUS * tauSyn0, us(p.DelayRegisterMax) / p.TauSynUS * tauSyn0
+}
+
+// WeightLimit returns the largest weight magnitude the chip realises, or
+// +Inf where weights are continuous (WeightScale = 0).
+func (p *Params) WeightLimit() float64 {
+	if p.WeightScale == 0 {
+		return math.Inf(1)
+	}
+	return float64(p.WeightMax) / p.WeightScale
 }

@@ -389,6 +389,9 @@ func (c *Config) Validate() error {
 		if c.Training.Eps != 0 {
 			return fmt.Errorf("config: training.eps = %v: the [bss2] chip model has no eps term: set it to 0", c.Training.Eps)
 		}
+		if err := c.chipRanges(); err != nil {
+			return err
+		}
 	}
 	return c.Training.validate()
 }
@@ -603,6 +606,41 @@ func (t *TrainingConfig) validate() error {
 	}
 	if t.CheckpointEvery < 1 {
 		return fmt.Errorf("config: %scheckpoint_every = %d: must be >= 1", k, t.CheckpointEvery)
+	}
+	return nil
+}
+
+// chipRanges checks that hardware-aware training keeps the parameters in
+// the ranges the chip realises ([bss2]): weights clipped to at most the
+// largest hardware weight, and delays (sigmoid positivity) within the
+// delay neurons' range, so that no trained value is changed silently on
+// the chip.
+func (c *Config) chipRanges() error {
+	p := c.BSS2
+	if lim := p.WeightLimit(); !math.IsInf(lim, 1) {
+		if cw := c.Training.ClipWeights; cw <= 0 || cw > lim*(1+1e-12) {
+			return fmt.Errorf("config: training.clip_weights = %v: the chip realises weights up to +-%v (bss2.weight_max / bss2.weight_scale): set training.clip_weights to at most %v, so that training stays in the chip's range",
+				cw, lim, lim)
+		}
+	}
+	for i := range c.Layers {
+		d := &c.Layers[i].Delay
+		if d.Kind == "none" {
+			continue
+		}
+		lo, hi := p.DelayRange(*c.neuron(i).TauSyn)
+		if math.IsInf(hi, 1) {
+			continue
+		}
+		key := fmt.Sprintf("layers[%d].delay", i)
+		if d.Positivity != "sigmoid" {
+			return fmt.Errorf("config: %s.positivity = %q: the chip's delay neurons realise delays in [%.4g, %.4g] tau_syn only (bss2.delay_register_*): use positivity = \"sigmoid\" with sigmoid_shift >= %.4g and sigmoid_shift + sigmoid_scale <= %.4g",
+				key, d.Positivity, lo, hi, lo, hi)
+		}
+		if d.SigmoidShift < lo*(1-1e-12) || d.SigmoidShift+d.SigmoidScale > hi*(1+1e-12) {
+			return fmt.Errorf("config: %s: sigmoid delays span [%v, %v] tau_syn, outside the [%.4g, %.4g] the chip's delay neurons realise (bss2.delay_register_*): set sigmoid_shift >= %.4g and sigmoid_shift + sigmoid_scale <= %.4g",
+				key, d.SigmoidShift, d.SigmoidShift+d.SigmoidScale, lo, hi, lo, hi)
+		}
 	}
 	return nil
 }

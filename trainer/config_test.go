@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/delgrad-go/delgrad/batch"
 	"github.com/delgrad-go/delgrad/configs"
 )
 
@@ -94,7 +95,7 @@ func TestParseBSS2(t *testing.T) {
 	if c.BSS2 != nil {
 		t.Fatal("no [bss2] section, but a chip model")
 	}
-	c, err = Parse(strings.NewReader(layer + "[bss2]\nthreshold_noise = 0.1\n"))
+	c, err = Parse(strings.NewReader(layer + "[training]\nclip_weights = 2.1\n[bss2]\nthreshold_noise = 0.1\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,5 +157,49 @@ func TestParseErrors(t *testing.T) {
 				t.Fatalf("error %q does not mention %q", err, c.want)
 			}
 		})
+	}
+}
+
+// A hardware-aware config whose weights or delays the chip cannot realise,
+// or whose network does not fit on one chip, is refused before training,
+// naming the limit.
+func TestChipLimits(t *testing.T) {
+	const hw = "[bss2]\n"
+	const axonal = "[[layers]]\nsize = 30\n[layers.delay]\nkind = \"axonal\"\nsigmoid_shift = 2.0\nsigmoid_scale = 1.5\n" +
+		"[[layers]]\nsize = 3\n"
+	cases := []struct {
+		name, toml, want string
+	}{
+		{"no clip", axonal + hw, "training.clip_weights = 0: the chip realises weights up to +-2.1"},
+		{"clip too wide", axonal + "[training]\nclip_weights = 3.0\n" + hw, "set training.clip_weights to at most 2.1"},
+		{"delay positivity", "[[layers]]\nsize = 30\n[layers.delay]\nkind = \"dendritic\"\npositivity = \"clip\"\n[[layers]]\nsize = 3\n" +
+			"[training]\nclip_weights = 2.1\n" + hw, "layers[0].delay.positivity = \"clip\": the chip's delay neurons realise delays in [1.375, 5.542]"},
+		{"delays too short", "[[layers]]\nsize = 30\n[layers.delay]\nkind = \"axonal\"\nsigmoid_shift = 0.5\n[[layers]]\nsize = 3\n" +
+			"[training]\nclip_weights = 2.1\n" + hw, "sigmoid delays span [0.5, 1.5] tau_syn, outside the [1.375, 5.542]"},
+		{"delays too long", "[[layers]]\nsize = 30\n[[layers]]\nsize = 3\n[layers.delay]\nkind = \"axonal\"\nsigmoid_shift = 2.0\nsigmoid_scale = 4.0\n" +
+			"[training]\nclip_weights = 2.1\n" + hw, "layers[1].delay: sigmoid delays span [2, 6] tau_syn"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse(strings.NewReader(c.toml))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want an error with %q", err, c.want)
+			}
+		})
+	}
+	// The same configs without [bss2] are fine, and so is the chip's range.
+	for _, ok := range []string{axonal, axonal + "[training]\nclip_weights = 2.1\n" + hw} {
+		if _, err := Parse(strings.NewReader(ok)); err != nil {
+			t.Fatalf("refused: %v\n%s", err, ok)
+		}
+	}
+	// A network whose output neurons receive more inputs than two circuits'
+	// synapse rows hold is refused by NewTrainer, before any training,
+	// naming the limit.
+	c := tinyConfig(8, "none")
+	c.Layers[0].Size = 600
+	c = onChip(c, bss2model.Defaults())
+	if _, err := NewTrainer(c, tinyData(), batch.NewCPU(1)); err == nil || !strings.Contains(err.Error(), "layer 1: each neuron receives 600 spike sources") {
+		t.Fatalf("a 600-neuron layer on one chip: %v", err)
 	}
 }

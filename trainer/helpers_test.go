@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"github.com/delgrad-go/delgrad/bss2model"
 	"testing"
 
 	"github.com/delgrad-go/delgrad/batch"
@@ -37,4 +38,16 @@ func newTiny(t *testing.T, c Config) *Trainer {
 		t.Fatal(err)
 	}
 	return tr
+}
+
+// onChip makes c hardware-aware with the chip model p, in the ranges the
+// chip realises: weights clipped to +-2.1 and delays (where c has them) in
+// 2..3.5 tau_syn, as the hardware-aware configs have them.
+func onChip(c Config, p bss2model.Params) Config {
+	c.BSS2 = &p
+	c.Training.ClipWeights = p.WeightLimit()
+	for i := range c.Layers {
+		c.Layers[i].Delay.SigmoidShift, c.Layers[i].Delay.SigmoidScale = 2, 1.5
+	}
+	return c
 }

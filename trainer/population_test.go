@@ -71,8 +71,7 @@ func TestPopulationMatchesSingles(t *testing.T) {
 	hw := func(c Config, tauStd float64, chip string) Config {
 		p := bss2model.Defaults()
 		p.SpikeJitter, p.TauSynStd, p.TrainChip = 0.01, tauStd, chip
-		c.BSS2 = &p
-		return c
+		return onChip(c, p)
 	}
 	cases := []struct {
 		name string

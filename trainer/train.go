@@ -189,6 +189,9 @@ func NewTrainer(cfg Config, data Data, engine batch.Engine) (*Trainer, error) {
 	t.Opt = newOptimizer(&cfg.Training, sizes)
 	t.g = batch.NewGradients(m.Net, 1)
 	if cfg.BSS2 != nil {
+		if err := cfg.BSS2.Fit(m.Net); err != nil {
+			return nil, fmt.Errorf("trainer: config %s cannot run on one chip ([bss2]): %w", cfg.Name, err)
+		}
 		if t.sub, err = bss2model.NewSubstrate(*cfg.BSS2, engine); err != nil {
 			return nil, fmt.Errorf("trainer: %w", err)
 		}

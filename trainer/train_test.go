@@ -27,7 +27,7 @@ func TestResumeBitIdentical(t *testing.T) {
 	hw := tinyConfig(8, "axonal")
 	p := bss2model.Defaults()
 	p.SpikeJitter, p.TauSynStd = 0.01, 0.02
-	hw.BSS2 = &p
+	hw = onChip(hw, p)
 	hw.Training.Epochs = 5
 	for name, c := range map[string]Config{"noise": noisy, "bss2": hw} {
 		t.Run(name, func(t *testing.T) { testResume(t, c) })
