@@ -30,25 +30,40 @@ import (
 // Available reports whether a CUDA device can be used: nil, or an error
 // that says why not (no driver, a driver stub, no device).
 func Available() error {
+	_, err := DeviceCount()
+	return err
+}
+
+// DeviceCount returns the number of CUDA devices this process can use
+// (those CUDA_VISIBLE_DEVICES leaves it, numbered from 0: the ordinals
+// NewGPUOn takes), or an error that says why there is none (no driver, a
+// driver stub, no device).
+func DeviceCount() (int, error) {
 	if st := C.dg_cuinit_status(); st != 0 {
-		return fmt.Errorf("kernels: the CUDA driver did not initialise (cuInit returned CUresult %d): no usable NVIDIA driver or GPU on this machine", int(st))
+		return 0, fmt.Errorf("kernels: the CUDA driver did not initialise (cuInit returned CUresult %d): no usable NVIDIA driver or GPU on this machine", int(st))
 	}
 	n, err := cu.NumDevices()
 	if err != nil {
-		return fmt.Errorf("kernels: counting CUDA devices: %w", err)
+		return 0, fmt.Errorf("kernels: counting CUDA devices: %w", err)
 	}
 	if n < 1 {
-		return errors.New("kernels: the CUDA driver reports no device")
+		return 0, errors.New("kernels: the CUDA driver reports no device")
 	}
-	return nil
+	return n, nil
 }
 
-// GPU is the DelGrad engine on CUDA device 0.
+// GPU is the DelGrad engine on one CUDA device.
 type GPU struct {
 	*Engine
 	ctx cu.CUContext
 	mod cu.Module
 	fns map[string]cu.Function
+	// Ordinal is the device's number in this process (see DeviceCount);
+	// UUID its driver-reported identity ("GPU-..." as nvidia-smi shows
+	// it; empty where the driver did not say), which names the board
+	// wherever CUDA_VISIBLE_DEVICES renumbers the devices.
+	Ordinal int
+	UUID    string
 	// Name is the device's name; Arch its compute capability (major*10+minor).
 	Name string
 	Arch int
@@ -126,35 +141,47 @@ func (g *GPU) StopTiming() (map[string]*KernelTime, time.Duration, error) {
 	return t, wall, err
 }
 
-// NewGPU creates a context on device 0 and loads the kernels' PTX for its
-// architecture (compute_90 for Hopper and later, compute_80 otherwise).
-// Its per-pair kernels follow WarpSmallBatches (Engine.WarpSearch and
-// WarpNeuron).
-func NewGPU() (*GPU, error) {
-	if err := Available(); err != nil {
+// NewGPU is NewGPUOn(0): the engine on the first CUDA device.
+func NewGPU() (*GPU, error) { return NewGPUOn(0) }
+
+// NewGPUOn creates a context on the CUDA device of the given ordinal (from
+// 0 to DeviceCount()-1) and loads the kernels' PTX for its architecture
+// (compute_90 for Hopper and later, compute_80 otherwise). Its per-pair
+// kernels follow WarpSmallBatches (Engine.WarpSearch and WarpNeuron).
+// Engines on different devices may be used at once, from different
+// goroutines; each binds its own context for its calls.
+func NewGPUOn(ordinal int) (*GPU, error) {
+	n, err := DeviceCount()
+	if err != nil {
 		return nil, err
+	}
+	if ordinal < 0 || ordinal >= n {
+		return nil, fmt.Errorf("kernels: GPU %d: the CUDA driver reports %d devices here (ordinals 0 to %d)", ordinal, n, n-1)
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	dev, err := cu.GetDevice(0)
+	dev, err := cu.GetDevice(ordinal)
 	if err != nil {
-		return nil, fmt.Errorf("kernels: device 0: %w", err)
+		return nil, fmt.Errorf("kernels: GPU %d: %w", ordinal, err)
 	}
-	g := &GPU{fns: map[string]cu.Function{}}
+	g := &GPU{fns: map[string]cu.Function{}, Ordinal: ordinal}
 	if g.Name, err = dev.Name(); err != nil {
-		return nil, fmt.Errorf("kernels: device name: %w", err)
+		return nil, fmt.Errorf("kernels: GPU %d: device name: %w", ordinal, err)
+	}
+	if id, err := dev.UUID(); err == nil {
+		g.UUID = "GPU-" + id.String()
 	}
 	maj, err1 := dev.Attribute(cu.ComputeCapabilityMajor)
 	mnr, err2 := dev.Attribute(cu.ComputeCapabilityMinor)
 	if err := errors.Join(err1, err2); err != nil {
-		return nil, fmt.Errorf("kernels: compute capability: %w", err)
+		return nil, fmt.Errorf("kernels: GPU %d (%s): compute capability: %w", ordinal, g.Name, err)
 	}
 	g.Arch = 10*maj + mnr
 	if g.Arch < 80 {
-		return nil, fmt.Errorf("kernels: %s has compute capability %d.%d; the kernels need 8.0 or newer", g.Name, maj, mnr)
+		return nil, fmt.Errorf("kernels: GPU %d (%s) has compute capability %d.%d; the kernels need 8.0 or newer", ordinal, g.Name, maj, mnr)
 	}
 	if g.ctx, err = dev.MakeContext(cu.SchedAuto); err != nil {
-		return nil, fmt.Errorf("kernels: context: %w", err)
+		return nil, fmt.Errorf("kernels: GPU %d (%s): context: %w", ordinal, g.Name, err)
 	}
 	ok := false
 	defer func() {
@@ -167,12 +194,12 @@ func NewGPU() (*GPU, error) {
 		ptx, arch = PTX90, 90
 	}
 	if g.mod, err = cu.LoadData(ptx); err != nil {
-		return nil, fmt.Errorf("kernels: loading the PTX (compute_%d) into %s: %w", arch, g.Name, err)
+		return nil, fmt.Errorf("kernels: GPU %d: loading the PTX (compute_%d) into %s: %w", ordinal, arch, g.Name, err)
 	}
 	for name := range Kernels {
 		f, err := g.mod.Function(name)
 		if err != nil {
-			return nil, fmt.Errorf("kernels: kernel %s: %w", name, err)
+			return nil, fmt.Errorf("kernels: GPU %d: kernel %s: %w", ordinal, name, err)
 		}
 		g.fns[name] = f
 	}
@@ -185,7 +212,7 @@ func NewGPU() (*GPU, error) {
 		runtime.LockOSThread()
 		if err := cu.SetCurrentContext(g.ctx); err != nil {
 			runtime.UnlockOSThread()
-			return nil, fmt.Errorf("kernels: binding the context: %w", err)
+			return nil, fmt.Errorf("kernels: GPU %d: binding the context: %w", g.Ordinal, err)
 		}
 		return runtime.UnlockOSThread, nil
 	}
@@ -197,7 +224,7 @@ func (g *GPU) Release() error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if err := cu.SetCurrentContext(g.ctx); err != nil {
-		return fmt.Errorf("kernels: release: %w", err)
+		return fmt.Errorf("kernels: GPU %d: release: %w", g.Ordinal, err)
 	}
 	return g.Engine.Release()
 }
@@ -207,17 +234,17 @@ func (g *GPU) Close() error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if err := cu.SetCurrentContext(g.ctx); err != nil {
-		return fmt.Errorf("kernels: close: %w", err)
+		return fmt.Errorf("kernels: GPU %d: close: %w", g.Ordinal, err)
 	}
 	err := g.Engine.Release()
 	if g.stream != nil {
 		if e := cuResult("cuStreamDestroy", C.dg_stream_destroy(g.stream)); e != nil && err == nil {
-			err = fmt.Errorf("kernels: close: %w", e)
+			err = fmt.Errorf("kernels: GPU %d: close: %w", g.Ordinal, e)
 		}
 		g.stream = nil
 	}
 	if e := g.ctx.Destroy(); e != nil && err == nil {
-		err = fmt.Errorf("kernels: destroying the context: %w", e)
+		err = fmt.Errorf("kernels: GPU %d: destroying the context: %w", g.Ordinal, e)
 	}
 	return err
 }

@@ -22,8 +22,8 @@ import (
 
 // Options configure RunTask.
 type Options struct {
-	// Engine trains the task's population; EngineName names it in the
-	// runs' summaries.
+	// Engine trains the task's population; EngineName names it (and its
+	// device) in the runs' summaries and the task's running marker.
 	Engine     batch.Engine
 	EngineName string
 	// RetryFailed retries the runs an earlier attempt recorded as failed;
@@ -144,7 +144,7 @@ func trainPopulation(ctx context.Context, dir string, i int, runs []*trainer.Run
 	if err != nil {
 		return fmt.Errorf("sweep: task %d: %w", i, err)
 	}
-	unmark, err := markRunning(dir, i)
+	unmark, err := markRunning(dir, i, opt.EngineName)
 	if err != nil {
 		return err
 	}
@@ -261,21 +261,24 @@ func saveFailures(dir string, i int, m map[string]Failure) error {
 	return nil
 }
 
-// running is the marker of a task under way.
+// running is the marker of a task under way: who runs it, and on what
+// engine (device).
 type running struct {
 	Host    string `json:"host"`
 	PID     int    `json:"pid"`
 	Started string `json:"started"`
+	Engine  string `json:"engine,omitempty"`
 }
 
 func runningPath(dir string, i int) string {
 	return filepath.Join(dir, RunningDir, fmt.Sprintf("task%d.json", i))
 }
 
-// markRunning writes task i's marker; the function returned removes it.
-func markRunning(dir string, i int) (func(), error) {
+// markRunning writes task i's marker, naming the engine that runs it; the
+// function returned removes it.
+func markRunning(dir string, i int, engine string) (func(), error) {
 	host, _ := os.Hostname()
-	raw, _ := json.Marshal(running{Host: host, PID: os.Getpid(), Started: time.Now().Format(time.RFC3339)})
+	raw, _ := json.Marshal(running{Host: host, PID: os.Getpid(), Started: time.Now().Format(time.RFC3339), Engine: engine})
 	if err := os.MkdirAll(filepath.Join(dir, RunningDir), 0o755); err != nil {
 		return nil, fmt.Errorf("sweep: %w", err)
 	}
@@ -301,7 +304,11 @@ func runningNote(dir string, i int) string {
 			return ""
 		}
 	}
-	return fmt.Sprintf("pid %d on %s since %s", m.PID, m.Host, m.Started)
+	note := fmt.Sprintf("pid %d on %s since %s", m.PID, m.Host, m.Started)
+	if m.Engine != "" {
+		note += ", on " + m.Engine
+	}
+	return note
 }
 
 // RunStatus is how one run of a sweep stands.

@@ -68,7 +68,8 @@ type Slurm struct {
 
 // SubmitSlurm submits the plan p of the sweep directory dir as one Slurm
 // job array, one array task per plan task, each running
-// `bin sweep -out DIR -task $SLURM_ARRAY_TASK_ID`; it returns the job id.
+// `bin sweep -out DIR -task $SLURM_ARRAY_TASK_ID -devices D` (D:
+// SlurmDevices); it returns the job id.
 // See Slurm.Submit.
 func SubmitSlurm(dir string, p *Plan, bin string) (jobID string, err error) {
 	return Slurm{}.Submit(dir, p, bin)
@@ -319,9 +320,21 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
+// SlurmDevices is the -devices a cluster task runs on, from its resources:
+// gpu:0, the first of the GPUs Slurm gives the task (its
+// CUDA_VISIBLE_DEVICES numbers them from 0), where it asks for GPUs, else
+// cpu (the cores Slurm gives it). A task is one population, on one engine:
+// it uses one GPU however many it asks for.
+func SlurmDevices(r Resources) string {
+	if r.GPUs > 0 {
+		return "gpu:0"
+	}
+	return "cpu"
+}
+
 // slurmScript is the batch script of a job array of n tasks running
-// `bin sweep -out dir -task $SLURM_ARRAY_TASK_ID` (dir and bin absolute),
-// with the resources r.
+// `bin sweep -out dir -task $SLURM_ARRAY_TASK_ID -devices D` (dir and bin
+// absolute, D from SlurmDevices), with the resources r.
 func slurmScript(dir, bin string, n int, r Resources) (string, error) {
 	if n <= 0 {
 		return "", fmt.Errorf("a job array of %d tasks", n)
@@ -378,13 +391,14 @@ func slurmScript(dir, bin string, n int, r Resources) (string, error) {
 	}
 	fmt.Fprintf(&b, "dir=%s\n", shellQuote(dir))
 	fmt.Fprintf(&b, "bin=%s\n", shellQuote(bin))
+	fmt.Fprintf(&b, "devices=%s\n", SlurmDevices(r))
 	b.WriteString(`i="${SLURM_ARRAY_TASK_ID:?not a Slurm array task (submit this script with sbatch)}"
 mark="$dir/` + SlurmDir + `/task-$i"
 rm -f "$mark.done" "$mark.failed"
 # Slurm signals the whole task on scancel or at its time limit: the shell
 # stays to record the outcome.
 trap 'echo "delgrad sweep: task $i: SIGTERM (cancelled or out of time)" >&2' TERM
-"$bin" sweep -out "$dir" -task "$i"
+"$bin" sweep -out "$dir" -task "$i" -devices "$devices"
 rc=$?
 if [ "$rc" -eq 0 ]; then m="$mark.done"; else m="$mark.failed"; fi
 echo "$rc" > "$m.tmp" && mv -f "$m.tmp" "$m"

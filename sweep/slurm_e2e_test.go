@@ -18,7 +18,7 @@ import (
 // TestSlurmEndToEnd submits a sweep of three tasks to a real single-node
 // Slurm cluster that scripts/slurm-local.sh starts on this machine (and
 // stops after), with a stand-in for delgrad that takes delgrad's arguments
-// (`BIN sweep -out DIR -task I`), and follows it with SlurmStatus until
+// (`BIN sweep -out DIR -task I -devices cpu`), and follows it with SlurmStatus until
 // every task is done; task 1 fails. It runs only as root with
 // DELGRAD_SLURM_TEST=1 (.ci/run sets it), and skips where Slurm cannot be
 // installed. DELGRAD_SLURM_STATEDIR, if set, is the cluster's state
@@ -86,9 +86,10 @@ func TestSlurmEndToEnd(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// The stand-in: delgrad's interface, `BIN sweep -out DIR -task I`.
-	bin := fakeBin(t, t.TempDir(), "delgrad", `if [ $# -ne 5 ] || [ "$1" != sweep ] || [ "$2" != -out ] || [ "$4" != -task ]; then
-  echo "usage: $0 sweep -out DIR -task I (got: $*)" >&2; exit 2
+	// The stand-in: delgrad's interface, `BIN sweep -out DIR -task I
+	// -devices D` (cpu: the resources ask for no GPU).
+	bin := fakeBin(t, t.TempDir(), "delgrad", `if [ $# -ne 7 ] || [ "$1" != sweep ] || [ "$2" != -out ] || [ "$4" != -task ] || [ "$6" != -devices ] || [ "$7" != cpu ]; then
+  echo "usage: $0 sweep -out DIR -task I -devices cpu (got: $*)" >&2; exit 2
 fi
 echo "$*" > "$3/ran-$5"
 echo "task $5 on $(hostname -s)"
@@ -142,7 +143,7 @@ exit 0
 		raw, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("ran-%d", i)))
 		if err != nil {
 			t.Errorf("task %d did not run: %v", i, err)
-		} else if got, want := strings.TrimSpace(string(raw)), fmt.Sprintf("sweep -out %s -task %d", dir, i); got != want {
+		} else if got, want := strings.TrimSpace(string(raw)), fmt.Sprintf("sweep -out %s -task %d -devices cpu", dir, i); got != want {
 			t.Errorf("task %d ran with %q, want %q", i, got, want)
 		}
 		log, err := os.ReadFile(filepath.Join(dir, SlurmDir, fmt.Sprintf("task-%d.log", i)))

@@ -75,7 +75,8 @@ func TestSlurmScript(t *testing.T) {
 		"#SBATCH --account=snn",
 		`dir='/shared/my sweep%1'`,
 		`bin='/shared/bin/del'\''grad'`,
-		`"$bin" sweep -out "$dir" -task "$i"`,
+		"devices=gpu:0",
+		`"$bin" sweep -out "$dir" -task "$i" -devices "$devices"`,
 	}
 	lines := strings.Split(s, "\n")
 	for _, w := range want {
@@ -116,6 +117,24 @@ func TestSlurmScript(t *testing.T) {
 	}
 	if !strings.Contains(s, "#SBATCH --array=0-0\n") {
 		t.Errorf("one task: no --array=0-0 in\n%s", s)
+	}
+	// No GPUs asked for: the task runs on its CPU cores, even on a node
+	// with GPUs (the cluster may not hide those it did not give).
+	if !strings.Contains(s, "\ndevices=cpu\n") {
+		t.Errorf("no GPUs: no devices=cpu in\n%s", s)
+	}
+}
+
+// A cluster task asks for GPUs: it runs on the first that Slurm gives it
+// (CUDA_VISIBLE_DEVICES numbers them from 0), else on the CPU.
+func TestSlurmDevices(t *testing.T) {
+	for _, c := range []struct {
+		gpus int
+		want string
+	}{{0, "cpu"}, {1, "gpu:0"}, {4, "gpu:0"}} {
+		if got := SlurmDevices(Resources{GPUs: c.gpus, CPUs: 8}); got != c.want {
+			t.Errorf("%d GPUs: -devices %s, want %s", c.gpus, got, c.want)
+		}
 	}
 }
 
@@ -168,7 +187,7 @@ func TestSlurmScriptRuns(t *testing.T) {
 		}
 	}
 	args, _ := os.ReadFile(filepath.Join(dir, "args-1"))
-	if got, want := strings.TrimSpace(string(args)), "sweep -out "+dir+" -task 1"; got != want {
+	if got, want := strings.TrimSpace(string(args)), "sweep -out "+dir+" -task 1 -devices cpu"; got != want {
 		t.Errorf("stand-in's arguments %q, want %q", got, want)
 	}
 	st, ok, err := readMarker(filepath.Join(dir, SlurmDir), 1)

@@ -57,18 +57,29 @@ On a population's directory (train -seeds) it continues every member not
 finished, as one population. An interrupt behaves as in train.`,
 			stoppable: true, run: resumeCmd},
 		{name: "sweep", summary: "train a grid of configs times seeds, resumably, and aggregate the results",
-			synopsis: "-file SWEEP.toml -out DIR [-backend local|slurm] [-device cpu|gpu|auto] [-workers N] [-retry-failed] [-force] [-quiet] | -out DIR [-task N] | -status DIR | -report DIR",
+			synopsis: "-file SWEEP.toml -out DIR [-backend local|slurm] [-devices LIST] [-workers N] [-retry-failed] [-force] [-quiet] | -out DIR [-task N] | -status DIR | -report DIR",
 			about: `Expands a sweep file (a base config, a [grid] of config keys to lists of
 values, the seeds; see README.md, Sweeps) into a run directory per grid
 point and seed, DIR/POINT/seedN, and trains each point's seeds as one
-population (a task; at most 64 runs each), task after task (-backend
-local), or submits the tasks as a Slurm job array (-backend slurm), whose
-task N runs delgrad sweep -out DIR -task N. The same command continues an
-interrupted or partly failed sweep: finished runs are kept, unfinished ones
-resume from their checkpoints, failed ones are listed and retried with
--retry-failed. -status prints how every task and run stands; -report writes
-DIR/report.md, report.csv and plots/. An interrupt finishes the epoch
-under way, checkpoints the runs and names the command that continues.`,
+population (a task; at most 64 runs each), here (-backend local), or
+submits the tasks as a Slurm job array (-backend slurm), whose task N runs
+delgrad sweep -out DIR -task N. The same command continues an interrupted
+or partly failed sweep: finished runs are kept, unfinished ones resume
+from their checkpoints, failed ones are listed and retried with
+-retry-failed. -status prints how every task and run stands; -report
+writes DIR/report.md, report.csv and plots/. An interrupt finishes the
+epochs under way, checkpoints the runs and names the command that
+continues.
+
+-devices says where the local backend runs: a slot per entry, each taking
+the next task when idle, one at a time, all slots at once (idle GPUs
+first). Entries, comma-separated: auto (the default: every usable GPU, else
+the CPU; alone), gpu (every usable GPU), gpu:N (the GPU of ordinal N, as
+CUDA_VISIBLE_DEVICES numbers them), cpu (one slot of all cores, or
+-workers N) and cpu=W (a slot of W workers; repeatable, not with cpu).
+E.g. -devices gpu:0,gpu:1, -devices cpu,gpu, -devices cpu=1,cpu=1. The
+runs are the same bits on any slot; each run's summary.json names the
+engine and device that finished it. -device is another name for it.`,
 			stoppable: true, run: sweepCmd},
 		{name: "eval", summary: "evaluate a run or a network (reference layout) on a split",
 			synopsis: "[-run DIR | -net DIR] [-split NAME] [-dataset NAME | -data DIR | -samples F -labels F] [-workers N] [-eps]",

@@ -8,7 +8,7 @@
 //	delgrad eval   [-run DIR | -net DIR] [-split NAME] [-dataset NAME | -data DIR | -samples F -labels F] [-workers N] [-eps]
 //	delgrad export -run DIR -out DIR [-force]
 //	delgrad robustness -run DIR [-compare DIR] [-chips N] [-seed N] [-split NAME] [-out DIR] [-workers N] [-quiet]
-//	delgrad sweep  -file SWEEP.toml -out DIR [-backend local|slurm] [-device cpu|gpu|auto] [-workers N] [-retry-failed] [-force] [-quiet]
+//	delgrad sweep  -file SWEEP.toml -out DIR [-backend local|slurm] [-devices LIST] [-workers N] [-retry-failed] [-force] [-quiet]
 //	delgrad sweep  -out DIR [-task N] | -status DIR | -report DIR
 //	delgrad bench  [-quick] [-device cpu|gpu|auto|all] [-cases RE] [-batches LIST] [-modes LIST] [-out DIR] [-reference CMD]
 //	delgrad bench  -readme README.md DIR...
@@ -51,8 +51,10 @@
 // (a base config, [grid] of dotted config keys to lists of values, seeds;
 // see README.md, Sweeps): a run directory per grid point and seed,
 // DIR/POINT/seedN, each point's seeds one population (a task), the tasks
-// in order here or, with -backend slurm, as a Slurm job array whose task N
-// runs sweep -out DIR -task N. The same command continues an interrupted
+// here on the slots of -devices at once (auto: every usable GPU, else the
+// CPU; gpu:N, cpu, cpu=W, comma-separated) or, with -backend slurm, as a
+// Slurm job array whose task N runs sweep -out DIR -task N on the GPU or
+// CPU cores its resources give it. The same command continues an interrupted
 // or partly failed sweep (failed runs are retried with -retry-failed);
 // -status prints how every run stands and -report writes report.md,
 // report.csv and plots/ with the accuracies' statistics over the seeds.

@@ -79,8 +79,24 @@ params = ["layers.0.size"]
 `), 0o644)
 	a, b := filepath.Join(root, "a"), filepath.Join(root, "b")
 	out := runOK(t, "sweep", "-file", spec, "-out", a, "-workers", "2")
-	if !strings.Contains(out, "task 2/2 layers.0.size=6: 2 of 2 runs done (2 trained now)") || !strings.Contains(out, "sweep: 4 of 4 runs done, 0 failed") {
+	if !strings.Contains(out, "task 1 layers.0.size=6 [cpu]: 2 of 2 runs done (2 trained now)") || !strings.Contains(out, "sweep: 2 of 2 tasks ended, 4 of 4 runs done, 0 failed") ||
+		!strings.Contains(out, "task 0 layers.0.size=4 [cpu]: started, 2 runs, on cpu (2 workers)") {
 		t.Fatalf("sweep output:\n%s", out)
+	}
+	// Two CPU slots of one worker each, at once: the same runs, bit for
+	// bit; each summary names its engine.
+	c := filepath.Join(root, "c")
+	out = runOK(t, "sweep", "-file", spec, "-out", c, "-devices", "cpu=1,cpu=1")
+	if !strings.Contains(out, "on 2 slots at once: cpu#1, cpu#2") || !strings.Contains(out, "sweep: 2 of 2 tasks ended, 4 of 4 runs done, 0 failed") {
+		t.Fatalf("sweep on two slots:\n%s", out)
+	}
+	for _, p := range []string{"layers.0.size=4", "layers.0.size=6"} {
+		for _, s := range []string{"seed1", "seed2"} {
+			sameRun(t, filepath.Join(a, p, s), filepath.Join(c, p, s))
+			if sum, err := sweep.ReadSummary(filepath.Join(c, p, s)); err != nil || sum.Engine != "cpu (1 workers)" {
+				t.Errorf("%s/%s: summary's engine %q (%v), want cpu (1 workers)", p, s, sum.Engine, err)
+			}
+		}
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -118,7 +134,7 @@ params = ["layers.0.size"]
 	}
 	os.Remove(blocked)
 	out = runOK(t, "sweep", "-file", spec, "-out", b, "-retry-failed")
-	if !strings.Contains(out, "task 2/2 layers.0.size=6: 2 of 2 runs done (1 trained now), 0 failed") {
+	if !strings.Contains(out, "task 1 layers.0.size=6 [cpu]: 2 of 2 runs done (1 trained now), 0 failed") {
 		t.Fatalf("retry output:\n%s", out)
 	}
 	for _, p := range []string{"layers.0.size=4", "layers.0.size=6"} {
@@ -144,6 +160,10 @@ params = ["layers.0.size"]
 		{[]string{"-out", filepath.Join(root, "none")}, "is not a sweep directory"},
 		{[]string{"-status", a, "-task", "1"}, "-task"},
 		{[]string{"-out", a, "-backend", "pbs"}, `-backend "pbs": must be local or slurm`},
+		{[]string{"-out", a, "-devices", "tpu"}, `-devices "tpu": unknown device "tpu"`},
+		{[]string{"-out", a, "-devices", "cpu", "-device", "cpu"}, "give -devices or -device"},
+		{[]string{"-out", a, "-backend", "slurm", "-devices", "cpu"}, "not on -devices"},
+		{[]string{"-status", a, "-devices", "cpu"}, "-devices"},
 	} {
 		o.Reset()
 		if err := run(append([]string{"sweep"}, c.args...), &o, &o); !errors.As(err, &ue) || !strings.Contains(err.Error(), c.want) {
