@@ -55,13 +55,15 @@ type memberState struct {
 	ideal bool
 	thr   []float64
 	w, d  []float64
-	xin   []float64
-	lnet  batch.Network
-	x     *tensor.Dense
-	ltr   batch.Trace
-	ev    []event
-	ts    []float64
-	ws    []float64
+	// xin is the layer's input times: the trace's, or jit with the
+	// axonal delay jitter added (only jit is written).
+	xin, jit []float64
+	lnet     batch.Network
+	x        *tensor.Dense
+	ltr      batch.Trace
+	ev       []event
+	ts       []float64
+	ws       []float64
 }
 
 type event struct {
@@ -311,13 +313,15 @@ func (s *Substrate) prepare(st *memberState, mb *Member, l int) error {
 			st.d[i] = p.RealiseDelay(v, tau0)
 		}
 	}
-	// Layer input: axonal delay jitter per (sample, input).
-	st.xin = grow(st.xin, b*nIn)
-	copy(st.xin, in)
+	// Layer input: axonal delay jitter per (sample, input), into the
+	// member's own buffer; without jitter the layer reads the trace.
+	st.xin = in
 	if lay.Delay == batch.Axonal && p.DelayJitter > 0 {
-		for i := range st.xin {
-			st.xin[i] += p.DelayJitter * mb.Rng.NormFloat64()
+		st.jit = grow(st.jit, b*nIn)
+		for i, t := range in {
+			st.jit[i] = t + p.DelayJitter*mb.Rng.NormFloat64()
 		}
+		st.xin = st.jit
 	}
 	// The closed forms hold where every neuron keeps the nominal time
 	// constants (a threshold offset or a gain only rescales the weights):

@@ -66,5 +66,9 @@ done
   echo
   echo "Mean over seeds of the mean chip accuracy: WA ${means[WA]}%, W ${means[W]}%, WA trained without the chip model ${means[WA_ideal]}%."
 } >> "$out.tmp"
+# Keep the hardware-aware MNIST section (scripts/hwaware-mnist.sh writes it).
+if [ -f "$out" ] && grep -q '<!-- hwaware-mnist: begin' "$out"; then
+  { echo; sed -n '/<!-- hwaware-mnist: begin/,/<!-- hwaware-mnist: end -->/p' "$out"; } >> "$out.tmp"
+fi
 mv "$out.tmp" "$out"
 cat "$out"
