@@ -157,4 +157,3 @@ func BenchmarkChips(b *testing.B) {
 		})
 	}
 }
-
