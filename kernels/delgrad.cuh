@@ -1525,6 +1525,223 @@ DG_HD void dg_accum_body(long long j, long long B, long long nl, long long nmem,
     ctl[5] += 1;
 }
 
+/*
+ * ---- Perturbed neurons: each with its own tau_mem and tau_syn (a chip
+ * with time-constant mismatch), whose first spike has no closed form. ----
+ *
+ * dg_perturbed_spike is bss2model.Membrane.FirstSpike step for step (the
+ * same IEEE operations in the same order, xmath's exponentials), so that
+ * the two give the same bits; see bss2model/membrane.go for the model.
+ */
+enum { DG_MEM_EQUAL = 0, DG_MEM_SUMS = 1, DG_MEM_DIRECT = 2 };
+#define DG_ROOT_TOL 1e-12     /* bss2model.RootTol */
+#define DG_DIRECT_BELOW 1e-4  /* bss2model's directBelow */
+
+/* The root finder's state on the interval after input j (times relative
+ * to ts[j]): the running sums a, b (DG_MEM_EQUAL: u(s) = e^{-s/tau_syn}
+ * (a s + b) / unit) or p, q (u(s) = p e^{-s/tau_mem} - q e^{-s/tau_syn};
+ * DG_MEM_DIRECT sums u input by input with expm1 instead), and the
+ * inputs: times ts and weights (dg_mem_w). */
+typedef struct {
+    double tau_mem, tau_syn, theta, k, inv;
+    double a, b, p, q;
+    const double *ts, *w;
+    const int *rows;
+    long long stride;
+    int mode, j;
+} dg_mstate;
+
+/* Input m's weight: w[m], or w[rows[m] * stride] (a column of a weight
+ * matrix, its rows in the inputs' sorted order). */
+DG_HD double dg_mem_w(const dg_mstate *st, int m) {
+    return st->rows ? st->w[(long long)st->rows[m] * st->stride] : st->w[m];
+}
+
+/* u(s) or, with deriv, u'(s) (membraneState.eval). */
+DG_HD double dg_mem_eval(const dg_mstate *st, double s, int deriv) {
+    if (st->mode == DG_MEM_EQUAL) {
+        double e = dg_exp(-s / st->tau_syn);
+        double v = st->a * s + st->b;
+        if (deriv) return e * (st->a - v / st->tau_syn) * st->inv;
+        return e * v * st->inv;
+    }
+    if (st->mode == DG_MEM_SUMS) {
+        double em = dg_exp(-s / st->tau_mem), es = dg_exp(-s / st->tau_syn);
+        if (deriv) return -st->p / st->tau_mem * em + st->q / st->tau_syn * es;
+        return st->p * em - st->q * es;
+    }
+    double ref = st->ts[st->j], sum = 0;
+    for (int i = 0; i <= st->j; i++) {
+        double x = s + ref - st->ts[i];
+        double e = dg_exp(-x / st->tau_syn);
+        double g = dg_expm1(x * st->k);
+        if (deriv) sum += dg_mem_w(st, i) * e * (1 - g / (st->k * st->tau_mem));
+        else sum += dg_mem_w(st, i) * e * g / st->k;
+    }
+    return sum * st->inv;
+}
+
+/* The crossing u(s) = theta in [lo, hi] (membraneState.solve). */
+DG_HD double dg_mem_solve(const dg_mstate *st, double lo, double hi) {
+    double theta = st->theta, ref = st->ts[st->j];
+    if (!(hi < DG_INF)) {
+        double step = 1;
+        while (dg_mem_eval(st, lo + step, 0) < theta && step < 1e6) step *= 2;
+        hi = lo + step;
+    }
+    double x = hi;
+    for (int it = 0; it < 200; it++) {
+        double g = dg_mem_eval(st, x, 0) - theta;
+        if (g >= 0) hi = x;
+        else lo = x;
+        double a = fabs(ref + x);
+        if (a < 1) a = 1;
+        double tol = DG_ROOT_TOL * a;
+        if (hi - lo <= tol || g == 0) break;
+        double d = dg_mem_eval(st, x, 1);
+        double nx = x - g / d;
+        if (!(nx > lo && nx < hi) || d <= 0) nx = 0.5 * (lo + hi);
+        if (fabs(nx - x) <= tol) { x = nx; break; }
+        x = nx;
+    }
+    return x;
+}
+
+/* The first spike of a neuron with time constants tau_mem, tau_syn, weight
+ * unit unit and threshold theta, driven by n inputs at the ascending finite
+ * times ts with weights w (w[m], or w[rows[m] * stride] where rows is not
+ * null); +Inf when it stays below threshold. */
+DG_HD double dg_perturbed_spike(double tau_mem, double tau_syn, double unit, double theta, const double *ts,
+                                const double *w, const int *rows, long long stride, int n) {
+    if (n == 0) return DG_INF;
+    dg_mstate st;
+    st.tau_mem = tau_mem; st.tau_syn = tau_syn; st.theta = theta;
+    st.a = 0; st.b = 0; st.p = 0; st.q = 0;
+    st.ts = ts; st.w = w; st.rows = rows; st.stride = stride;
+    st.mode = DG_MEM_SUMS; st.j = 0;
+    double k = 1 / tau_syn - 1 / tau_mem;
+    if (k == 0) st.mode = DG_MEM_EQUAL;
+    else if (fabs(k) * tau_syn < DG_DIRECT_BELOW) st.mode = DG_MEM_DIRECT;
+    st.k = k; st.inv = 1 / unit;
+    double F = 1 / (unit * k);
+    for (int j = 0; j < n; j++) {
+        double wj = dg_mem_w(&st, j);
+        if (j > 0) {
+            double d = ts[j] - ts[j - 1];
+            if (st.mode == DG_MEM_EQUAL) {
+                double e = dg_exp(-d / tau_syn);
+                st.b = (st.b + st.a * d) * e;
+                st.a *= e;
+            } else {
+                st.p *= dg_exp(-d / tau_mem);
+                st.q *= dg_exp(-d / tau_syn);
+            }
+        }
+        if (st.mode == DG_MEM_EQUAL) st.a += wj;
+        else { st.p += F * wj; st.q += F * wj; }
+        st.j = j;
+        double h = j + 1 < n ? ts[j + 1] - ts[j] : DG_INF;
+        /* The single extremum of u in the interval, if any (-1: none). */
+        double crit = -1;
+        if (st.mode == DG_MEM_EQUAL) {
+            if (st.a != 0) crit = tau_syn - st.b / st.a;
+        } else {
+            double r = st.q * tau_mem / (st.p * tau_syn);
+            if (r > 0) crit = dg_log(r) / k;
+        }
+        double lo = 0, hi = h;
+        if (crit > 0 && crit < h) hi = crit;
+        /* Up to two pieces: [0, crit] and [crit, h], or [0, h]. */
+        for (int piece = 0; piece < 2; piece++) {
+            if (hi > lo) {
+                double uh = 0; /* every PSP decays to zero */
+                if (hi < DG_INF) uh = dg_mem_eval(&st, hi, 0);
+                if (uh >= theta) return ts[j] + dg_mem_solve(&st, lo, hi);
+                lo = hi;
+            }
+            hi = h;
+        }
+    }
+    return DG_INF;
+}
+
+/* One member of a population of perturbed layers (batch.PerturbedLayer;
+ * kernels/perturbed.go encodes it): its shape, where its values lie in the
+ * population's data array (offsets in doubles; -1: no such delays), and
+ * where its sorted inputs, groups (one per sample) and outputs start in
+ * the population's. Every field is 8 bytes, so the C layout has no
+ * padding. */
+typedef struct {
+    long long b, in, out, rows;   /* samples, inputs, neurons, inputs + bias spikes */
+    long long x, ad, bias, w;     /* B x In input times, In axonal delays, bias times, Rows x Out weights */
+    long long tm, ts, th, dd;     /* Out tau_mem, tau_syn, theta, dendritic delays */
+    long long e0, g0, o0;         /* first sorted entry (B x Rows of them), group, output (B x Out) */
+    double unit;                  /* the weight unit */
+} dg_pmember;
+
+/* The member of a population of nmem whose range of threads holds thread
+ * j: the last one whose first entry (outs: output) is at most j (members
+ * with no samples have empty ranges, which this skips). */
+DG_HD long long dg_pmember_of(const dg_pmember *M, long long nmem, long long j, int outs) {
+    long long lo = 0, hi = nmem - 1;
+    while (lo < hi) {
+        long long mid = (lo + hi + 1) / 2;
+        long long first = outs ? M[mid].o0 : M[mid].e0;
+        if (first <= j) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}
+
+/* Row r's effective time in sample x's inputs (+Inf: no spike). */
+DG_HD double dg_pkey(const dg_pmember *P, const double *data, const double *x, long long r) {
+    if (r >= P->in) return data[P->bias + r - P->in];
+    double t = x[r];
+    if (P->ad >= 0) t += data[P->ad + r];
+    return t;
+}
+
+/* The sort of the perturbed layers' inputs: thread j of the n entries
+ * (sum of every member's B x Rows) ranks row r of its (member, sample)
+ * among the sample's finite inputs and bias spikes by (time, row), as
+ * bss2model.FirstSpikes sorts them, and stores its time and row at its
+ * rank; row 0's thread stores the sample's count. */
+DG_HD void dg_pert_rank_body(long long j, long long n, long long nmem, const dg_pmember *M, const double *data,
+                             double *su, int *sidx, int *cnt) {
+    if (j >= n) return;
+    const dg_pmember *P = &M[dg_pmember_of(M, nmem, j, 0)];
+    long long loc = j - P->e0, s = loc / P->rows, r = loc % P->rows;
+    const double *x = data + P->x + s * P->in;
+    double u = dg_pkey(P, data, x, r);
+    int finite = r >= P->in || u < DG_INF;
+    if (!finite && r != 0) return;
+    int rank = 0, c = 0;
+    for (long long q = 0; q < P->rows; q++) {
+        double v = dg_pkey(P, data, x, q);
+        if (q < P->in && !(v < DG_INF)) continue;
+        c++;
+        if (v < u || (v == u && q < r)) rank++;
+    }
+    long long o = P->e0 + s * P->rows;
+    if (finite) { su[o + rank] = u; sidx[o + rank] = (int)r; }
+    if (r == 0) cnt[P->g0 + s] = c;
+}
+
+/* The perturbed layers' first spikes: thread j of the n outputs (sum of
+ * every member's B x Out) solves neuron k of its (member, sample) from the
+ * sorted inputs, dendritic delay added, into out[j]. */
+DG_HD void dg_pert_spike_body(long long j, long long n, long long nmem, const dg_pmember *M, const double *data,
+                              const double *su, const int *sidx, const int *cnt, double *out) {
+    if (j >= n) return;
+    const dg_pmember *P = &M[dg_pmember_of(M, nmem, j, 1)];
+    long long loc = j - P->o0, s = loc / P->out, k = loc % P->out;
+    long long o = P->e0 + s * P->rows;
+    double t = dg_perturbed_spike(data[P->tm + k], data[P->ts + k], P->unit, data[P->th + k], su + o,
+                                  data + P->w + k, sidx + o, P->out, cnt[P->g0 + s]);
+    if (P->dd >= 0) t += data[P->dd + k];
+    out[j] = t;
+}
+
 #define DG_UNPAREN(...) __VA_ARGS__
 /* X(name, (parameters), (argument names)) for every kernel. */
 #define DG_KERNELS(X) \
@@ -1599,6 +1816,10 @@ DG_HD void dg_accum_body(long long j, long long B, long long nl, long long nmem,
     X(dg_accum, (long long B, long long nl, long long nmem, const double *rule, const double *upd, double *ctl), \
       (B, nl, nmem, rule, upd, ctl)) \
     X(dg_clean_if, (long long n, long long nmem, const double *ctl, const double *x, double *out), \
-      (n, nmem, ctl, x, out))
+      (n, nmem, ctl, x, out)) \
+    X(dg_pert_rank, (long long n, long long nmem, const dg_pmember *M, const double *data, double *su, int *sidx, \
+                     int *cnt), (n, nmem, M, data, su, sidx, cnt)) \
+    X(dg_pert_spike, (long long n, long long nmem, const dg_pmember *M, const double *data, const double *su, \
+                      const int *sidx, const int *cnt, double *out), (n, nmem, M, data, su, sidx, cnt, out))
 
 #endif /* DELGRAD_CUH */

@@ -86,6 +86,8 @@ var Kernels = map[string]string{
 	"dg_batch_in":     "iiipppppippi",
 	"dg_accum":        "iiippp",
 	"dg_clean_if":     "iippp",
+	"dg_pert_rank":    "iippppp",
+	"dg_pert_spike":   "iipppppp",
 }
 
 // CheckArgs reports whether args fit kernel name's parameter kinds.

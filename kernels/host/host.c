@@ -14,6 +14,10 @@
 double emu_exp(double x) { return dg_exp(x); }
 double emu_log(double x) { return dg_log(x); }
 double emu_expm1(double x) { return dg_expm1(x); }
+double emu_perturbed_spike(double tau_mem, double tau_syn, double unit, double theta, const double *ts,
+                           const double *w, const int *rows, long long stride, int n) {
+    return dg_perturbed_spike(tau_mem, tau_syn, unit, theta, ts, w, rows, stride, n);
+}
 
 #define DG_EMU_DEF(name, params, args) \
     void emu_##name(long long dg_threads, DG_UNPAREN params) { \

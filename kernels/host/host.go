@@ -147,6 +147,7 @@ func (d *Device) Launch(name string, n int64, args ...any) error {
 	pi := func(i int) *C.int { return (*C.int)(a[i]) }
 	pl := func(i int) *C.dg_layer { return (*C.dg_layer)(a[i]) }
 	ps := func(i int) *C.dg_nstate { return (*C.dg_nstate)(a[i]) }
+	pm := func(i int) *C.dg_pmember { return (*C.dg_pmember)(a[i]) }
 	N := C.longlong(n)
 	switch name {
 	case "dg_mux":
@@ -208,14 +209,45 @@ func (d *Device) Launch(name string, n int64, args ...any) error {
 		C.emu_dg_accum(N, ll[0], ll[1], ll[2], pd(3), pd(4), pd(5))
 	case "dg_clean_if":
 		C.emu_dg_clean_if(N, ll[0], ll[1], pd(2), pd(3), pd(4))
+	case "dg_pert_rank":
+		C.emu_dg_pert_rank(N, ll[0], ll[1], pm(2), pd(3), pd(4), pi(5), pi(6))
+	case "dg_pert_spike":
+		C.emu_dg_pert_spike(N, ll[0], ll[1], pm(2), pd(3), pd(4), pi(5), pi(6), pd(7))
 	default:
 		return fmt.Errorf("kernel %s has no CPU emulation", name)
 	}
 	return nil
 }
 
-// structSizes returns sizeof(dg_layer) and sizeof(dg_nstate) (tests).
-func structSizes() (layer, nstate int) { return int(C.sizeof_dg_layer), int(C.sizeof_dg_nstate) }
+// structSizes returns sizeof(dg_layer), sizeof(dg_nstate) and
+// sizeof(dg_pmember) (tests).
+func structSizes() (layer, nstate, pmember int) {
+	return int(C.sizeof_dg_layer), int(C.sizeof_dg_nstate), int(C.sizeof_dg_pmember)
+}
+
+// pmemberFields reads an encoded dg_pmember through the C struct (tests):
+// its 15 long long fields in order, and unit.
+func pmemberFields(b []byte) (ints [15]int64, unit float64) {
+	p := (*C.dg_pmember)(unsafe.Pointer(&b[0]))
+	ints = [15]int64{int64(p.b), int64(p.in), int64(p.out), int64(p.rows), int64(p.x), int64(p.ad), int64(p.bias),
+		int64(p.w), int64(p.tm), int64(p.ts), int64(p.th), int64(p.dd), int64(p.e0), int64(p.g0), int64(p.o0)}
+	return ints, float64(p.unit)
+}
+
+// perturbedSpike calls the kernels' dg_perturbed_spike on n inputs at
+// times ts, with weights w[m] (rows nil) or w[rows[m]*stride] (tests).
+func perturbedSpike(tauMem, tauSyn, unit, theta float64, ts, w []float64, rows []int32, stride int) float64 {
+	n := len(ts)
+	if n == 0 {
+		return float64(C.emu_perturbed_spike(C.double(tauMem), C.double(tauSyn), C.double(unit), C.double(theta), nil, nil, nil, 0, 0))
+	}
+	var pr *C.int
+	if rows != nil {
+		pr = (*C.int)(unsafe.Pointer(&rows[0]))
+	}
+	return float64(C.emu_perturbed_spike(C.double(tauMem), C.double(tauSyn), C.double(unit), C.double(theta),
+		(*C.double)(unsafe.Pointer(&ts[0])), (*C.double)(unsafe.Pointer(&w[0])), pr, C.longlong(stride), C.int(n)))
+}
 
 // layerFields reads an encoded dg_layer through the C struct (tests).
 func layerFields(b []byte) (ints [7]int, floats [4]float64) {

@@ -10,5 +10,8 @@ DG_KERNELS(DG_EMU_DECL)
 double emu_exp(double x);
 double emu_log(double x);
 double emu_expm1(double x);
+/* dg_perturbed_spike (tests). */
+double emu_perturbed_spike(double tau_mem, double tau_syn, double unit, double theta, const double *ts,
+                           const double *w, const int *rows, long long stride, int n);
 
 #endif

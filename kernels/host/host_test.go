@@ -239,9 +239,10 @@ func TestKernelMathRebaseAndChunks(t *testing.T) {
 
 // The Go side's layout of the C structs matches the C compiler's.
 func TestStructLayout(t *testing.T) {
-	l, n := structSizes()
-	if l != kernels.LayerBytes || n != kernels.NStateBytes {
-		t.Fatalf("sizeof dg_layer %d, dg_nstate %d; kernels says %d, %d", l, n, kernels.LayerBytes, kernels.NStateBytes)
+	l, n, pm := structSizes()
+	if l != kernels.LayerBytes || n != kernels.NStateBytes || pm != kernels.PMemberBytes {
+		t.Fatalf("sizeof dg_layer %d, dg_nstate %d, dg_pmember %d; kernels says %d, %d, %d", l, n, pm,
+			kernels.LayerBytes, kernels.NStateBytes, kernels.PMemberBytes)
 	}
 	lay := batch.NewLayer(7, 5, 2, batch.Neuron{TauSyn: 1.5, TauMem: 3, Threshold: 1.2, Leak: 0.2, Eps: 1e-6}, batch.Synaptic)
 	lay.MaxDWNorm = 0.25
@@ -253,4 +254,41 @@ func TestStructLayout(t *testing.T) {
 	if ints != [7]int{7, 5, 9, 2, int(batch.Synaptic), int(batch.DoubleTau), 3} || floats != [4]float64{1.5, 0.5, 1e-6, 0.25} {
 		t.Fatalf("dg_layer read back as %v %v", ints, floats)
 	}
+	// Two perturbed members: the second's values, entries, groups and
+	// outputs after the first's.
+	pl := func(b, in, out, bias int, ad, dd bool) *batch.PerturbedLayer {
+		l := &batch.PerturbedLayer{B: b, In: in, Out: out, Input: make([]float64, b*in), BiasTimes: make([]float64, bias),
+			W: make([]float64, (in+bias)*out), TauMem: ones(out), TauSyn: ones(out), Theta: ones(out), Unit: 1.25,
+			Output: make([]float64, b*out)}
+		if ad {
+			l.AxonalDelays = make([]float64, in)
+		}
+		if dd {
+			l.DendriticDelays = make([]float64, out)
+		}
+		return l
+	}
+	penc, err := kernels.EncodePerturbed([]*batch.PerturbedLayer{pl(3, 4, 2, 1, true, false), pl(5, 2, 3, 0, false, true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Member 0: 12 input times, 4 axonal delays, 1 bias time, 10 weights,
+	// 3 x 2 neuron values: 33 doubles.
+	for m, want := range [][15]int64{
+		{3, 4, 2, 5, 0, 12, 16, 17, 27, 29, 31, -1, 0, 0, 0},
+		{5, 2, 3, 2, 33, -1, 43, 43, 49, 52, 55, 58, 15, 3, 6},
+	} {
+		ints, unit := pmemberFields(penc[m*kernels.PMemberBytes:])
+		if ints != want || unit != 1.25 {
+			t.Errorf("dg_pmember %d read back as %v, unit %g; want %v, 1.25", m, ints, unit, want)
+		}
+	}
+}
+
+func ones(n int) []float64 {
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = 1
+	}
+	return v
 }
