@@ -35,8 +35,15 @@ func TestResumeBitIdentical(t *testing.T) {
 }
 
 func testResume(t *testing.T, c Config) {
+	testResumeOn(t, c, batch.NewCPU(2), batch.NewCPU(3), batch.NewCPU(1))
+}
+
+// testResumeOn trains c for 5 epochs on full, and for 2 on part, reopens
+// that run from disk on re and trains it to 5: the two must end the same,
+// bit for bit.
+func testResumeOn(t *testing.T, c Config, full0, part0, re0 batch.Engine) {
 	data := tinyData()
-	full, err := NewRun(t.TempDir(), c, data, batch.NewCPU(2), false, nil)
+	full, err := NewRun(t.TempDir(), c, data, full0, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +51,7 @@ func testResume(t *testing.T, c Config) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	part, err := NewRun(dir, c, data, batch.NewCPU(3), false, nil)
+	part, err := NewRun(dir, c, data, part0, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +63,7 @@ func testResume(t *testing.T, c Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	re, err := OpenRunWith(dir, cfg, data, batch.NewCPU(1))
+	re, err := OpenRunWith(dir, cfg, data, re0)
 	if err != nil {
 		t.Fatal(err)
 	}
