@@ -14,6 +14,13 @@
 // Evaluate runs one network on many chips in batched calls and reports the
 // accuracy per chip.
 //
+// Neurons with their own time constants have no closed form: Membrane
+// finds their first spike numerically. FirstSpikes solves a whole
+// population of such layers (batch.PerturbedLayer) on the CPU, and
+// FirstSpikesOn hands them to an engine that solves them on its device
+// (batch.PerturbedEngine: the kernels, whose root finder is Membrane's
+// written in C, with the same bits).
+//
 // Each term of Params says whether its default is taken from the reference
 // implementation of the DelGrad paper or is an assumption of this model.
 package bss2model

@@ -66,6 +66,18 @@
 // population holds on the device, and one that does not fit the device's
 // free memory is refused before its first batch.
 //
+// Perturbed layers (batch.PerturbedEngine): neurons with their own time
+// constants (chips with time-constant mismatch) have no closed form, so
+// dg_perturbed_spike is bss2model.Membrane's root finder (interval scan,
+// safeguarded Newton, the term-by-term mode with dg_expm1 where tau_mem
+// is close to tau_syn) written in C step for step. Engine.FirstSpikesPop
+// solves a population of such layers, of any shapes, in two launches:
+// dg_pert_rank sorts each (member, sample)'s input and bias spikes by
+// (time, row), one thread per row, and dg_pert_spike runs the root finder
+// with one thread per (member, sample, neuron); the members' values lie
+// in one array, found through a table of dg_pmember offsets. The results
+// are bss2model.FirstSpikes', bit for bit.
+//
 // The launcher (Engine) drives a Device: the CUDA device in a cuda build,
 // or the CPU device of package kernels/host, which compiles the same kernel
 // bodies with the C compiler and runs each launch as a loop. Its tests hold

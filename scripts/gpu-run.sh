@@ -41,11 +41,15 @@ step "populations: parity and 20 epochs of 16 Yin-Yang members against 16 single
 timeout 120 "$dir/kernels.test" -test.run 'TestPopulation(Parity|TrainingMatchesSingles)' -test.v > "$logs/population.log" 2>&1 || rc=1
 grep -E -- '--- (PASS|FAIL|SKIP)|POPTRAIN' "$logs/population.log" | head -8
 awk '/POPPARITY/ {t=$(NF-2); g=$NF; if (t>mt) mt=t; if (g>mg) mg=g} END {printf "population parity, largest difference: spike times %.3g, gradients %.3g\n", mt, mg}' "$logs/population.log"
+step "perturbed layers (chips with time-constant mismatch): GPU against bss2model.FirstSpikes"
+timeout 60 "$dir/kernels.test" -test.run 'TestPerturbedParity' -test.v > "$logs/perturbed.log" 2>&1 || rc=1
+grep -E -- '--- (PASS|FAIL|SKIP)|PERTPARITY' "$logs/perturbed.log" | sed 's/^ *[a-z_]*\.go:[0-9]*: PERTPARITY /  /' | head -8
+grep -E -A3 -- '--- FAIL' "$logs/perturbed.log" | head
 step "benchmarks (kernels.test)"
 timeout 120 "$dir/kernels.test" -test.run '^$' -test.bench . -test.benchtime 3x > "$logs/bench.log" 2>&1 || rc=1
 awk -v peak="$peak" 'BEGIN {split(peak, p, " ")}
   /^Benchmark/ {
-    sps = ""; gf = ""; gb = ""; ns = ""; us = ""; eu = "";
+    sps = ""; gf = ""; gb = ""; ns = ""; us = ""; eu = ""; nss = "";
     for (i = 1; i < NF; i++) {
       if ($(i+1) == "samples/s") sps = $i;
       if ($(i+1) == "ns/op") ns = $i;
@@ -53,7 +57,9 @@ awk -v peak="$peak" 'BEGIN {split(peak, p, " ")}
       if ($(i+1) == "model-GB/s") gb = $i;
       if ($(i+1) == "us/step") us = $i;
       if ($(i+1) == "enqueue-us") eu = $i;
+      if ($(i+1) == "neuron-solves/s") nss = $i;
     }
+    if (nss != "") { printf "%-50s %12.0f neuron-solves/s %9.4f s/op\n", $1, nss, ns/1e9; nss = ""; next }
     if (us != "") { printf "%-50s %9.1f us per training step\n", $1, us; next }
     if (eu != "") { printf "%-50s %9.2f us per launch on the host\n", $1, eu; next }
     line = sprintf("%-50s %12.0f samples/s %9.4f s/op", $1, sps, ns/1e9);

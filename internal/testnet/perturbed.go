@@ -107,6 +107,31 @@ func Perturbed(rng *rand.Rand, s PerturbedSpec) *batch.PerturbedLayer {
 	return l
 }
 
+// PerturbedMix draws a population of nine perturbed layers of different
+// shapes: batch sizes (one member with none), inputs, neurons, bias
+// spikes, axonal and dendritic delays, units, every mode of the root
+// finder (spreads, near-equal, equal and doubled time constants), missing
+// inputs, equal input times, a member that never fires and one without
+// input spikes.
+func PerturbedMix(rng *rand.Rand) []*batch.PerturbedLayer {
+	specs := []PerturbedSpec{
+		{B: 13, In: 6, Out: 5, Spread: 0.2, PInf: 0.1},
+		{B: 7, In: 9, Out: 3, Bias: 2, Axonal: true, Ratio: 2, Spread: 0.4, PInf: 0.2, Ties: 0.2},
+		{B: 0, In: 4, Out: 2, Spread: 0.1},
+		{B: 21, In: 3, Out: 7, Bias: 1, Dendritic: true, Unit: 1.3, Near: 1e-5, Ties: 0.3},
+		{B: 1, In: 40, Out: 1, Axonal: true, Dendritic: true, Spread: 0.3, PInf: 0.5},
+		{B: 9, In: 5, Out: 4, Unit: 0.7},                        // equal time constants
+		{B: 5, In: 5, Out: 4, Ratio: 2},                         // tau_mem = 2 tau_syn
+		{B: 6, In: 8, Out: 3, Bias: 3, Silent: true, PInf: 0.3}, // never fire
+		{B: 4, In: 7, Out: 2, PInf: 1},                          // no input spikes at all
+	}
+	ls := make([]*batch.PerturbedLayer, len(specs))
+	for m, s := range specs {
+		ls[m] = Perturbed(rng, s)
+	}
+	return ls
+}
+
 // PerturbedFromLayer returns the perturbed layer that is lay with every
 // neuron at its nominal time constants, on the B samples of input times
 // in (B x lay.In), for checks against the closed forms: its weights and

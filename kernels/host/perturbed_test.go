@@ -202,29 +202,6 @@ func TestPerturbedMatchesClosedForms(t *testing.T) {
 	}
 }
 
-// perturbedPop draws a population of perturbed layers of different
-// shapes: batch sizes (one member with none), inputs, neurons, bias
-// spikes, axonal and dendritic delays, time-constant modes, missing
-// inputs and equal input times.
-func perturbedPop(rng *rand.Rand) []*batch.PerturbedLayer {
-	specs := []testnet.PerturbedSpec{
-		{B: 13, In: 6, Out: 5, Spread: 0.2, PInf: 0.1},
-		{B: 7, In: 9, Out: 3, Bias: 2, Axonal: true, Ratio: 2, Spread: 0.4, PInf: 0.2, Ties: 0.2},
-		{B: 0, In: 4, Out: 2, Spread: 0.1},
-		{B: 21, In: 3, Out: 7, Bias: 1, Dendritic: true, Unit: 1.3, Near: 1e-5, Ties: 0.3},
-		{B: 1, In: 40, Out: 1, Axonal: true, Dendritic: true, Spread: 0.3, PInf: 0.5},
-		{B: 9, In: 5, Out: 4, Unit: 0.7},                        // equal time constants
-		{B: 5, In: 5, Out: 4, Ratio: 2},                         // tau_mem = 2 tau_syn
-		{B: 6, In: 8, Out: 3, Bias: 3, Silent: true, PInf: 0.3}, // never fire
-		{B: 4, In: 7, Out: 2, PInf: 1},                          // no input spikes at all
-	}
-	ls := make([]*batch.PerturbedLayer, len(specs))
-	for m, s := range specs {
-		ls[m] = testnet.Perturbed(rng, s)
-	}
-	return ls
-}
-
 // FirstSpikesPop on the host-compiled kernels (one launch of dg_pert_rank
 // and one of dg_pert_spike for the whole population) gives every member
 // bss2model.FirstSpikes' times bit for bit, whatever the members' shapes;
@@ -235,7 +212,7 @@ func TestFirstSpikesPopMatchesGo(t *testing.T) {
 	defer eng.Release()
 	for round := 0; round < 3; round++ {
 		rng := rand.New(rand.NewPCG(31, uint64(round)))
-		ls := perturbedPop(rng)
+		ls := testnet.PerturbedMix(rng)
 		if round == 2 {
 			ls = ls[3:5] // fewer, smaller members after larger ones
 		}
