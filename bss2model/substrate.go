@@ -1,12 +1,10 @@
 package bss2model
 
 import (
-	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -61,14 +59,10 @@ type memberState struct {
 	lnet     batch.Network
 	x        *tensor.Dense
 	ltr      batch.Trace
-	ev       []event
-	ts       []float64
-	ws       []float64
-}
-
-type event struct {
-	t   float64
-	row int
+	// pl is the layer for the root finder where the neurons have their own
+	// time constants (tauM, tauS).
+	pl         batch.PerturbedLayer
+	tauM, tauS []float64
 }
 
 // NewSubstrate returns a substrate for the model p on engine eng.
@@ -147,18 +141,20 @@ func (s *Substrate) ForwardPop(ms []Member) error {
 		}
 		return nil
 	})
-	var idx []int
 	var nets []*batch.Network
+	var pls []*batch.PerturbedLayer
 	var xs []*tensor.Dense
 	var trs []*batch.Trace
 	for l := range ms[0].Net.Layers {
 		if err := s.parallel(len(ms), func(m int) error { return s.prepare(&st[m], &ms[m], l) }); err != nil {
 			return fmt.Errorf("bss2model: layer %d: %w", l, err)
 		}
-		idx, nets, xs, trs = idx[:0], nets[:0], xs[:0], trs[:0]
+		nets, xs, trs, pls = nets[:0], xs[:0], trs[:0], pls[:0]
 		for m := range st {
 			if st[m].ideal {
-				idx, nets, xs, trs = append(idx, m), append(nets, &st[m].lnet), append(xs, st[m].x), append(trs, &st[m].ltr)
+				nets, xs, trs = append(nets, &st[m].lnet), append(xs, st[m].x), append(trs, &st[m].ltr)
+			} else {
+				pls = append(pls, &st[m].pl)
 			}
 		}
 		if len(nets) > 0 {
@@ -166,19 +162,19 @@ func (s *Substrate) ForwardPop(ms []Member) error {
 				return fmt.Errorf("bss2model: layer %d: %w", l, err)
 			}
 		}
-		err := s.parallel(len(ms), func(m int) error {
+		if len(pls) > 0 {
+			if err := FirstSpikesOn(s.Engine, pls, s.Workers); err != nil {
+				return fmt.Errorf("bss2model: layer %d: %w", l, err)
+			}
+		}
+		_ = s.parallel(len(ms), func(m int) error { // cannot fail
 			lay, out := &ms[m].Net.Layers[l], ms[m].Trace.Times[l+1].Float64s()
 			if st[m].ideal {
 				copy(out, st[m].ltr.Output().Float64s())
-			} else {
-				st[m].rootFinder(lay, &ms[m].Chip.Layers[l], out)
 			}
 			s.observe(lay, out, ms[m].Rng)
 			return nil
 		})
-		if err != nil {
-			return fmt.Errorf("bss2model: layer %d: %w", l, err)
-		}
 	}
 	return nil
 }
@@ -332,6 +328,21 @@ func (s *Substrate) prepare(st *memberState, mb *Member, l int) error {
 		st.ideal = cl.TauMem[k] == 1 && cl.TauSyn[k] == 1
 	}
 	if !st.ideal {
+		// Every neuron with its own time constants: a perturbed layer for
+		// the root finder, writing into the member's trace.
+		st.tauM, st.tauS = grow(st.tauM, nOut), grow(st.tauS, nOut)
+		for k := range st.tauM {
+			st.tauM[k], st.tauS[k] = nrn.TauMem*cl.TauMem[k], nrn.TauSyn*cl.TauSyn[k]
+		}
+		st.pl = batch.PerturbedLayer{B: b, In: nIn, Out: nOut, Input: st.xin, BiasTimes: lay.BiasTimes,
+			W: st.w, TauMem: st.tauM, TauSyn: st.tauS, Theta: st.thr, Unit: nrn.TauSyn,
+			Output: mb.Trace.Times[l+1].Float64s()}
+		switch lay.Delay {
+		case batch.Axonal:
+			st.pl.AxonalDelays = st.d
+		case batch.Dendritic:
+			st.pl.DendriticDelays = st.d
+		}
 		return nil
 	}
 	for r := 0; r < rows; r++ {
@@ -381,51 +392,6 @@ func quantize(t, period float64) float64 {
 		return t
 	}
 	return math.Round(t/period) * period
-}
-
-// rootFinder computes every (sample, neuron) of the member's layer with
-// the neuron's own time constants through Membrane.FirstSpike.
-func (st *memberState) rootFinder(lay *batch.Layer, cl *ChipLayer, out []float64) {
-	nIn, nOut := lay.In, lay.Out
-	nrn := lay.Neuron
-	w, d, thr := st.w, st.d, st.thr
-	for smp := 0; smp < st.b; smp++ {
-		st.ev = st.ev[:0]
-		for i, t := range st.xin[smp*nIn : (smp+1)*nIn] {
-			if lay.Delay == batch.Axonal {
-				t += d[i]
-			}
-			if t < math.Inf(1) {
-				st.ev = append(st.ev, event{t, i})
-			}
-		}
-		for j, t := range lay.BiasTimes {
-			st.ev = append(st.ev, event{t, nIn + j})
-		}
-		slices.SortFunc(st.ev, func(a, b event) int {
-			if c := cmp.Compare(a.t, b.t); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.row, b.row)
-		})
-		st.ts = grow(st.ts, len(st.ev))
-		st.ws = grow(st.ws, len(st.ev))
-		for m, e := range st.ev {
-			st.ts[m] = e.t
-		}
-		for k := 0; k < nOut; k++ {
-			for m, e := range st.ev {
-				st.ws[m] = w[e.row*nOut+k]
-			}
-			mb := Membrane{TauMem: nrn.TauMem * cl.TauMem[k], TauSyn: nrn.TauSyn * cl.TauSyn[k],
-				Unit: nrn.TauSyn, Theta: thr[k]}
-			t := mb.FirstSpike(st.ts, st.ws)
-			if lay.Delay == batch.Dendritic {
-				t += d[k]
-			}
-			out[smp*nOut+k] = t
-		}
-	}
 }
 
 func grow(s []float64, n int) []float64 {
