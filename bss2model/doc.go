@@ -11,8 +11,15 @@
 // ideal DelGrad backward pass of any batch.Engine can train on them, as
 // training against a real chip does.
 //
-// Evaluate runs one network on many chips in batched calls and reports the
-// accuracy per chip.
+// The substrate's unit of work is a population (Substrate.ForwardPop):
+// many chips, each with its own network, batch and stream of trial terms,
+// run layer by layer as one population pass of any batch.Engine (the Go
+// engine, or the kernels on a GPU), and the perturbed neurons of all chips
+// in one root-finder call (FirstSpikesOn: on the device where the engine
+// has one). A chip's times do not depend on the engine, the workers or the
+// chips it runs with. Evaluate runs one network on many chips in such
+// populations and reports the accuracy per chip; Params.Fit checks that a
+// network can be placed on one chip at all.
 //
 // Neurons with their own time constants have no closed form: Membrane
 // finds their first spike numerically. FirstSpikes solves a whole
