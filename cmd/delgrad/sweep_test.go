@@ -98,12 +98,26 @@ params = ["layers.0.size"]
 			}
 		}
 	}
+	// A task that fails (its grid point unreadable) ends only itself: the
+	// other slot's task goes on; the error names the task (exit code 2,
+	// the sweep's input).
+	pt := filepath.Join(c, "layers.0.size=6", sweep.PointConfigFile)
+	good := mustRead(t, pt)
+	os.WriteFile(pt, []byte("layers = 3\n"), 0o644)
+	var co, ce bytes.Buffer
+	err := run([]string{"sweep", "-out", c, "-devices", "cpu=1,cpu=1"}, &co, &ce)
+	var ue usageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "1 of 2 tasks failed") || !strings.Contains(err.Error(), "task 1 (layers.0.size=6)") ||
+		!strings.Contains(co.String(), "task 0 layers.0.size=4 [cpu#") || !strings.Contains(ce.String(), "delgrad: task 1 (layers.0.size=6) on cpu#") {
+		t.Fatalf("sweep with a task that fails: %v\n%s\n%s", err, co.String(), ce.String())
+	}
+	os.WriteFile(pt, good, 0o644)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	w := &cancelWriter{on: "task 0 epoch 1/2", cancel: cancel}
 	var e bytes.Buffer
-	err := runContext(ctx, []string{"sweep", "-file", spec, "-out", b, "-workers", "2"}, w, &e)
+	err = runContext(ctx, []string{"sweep", "-file", spec, "-out", b, "-workers", "2"}, w, &e)
 	if !errors.Is(err, errInterrupted) || !strings.Contains(err.Error(), "continue with: delgrad sweep -out "+b) {
 		t.Fatalf("interrupted sweep: %v\n%s", err, w.String())
 	}
@@ -118,7 +132,6 @@ params = ["layers.0.size"]
 	var o bytes.Buffer
 	e.Reset()
 	err = run([]string{"sweep", "-file", spec, "-out", b, "-workers", "2"}, &o, &e)
-	var ue usageError
 	if err == nil || errors.As(err, &ue) || !strings.Contains(err.Error(), "1 runs failed") || !strings.Contains(err.Error(), "-retry-failed") ||
 		!strings.Contains(e.String(), filepath.Join("layers.0.size=6", "seed2")+" failed at epoch 0") {
 		t.Fatalf("sweep with a blocked run: %v\n%s\n%s", err, o.String(), e.String())
