@@ -141,10 +141,10 @@ func addExp(y float64, k int) float64 {
 // Expm1 returns e^x - 1, accurate also where x is near zero (where
 // Exp(x) - 1 cancels). It is fdlibm's expm1 (argument reduction by ln 2
 // with a correction term, a rational approximation on [-ln2/2, ln2/2]),
-// as package math ports it, with two edge cases as fdlibm has them: the
-// largest finite result (x up to ln(MaxFloat64)) does not overflow, and
-// x = ln(MaxFloat64) itself is finite. kernels/delgrad.cuh's dg_expm1 is
-// the same code.
+// the same bits as package math's port except at the top of the range,
+// where it keeps fdlibm's bounds: x = ln(MaxFloat64) gives the finite
+// e^x - 1 (math.Expm1 gives +Inf), and a reduction by 1024 ln 2 scales by
+// multiplication. kernels/delgrad.cuh's dg_expm1 is the same code.
 func Expm1(x float64) float64 {
 	switch {
 	case x != x || x > math.MaxFloat64:
