@@ -45,8 +45,16 @@ step "perturbed layers (chips with time-constant mismatch): GPU against bss2mode
 timeout 60 "$dir/kernels.test" -test.run 'TestPerturbedParity' -test.v > "$logs/perturbed.log" 2>&1 || rc=1
 grep -E -- '--- (PASS|FAIL|SKIP)|PERTPARITY' "$logs/perturbed.log" | sed 's/^ *[a-z_]*\.go:[0-9]*: PERTPARITY /  /' | head -8
 grep -E -A3 -- '--- FAIL' "$logs/perturbed.log" | head
+step "simulated BrainScaleS-2 chips: GPU against CPU per chip, hardware-aware training, 1000 chips timed"
+timeout 150 "$dir/kernels.test" -test.run 'TestChipsMatchCPU|TestHardwareAwareTrainingMatchesCPU' -test.v > "$logs/chips.log" 2>&1 || rc=1
+grep -E -- '--- (PASS|FAIL|SKIP)|CHIPS|HWTRAINED' "$logs/chips.log" | sed 's/^ *[a-z_]*\.go:[0-9]*: /  /' | head -10
+grep -E -A3 -- '--- FAIL' "$logs/chips.log" | head
+timeout 150 "$dir/kernels.test" -test.run '^$' -test.bench 'BenchmarkChips' -test.benchtime 2x > "$logs/chips-bench.log" 2>&1 || rc=1
+awk '/^BenchmarkChips/ { for (i = 1; i < NF; i++) { if ($(i+1) == "chip-samples/s") c = $i; if ($(i+1) == "s/1000chips") s = $i }
+  printf "%-40s %14.0f chip-samples/s %8.3f s per 1000 chips (targets: Yin-Yang x 1000 samples 0.2 s, MNIST x 10000 10 s)\n", $1, c, s }' "$logs/chips-bench.log"
+grep -E '^(FAIL|panic)' "$logs/chips-bench.log" | head -3
 step "benchmarks (kernels.test)"
-timeout 120 "$dir/kernels.test" -test.run '^$' -test.bench . -test.benchtime 3x > "$logs/bench.log" 2>&1 || rc=1
+timeout 120 "$dir/kernels.test" -test.run '^$' -test.bench 'Benchmark[^C]' -test.benchtime 3x > "$logs/bench.log" 2>&1 || rc=1
 awk -v peak="$peak" 'BEGIN {split(peak, p, " ")}
   /^Benchmark/ {
     sps = ""; gf = ""; gb = ""; ns = ""; us = ""; eu = ""; nss = "";
