@@ -45,6 +45,10 @@ step "perturbed layers (chips with time-constant mismatch): GPU against bss2mode
 timeout 60 "$dir/kernels.test" -test.run 'TestPerturbedParity' -test.v > "$logs/perturbed.log" 2>&1 || rc=1
 grep -E -- '--- (PASS|FAIL|SKIP)|PERTPARITY' "$logs/perturbed.log" | sed 's/^ *[a-z_]*\.go:[0-9]*: PERTPARITY /  /' | head -8
 grep -E -A3 -- '--- FAIL' "$logs/perturbed.log" | head
+step "devices: NewGPUOn on every ordinal, and a bad ordinal refused"
+timeout 30 "$dir/kernels.test" -test.run 'TestNewGPUOn' -test.v > "$logs/devices.log" 2>&1 || rc=1
+grep -E -- '--- (PASS|FAIL|SKIP)' "$logs/devices.log" | head -4
+grep -E -A3 -- '--- FAIL' "$logs/devices.log" | head
 step "simulated BrainScaleS-2 chips: GPU against CPU per chip, hardware-aware training, 1000 chips timed"
 timeout 150 "$dir/kernels.test" -test.run 'TestChipsMatchCPU|TestHardwareAwareTrainingMatchesCPU' -test.v > "$logs/chips.log" 2>&1 || rc=1
 grep -E -- '--- (PASS|FAIL|SKIP)|CHIPS|HWTRAINED' "$logs/chips.log" | sed 's/^ *[a-z_]*\.go:[0-9]*: /  /' | head -10

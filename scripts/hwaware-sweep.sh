@@ -1,42 +1,58 @@
 #!/usr/bin/env bash
-# Trains the hardware-aware Yin-Yang configs (and the WA network without the
-# chip model, train -ideal) for each seed, evaluates every run on the same
-# 1000 held-out simulated BrainScaleS-2 chips (delgrad robustness) and writes
-# results/bss2.md.
-# Usage (from the repository root): [SEEDS="1 2 3"] [CHIPS=1000] [TRAIN=0] scripts/hwaware-sweep.sh
-# (TRAIN=0 reuses the runs already in runs/hwaware and only evaluates them).
+# Trains the hardware-aware Yin-Yang configs as one sweep each (sweeps/hwaware/*.toml: seeds
+# 1-3 as a population; each run is what `delgrad train -config C -seed S` writes), the WA
+# network without the chip model (train -ideal -seeds), evaluates every run on the same
+# 1000 held-out simulated BrainScaleS-2 chips (delgrad robustness) and writes results/bss2.md
+# (keeping its hardware-aware MNIST section, which scripts/hwaware-mnist.sh writes).
+# Usage (from the repository root): [SEEDS=1-3] [CHIPS=1000] [TRAIN=0] scripts/hwaware-sweep.sh
+# (TRAIN=0 reuses the runs already in runs/hwaware and only evaluates them; SEEDS other than
+# the sweep files' 1-3 train with train -seeds instead of the sweep files).
 set -euo pipefail
-read -r -a seeds <<< "${SEEDS:-1 2 3}"
+seedspec=${SEEDS:-1-3}
 chips=${CHIPS:-1000}
 go build -o bin/delgrad ./cmd/delgrad
+read -r -a seeds <<< "$(python3 -c "
+import sys
+out = []
+for part in sys.argv[1].split(','):
+    a, _, b = part.partition('-')
+    out += list(range(int(a), int(b or a) + 1))
+print(' '.join(map(str, out)))" "$seedspec")"
 out=results/bss2.md
 mkdir -p results runs/hwaware
 field() { python3 -c "import json;r=json.load(open('$1/summary.json'))['runs'][$2];print('%.2f'%(100*r['chip_accuracy']['$3']) if '$3'!='ideal' else '%.2f'%(100*r['ideal_accuracy']))"; }
 sps() { python3 -c "import json;print('%.0f'%json.load(open('$1/summary.json'))['runs'][$2]['samples_per_second'])"; }
 secs() { python3 -c "import json;print('%.1f'%json.load(open('$1/summary.json'))['runs'][$2]['seconds'])"; }
 mean() { python3 -c "import sys;v=[float(x) for x in sys.argv[1:]];print('%.2f'%(sum(v)/len(v)))" "$@"; }
-rows=()
+run() { echo "runs/hwaware/$1/$2/seed$3"; } # run CONFIG POINT SEED
+if [ "${TRAIN:-1}" != 0 ]; then
+  for c in WA W; do
+    if [ "$seedspec" = 1-3 ]; then
+      bin/delgrad sweep -file sweeps/hwaware/yin_yang_hwaware_$c.toml -out runs/hwaware/$c -quiet -force
+    else
+      bin/delgrad train -config yin_yang_hwaware_$c -seeds "$seedspec" -out runs/hwaware/$c/base -quiet -force
+    fi
+  done
+  bin/delgrad train -config yin_yang_hwaware_WA -ideal -seeds "$seedspec" -out runs/hwaware/WA_ideal/base -quiet -force
+fi
 for s in "${seeds[@]}"; do
-  if [ "${TRAIN:-1}" != 0 ]; then
-    for c in WA W; do
-      bin/delgrad train -config yin_yang_hwaware_$c -seed "$s" -out runs/hwaware/$c-$s -quiet -force
-    done
-    bin/delgrad train -config yin_yang_hwaware_WA -ideal -seed "$s" -out runs/hwaware/WA_ideal-$s -quiet -force
-  fi
-  bin/delgrad robustness -run runs/hwaware/WA-$s -compare runs/hwaware/WA_ideal-$s -chips "$chips" -quiet
-  bin/delgrad robustness -run runs/hwaware/W-$s -chips "$chips" -quiet
+  bin/delgrad robustness -run "$(run WA base "$s")" -compare "$(run WA_ideal base "$s")" -chips "$chips" -quiet
+  bin/delgrad robustness -run "$(run W base "$s")" -chips "$chips" -quiet
 done
 {
   echo "# Hardware-aware Yin-Yang on simulated BrainScaleS-2 chips"
   echo
   echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; $(go version | cut -d' ' -f3); $(date -u +%Y-%m-%d)."
-  echo "Produced by \`SEEDS=\"${seeds[*]}\" CHIPS=$chips scripts/hwaware-sweep.sh\`. Per seed S:"
+  echo "Produced by \`SEEDS=$seedspec CHIPS=$chips scripts/hwaware-sweep.sh\`:"
   echo
-  echo "    bin/delgrad train -config yin_yang_hwaware_WA -seed S -out runs/hwaware/WA-S"
-  echo "    bin/delgrad train -config yin_yang_hwaware_W  -seed S -out runs/hwaware/W-S"
-  echo "    bin/delgrad train -config yin_yang_hwaware_WA -ideal -seed S -out runs/hwaware/WA_ideal-S"
-  echo "    bin/delgrad robustness -run runs/hwaware/WA-S -compare runs/hwaware/WA_ideal-S -chips $chips"
-  echo "    bin/delgrad robustness -run runs/hwaware/W-S -chips $chips"
+  echo "    bin/delgrad sweep -file sweeps/hwaware/yin_yang_hwaware_WA.toml -out runs/hwaware/WA"
+  echo "    bin/delgrad sweep -file sweeps/hwaware/yin_yang_hwaware_W.toml -out runs/hwaware/W"
+  echo "    bin/delgrad train -config yin_yang_hwaware_WA -ideal -seeds $seedspec -out runs/hwaware/WA_ideal/base"
+  echo "    bin/delgrad robustness -run runs/hwaware/WA/base/seedS -compare runs/hwaware/WA_ideal/base/seedS -chips $chips"
+  echo "    bin/delgrad robustness -run runs/hwaware/W/base/seedS -chips $chips"
+  echo
+  echo "Each run of a sweep (a population of the seeds) is, byte for byte, what"
+  echo "\`delgrad train -config C -seed S\` writes."
   echo
   echo "Every network (the final one, after 300 epochs) is evaluated on the same $chips chips"
   echo "(robustness seed 12345: streams training never draws from), on the published 1000-sample"
@@ -52,9 +68,9 @@ for c in WA W WA_ideal; do
   vals=()
   for s in "${seeds[@]}"; do
     case $c in
-      WA) d=runs/hwaware/WA-$s/robustness; i=0 ;;
-      WA_ideal) d=runs/hwaware/WA-$s/robustness; i=1 ;;
-      W) d=runs/hwaware/W-$s/robustness; i=0 ;;
+      WA) d=$(run WA base "$s")/robustness; i=0 ;;
+      WA_ideal) d=$(run WA base "$s")/robustness; i=1 ;;
+      W) d=$(run W base "$s")/robustness; i=0 ;;
     esac
     m=$(field "$d" $i mean)
     vals+=("$m")
