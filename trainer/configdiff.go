@@ -52,7 +52,9 @@ var unchecked = map[string]bool{"training.epochs": true}
 
 // diffConfigs compares the configuration a checkpoint recorded (its TOML
 // encoding; empty in checkpoints written before configurations were
-// recorded, which compare equal to anything) with cur.
+// recorded, which compare equal to anything) with cur. The recorded text
+// is read as Parse reads a config, so a key it lacks counts as its
+// default.
 func diffConfigs(old string, cur Config) ([]ConfigChange, error) {
 	if old == "" {
 		return nil, nil
@@ -60,6 +62,15 @@ func diffConfigs(old string, cur Config) ([]ConfigChange, error) {
 	var sb strings.Builder
 	if err := cur.Encode(&sb); err != nil {
 		return nil, err
+	}
+	// Keys added since the checkpoint was written (a new [bss2] term)
+	// take their defaults when the old text is parsed: compare that, not
+	// the text, so that they are no change.
+	if oc, err := Parse(strings.NewReader(old)); err == nil {
+		var ob strings.Builder
+		if err := oc.Encode(&ob); err == nil {
+			old = ob.String()
+		}
 	}
 	a, err := flatTOML(old)
 	if err != nil {

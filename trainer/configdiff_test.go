@@ -37,3 +37,31 @@ func TestDiffConfigs(t *testing.T) {
 		t.Errorf("a checkpoint without a recorded config compared unequal: %v", ch)
 	}
 }
+
+// A checkpoint written before a [bss2] key existed (here the placement
+// keys) compares equal to the same config now, where the key has its
+// default; a real change next to it is still found.
+func TestDiffConfigsNewKeys(t *testing.T) {
+	c := onChip(tinyConfig(8, "axonal"), bss2model.Defaults())
+	var sb strings.Builder
+	if err := c.Encode(&sb); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(sb.String(), "\n") {
+		if !strings.Contains(l, "circuits") && !strings.Contains(l, "synapse_rows") {
+			lines = append(lines, l)
+		}
+	}
+	old := strings.Join(lines, "\n")
+	if old == sb.String() {
+		t.Fatal("the encoded config has no placement keys to drop")
+	}
+	if ch, err := diffConfigs(old, c); err != nil || len(ch) != 0 {
+		t.Fatalf("a config that lacks keys added since: %v, %v", FormatChanges(ch), err)
+	}
+	c.Training.LearningRate = 0.02
+	if ch, err := diffConfigs(old, c); err != nil || FormatChanges(ch) != "training.learning_rate: 0.005 -> 0.02" {
+		t.Fatalf("a real change: %v, %v", FormatChanges(ch), err)
+	}
+}
