@@ -195,6 +195,11 @@ func NewTrainer(cfg Config, data Data, engine batch.Engine) (*Trainer, error) {
 		if t.sub, err = bss2model.NewSubstrate(*cfg.BSS2, engine); err != nil {
 			return nil, fmt.Errorf("trainer: %w", err)
 		}
+		// The chip's terms and root finder use the engine's CPU workers
+		// (all cores for a device engine).
+		if w, ok := engine.(interface{ Workers() int }); ok {
+			t.sub.Workers = w.Workers()
+		}
 		t.chip = bss2model.NewChip(cfg.BSS2, m.Net, rand.New(rand.NewPCG(cfg.Seed, 0x63686970))) // "chip"
 	}
 	t.initDevice()

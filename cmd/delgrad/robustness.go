@@ -71,6 +71,7 @@ func robustnessCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	seed := seedFlag(fl, &defSeed, "an `integer` >= 0 that seeds the chips (training never draws from these streams: the chips are held out)")
 	split := fl.String("split", "test", "split: train, validation or test")
 	out := fl.String("out", "", "output directory (default: RUN/robustness)")
+	placement := fl.Bool("placement", true, "refuse a network that does not fit on one chip (bss2.neuron_circuits, bss2.synapse_rows, bss2.circuits_per_neuron); -placement=false evaluates it as if it fit")
 	device := deviceFlag(fl, "cpu, gpu or auto")
 	workers := workersFlag(fl, "CPU workers: the Go engine's, and the goroutines that draw the chips' terms")
 	quiet := quietFlag(fl)
@@ -118,6 +119,14 @@ func robustnessCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	for i := len(runs) - 1; i >= 0; i-- {
 		if p := runs[i].Trainer.Cfg.BSS2; p != nil {
 			params, from = *p, dirs[i]+"/config.toml [bss2]"
+		}
+	}
+	if !*placement {
+		params.CircuitsPerNeuron = 0 // recorded in summary.json's chip_model
+	}
+	for i, r := range runs {
+		if err := params.Fit(r.Trainer.Model.Net); err != nil {
+			return usageError{fmt.Errorf("robustness: %s does not fit on one chip: %w (-placement=false evaluates it as if it did)", dirs[i], err)}
 		}
 	}
 	nw := *workers

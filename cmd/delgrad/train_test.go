@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/delgrad-go/delgrad/bench"
+	"github.com/delgrad-go/delgrad/configs"
 )
 
 func runOK(t *testing.T, args ...string) string {
@@ -418,5 +420,46 @@ func TestBenchPopulation(t *testing.T) {
 		if exitCode(err) != 2 || !errors.As(err, &ue) || !strings.Contains(err.Error(), "-population") {
 			t.Errorf("bench -population %q: %v, want a usage error naming -population", list, err)
 		}
+	}
+}
+
+// robustness refuses, before evaluating anything, a network that does not
+// fit on one chip (here 300 hidden neurons, each with more spike sources
+// than two circuits' synapse rows take), naming the limit and the way
+// past it; -placement=false evaluates it.
+func TestRobustnessPlacement(t *testing.T) {
+	f, err := configs.Open("yin_yang_H30_W")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Replace(string(raw), "size = 30\n", "size = 300\n", 1)
+	if big == string(raw) {
+		t.Fatal("yin_yang_H30_W has no hidden layer of 30 to enlarge")
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "big.toml")
+	if err := os.WriteFile(cfg, []byte(big), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run1 := filepath.Join(dir, "run")
+	runOK(t, "train", "-config", cfg, "-epochs", "1", "-out", run1, "-quiet")
+	var o, e bytes.Buffer
+	err = run([]string{"robustness", "-run", run1, "-chips", "2", "-quiet"}, &o, &e)
+	var ue usageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "does not fit on one chip") ||
+		!strings.Contains(err.Error(), "300 spike sources") || !strings.Contains(err.Error(), "-placement=false") {
+		t.Fatalf("robustness of a 300-neuron layer: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(run1, "robustness")); !os.IsNotExist(err) {
+		t.Fatalf("the refused evaluation wrote %s/robustness (%v)", run1, err)
+	}
+	out := runOK(t, "robustness", "-run", run1, "-chips", "2", "-quiet", "-placement=false")
+	if !strings.Contains(out, "2 chips") {
+		t.Fatalf("robustness -placement=false:\n%s", out)
 	}
 }
