@@ -27,7 +27,7 @@ type EvalOptions struct {
 	// Engine runs the chips' population passes (nil: batch.NewCPU(Workers)).
 	Engine batch.Engine
 	// Group is the number of chips in one population pass (0: as many as
-	// fit in about GroupBytes of traces, at most Chips).
+	// fit in about GroupBytes, and few enough for MinPasses passes).
 	Group int
 	// Progress, when not nil, is called after each population pass (from
 	// one goroutine at a time) with the number of chips done.
@@ -99,6 +99,7 @@ func EvaluateContext(ctx context.Context, net *batch.Network, p Params, input *t
 	group := opt.Group
 	if group == 0 {
 		group = int(max(1, GroupBytes/chipBytes(net, len(labels))))
+		group = min(group, (opt.Chips+MinPasses-1)/MinPasses)
 	}
 	group = min(group, opt.Chips)
 	res := make([]ChipResult, opt.Chips)
@@ -115,7 +116,7 @@ func EvaluateContext(ctx context.Context, net *batch.Network, p Params, input *t
 			return nil
 		})
 		if err := sub.ForwardPop(ms[:n]); err != nil {
-			return nil, fmt.Errorf("chips %d-%d: %w", lo, lo+n-1, err)
+			return nil, fmt.Errorf("bss2model: chips %d-%d: %w", lo, lo+n-1, err)
 		}
 		_ = sub.parallel(n, func(j int) error { // cannot fail
 			res[lo+j] = score(lo+j, trs[j].Output(), labels)
@@ -128,15 +129,24 @@ func EvaluateContext(ctx context.Context, net *batch.Network, p Params, input *t
 	return res, nil
 }
 
-// chipBytes is the host memory of one chip's trace and scratch for b
-// samples of net.
+// chipBytes is the host memory of one chip's pass over b samples of net:
+// its trace, the one-layer traces and jittered inputs of its scratch, and
+// per layer its gains, realised weights and the engine's copy of them.
 func chipBytes(net *batch.Network, b int) int64 {
-	n := int64(net.Inputs * max(net.Multiplex, 1))
+	in0 := int64(net.Inputs * max(net.Multiplex, 1))
+	perSample, fixed, maxIn := in0, int64(0), int64(0)
 	for _, lay := range net.Layers {
-		n += 2*int64(lay.Out) + int64(lay.In)
+		perSample += 2*int64(lay.Out) + int64(lay.In) // trace, one-layer trace
+		maxIn = max(maxIn, int64(lay.In))
+		fixed += 3 * int64(lay.Rows()) * int64(lay.Out)
 	}
-	return 8 * int64(b) * n
+	return 8 * (int64(b)*(perSample+maxIn) + fixed)
 }
+
+// MinPasses is the fewest population passes Evaluate splits its chips
+// into when EvalOptions.Group is 0, so that progress and an interrupt
+// come between passes.
+const MinPasses = 16
 
 // score returns chip i's result from its observed output times.
 func score(i int, out *tensor.Dense, labels []int) ChipResult {

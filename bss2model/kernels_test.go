@@ -13,42 +13,57 @@ import (
 )
 
 // The chips' population passes on the kernels (compiled for the host, one
-// launch per kernel for all chips) give the Go engine's times bit for bit,
-// for every term of the model, and so the same accuracy per chip.
+// launch per kernel for all chips, the perturbed neurons in the kernels'
+// root finder) give the Go engine's times bit for bit, for every term of
+// the model, both regimes, axonal and dendritic delays, bias spikes and
+// multiplexing, and so the same accuracy per chip.
 func TestKernelsMatchGo(t *testing.T) {
+	nets := []struct {
+		name   string
+		tauMem float64
+		kind   batch.DelayKind
+		bias   int
+		mux    int
+	}{
+		{"equal_axonal_mux", 1, batch.Axonal, 0, 5},
+		{"equal_dendritic_bias", 1, batch.Dendritic, 1, 1},
+		{"double_axonal_bias", 2, batch.Axonal, 2, 2},
+	}
 	for _, tc := range termCases {
-		t.Run(tc.name, func(t *testing.T) {
-			p := Ideal()
-			tc.set(&p)
-			rng := rand.New(rand.NewPCG(51, 52))
-			const k = 4
-			ns := popNets(rng, k, 1, batch.Axonal, 0, 5)
-			xs := make([]*tensor.Dense, k)
-			chips := make([]*Chip, k)
-			for m := range ns {
-				xs[m] = randInput(rng, 15+4*m, 4)
-				chips[m] = NewChip(&p, ns[m], rng)
-			}
-			run := func(eng batch.Engine) []Member {
-				sub := &Substrate{P: p, Engine: eng, Workers: 2}
-				ms := make([]Member, k)
-				for m := range ms {
-					ms[m] = Member{Net: ns[m], Chip: chips[m], Input: xs[m], Trace: &batch.Trace{}, Rng: rand.New(rand.NewPCG(9, uint64(m)))}
+		for _, nc := range nets {
+			t.Run(tc.name+"/"+nc.name, func(t *testing.T) {
+				p := Ideal()
+				tc.set(&p)
+				rng := rand.New(rand.NewPCG(51, 52))
+				const k = 4
+				ns := popNets(rng, k, nc.tauMem, nc.kind, nc.bias, nc.mux)
+				xs := make([]*tensor.Dense, k)
+				chips := make([]*Chip, k)
+				for m := range ns {
+					xs[m] = randInput(rng, 15+4*m, 4)
+					chips[m] = NewChip(&p, ns[m], rng)
 				}
-				if err := sub.ForwardPop(ms); err != nil {
-					t.Fatal(err)
+				run := func(eng batch.Engine) []Member {
+					sub := &Substrate{P: p, Engine: eng, Workers: 2}
+					ms := make([]Member, k)
+					for m := range ms {
+						ms[m] = Member{Net: ns[m], Chip: chips[m], Input: xs[m], Trace: &batch.Trace{}, Rng: rand.New(rand.NewPCG(9, uint64(m)))}
+					}
+					if err := sub.ForwardPop(ms); err != nil {
+						t.Fatal(err)
+					}
+					return ms
 				}
-				return ms
-			}
-			want, got := run(batch.NewCPU(1)), run(host.New())
-			for m := range want {
-				for l := range want[m].Trace.Times {
-					if !slices.Equal(got[m].Trace.Times[l].Float64s(), want[m].Trace.Times[l].Float64s()) {
-						t.Fatalf("member %d, times %d: kernels differ from the Go engine", m, l)
+				want, got := run(batch.NewCPU(1)), run(host.New())
+				for m := range want {
+					for l := range want[m].Trace.Times {
+						if !slices.Equal(got[m].Trace.Times[l].Float64s(), want[m].Trace.Times[l].Float64s()) {
+							t.Fatalf("member %d, times %d: kernels differ from the Go engine", m, l)
+						}
 					}
 				}
-			}
-		})
+			})
+		}
 	}
 	t.Run("evaluate", func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(53, 54))

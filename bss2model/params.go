@@ -242,7 +242,7 @@ func (p *Params) Fit(net *batch.Network) error {
 		src := lay.In + len(lay.BiasTimes)
 		c := (src + perCircuit - 1) / perCircuit
 		if c > p.CircuitsPerNeuron {
-			return fmt.Errorf("bss2model: layer %d: each neuron receives %d spike sources (%d inputs, %d bias spikes), %d synapse rows with signed weights, more than %d circuits of %d rows hold (%d sources; bss2.circuits_per_neuron, bss2.synapse_rows): use fewer inputs per neuron",
+			return fmt.Errorf("bss2model: layer %d: each neuron receives %d spike sources (%d inputs, %d bias spikes), %d synapse rows with signed weights, more than %d circuits of %d rows hold (%d sources; bss2.circuits_per_neuron, bss2.synapse_rows): give the layer fewer inputs (the size of the layer below, data.multiplex for layer 0) or fewer bias spikes",
 				l, src, lay.In, len(lay.BiasTimes), 2*src, p.CircuitsPerNeuron, p.SynapseRows, p.CircuitsPerNeuron*perCircuit)
 		}
 		used += c * lay.Out

@@ -43,10 +43,10 @@ func perturbedOf(p *Params, net *batch.Network, chip *Chip, l, b int, in []float
 	return pl
 }
 
-// FirstSpikes computes what the substrate's root finder does: on chips
-// with time-constant mismatch (and threshold offsets, gains and 6-bit
-// weights, which it folds into the perturbed layer), every layer's times
-// are those of FirstSpikes on the layer's perturbed layer, bit for bit,
+// The substrate hands FirstSpikes the perturbed layer that perturbedOf
+// builds from the chip: on chips with time-constant mismatch (and
+// threshold offsets, gains and 6-bit weights, folded into the perturbed
+// layer), every layer's times are those of FirstSpikes on it, bit for bit,
 // for both regimes, every delay kind the chip realises, bias spikes and
 // multiplexed inputs; on 1 and 3 goroutines.
 func TestFirstSpikesIsRootFinder(t *testing.T) {

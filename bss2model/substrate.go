@@ -23,7 +23,8 @@ type Substrate struct {
 	// Engine computes the layers whose neurons keep the ideal ratio of time
 	// constants (a threshold offset or a gain is a rescaling of the weights
 	// there, so the closed forms still hold), as population passes; other
-	// layers go through Membrane's root finder.
+	// layers go through the root finder (FirstSpikesOn: the engine's
+	// device where it has one, else Membrane on goroutines).
 	Engine batch.Engine
 	// Workers is the number of goroutines that draw the members' terms and
 	// run the root finder (0: GOMAXPROCS). The results do not depend on it.
@@ -58,7 +59,9 @@ type memberState struct {
 	xin, jit []float64
 	lnet     batch.Network
 	x        *tensor.Dense
-	ltr      batch.Trace
+	// ltrs[l] is layer l's one-layer trace (one per layer, so that
+	// layers of other shapes do not reallocate each other's).
+	ltrs []batch.Trace
 	// pl is the layer for the root finder where the neurons have their own
 	// time constants (tauM, tauS).
 	pl         batch.PerturbedLayer
@@ -130,6 +133,9 @@ func (s *Substrate) ForwardPop(ms []Member) error {
 		mb := &ms[m]
 		b := mb.Input.Shape()[0]
 		st[m].b = b
+		if len(st[m].ltrs) < len(mb.Net.Layers) {
+			st[m].ltrs = make([]batch.Trace, len(mb.Net.Layers))
+		}
 		mux := max(mb.Net.Multiplex, 1)
 		mb.Trace.Reshape(mb.Net, b)
 		x := mb.Trace.Times[0].Float64s()
@@ -152,7 +158,7 @@ func (s *Substrate) ForwardPop(ms []Member) error {
 		nets, xs, trs, pls = nets[:0], xs[:0], trs[:0], pls[:0]
 		for m := range st {
 			if st[m].ideal {
-				nets, xs, trs = append(nets, &st[m].lnet), append(xs, st[m].x), append(trs, &st[m].ltr)
+				nets, xs, trs = append(nets, &st[m].lnet), append(xs, st[m].x), append(trs, &st[m].ltrs[l])
 			} else {
 				pls = append(pls, &st[m].pl)
 			}
@@ -170,7 +176,7 @@ func (s *Substrate) ForwardPop(ms []Member) error {
 		_ = s.parallel(len(ms), func(m int) error { // cannot fail
 			lay, out := &ms[m].Net.Layers[l], ms[m].Trace.Times[l+1].Float64s()
 			if st[m].ideal {
-				copy(out, st[m].ltr.Output().Float64s())
+				copy(out, st[m].ltrs[l].Output().Float64s())
 			}
 			s.observe(lay, out, ms[m].Rng)
 			return nil

@@ -32,7 +32,7 @@ func chipNet(rng *rand.Rand, name string) (*batch.Network, int) {
 // TestChipsMatchCPU: simulated chips evaluated as populations on the GPU
 // give, chip by chip, the CPU engine's accuracies and times, for the
 // default model and with every term on (the perturbed time constants go
-// through the root finder on the host).
+// through the root finder, on the device too).
 func TestChipsMatchCPU(t *testing.T) {
 	g := gpu(t)
 	for _, name := range []string{"yinyang", "mnist16"} {

@@ -8,6 +8,7 @@
 # (TRAIN=0 reuses the runs already in runs/hwaware_mnist and only evaluates them).
 set -euo pipefail
 seeds=${SEEDS:-1-3}
+seeds=${seeds// /,}
 epochs=${EPOCHS:-30}
 chips=${CHIPS:-1000}
 device=${DEVICE:-cpu}
@@ -18,16 +19,23 @@ if [ "${TRAIN:-1}" != 0 ]; then
   bin/delgrad train -config 16x16_mnist_hwaware -seeds "$seeds" -epochs "$epochs" -device "$device" -out "$dir/chip" -quiet -force
   bin/delgrad train -config 16x16_mnist_hwaware -ideal -seeds "$seeds" -epochs "$epochs" -device "$device" -out "$dir/ideal" -quiet -force
 fi
-for run in "$dir"/chip/seed*; do
-  s=${run##*/seed}
-  bin/delgrad robustness -run "$run" -compare "$dir/ideal/seed$s" -chips "$chips" -device "$device" -quiet
+list=$(python3 -c "
+import sys
+out = []
+for part in sys.argv[1].split(','):
+    a, _, b = part.partition('-')
+    out += list(range(int(a), int(b or a) + 1))
+print(' '.join(map(str, out)))" "$seeds") || { echo "SEEDS=$SEEDS: give a range (1-3) or a list (1,2,3)" >&2; exit 2; }
+for s in $list; do
+  bin/delgrad robustness -run "$dir/chip/seed$s" -compare "$dir/ideal/seed$s" -chips "$chips" -device "$device" -quiet
 done
-python3 - "$dir" "$chips" "$epochs" "$seeds" "$device" <<'PY'
-import glob, json, os, platform, re, statistics, subprocess, sys
-d, chips, epochs, seeds, device = sys.argv[1:]
+python3 - "$dir" "$chips" "$epochs" "$seeds" "$device" $list <<'PY'
+import json, os, platform, re, statistics, subprocess, sys
+d, chips, epochs, seeds, device = sys.argv[1:6]
+runs = ['%s/chip/seed%s' % (d, s) for s in sys.argv[6:]]
 cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), platform.machine())
 rows, means = [], {'chip': [], 'ideal': []}
-for run in sorted(glob.glob(d + '/chip/seed*'), key=lambda p: int(p.rsplit('seed', 1)[1])):
+for run in runs:
     s = run.rsplit('seed', 1)[1]
     rob = json.load(open(run + '/robustness/summary.json'))
     for i, kind in enumerate(['chip', 'ideal']):

@@ -9,15 +9,17 @@
 # the sweep files' 1-3 train with train -seeds instead of the sweep files).
 set -euo pipefail
 seedspec=${SEEDS:-1-3}
+seedspec=${seedspec// /,} # "1 2 3" as well as 1-3 or 1,2,3
 chips=${CHIPS:-1000}
 go build -o bin/delgrad ./cmd/delgrad
-read -r -a seeds <<< "$(python3 -c "
+list=$(python3 -c "
 import sys
 out = []
 for part in sys.argv[1].split(','):
     a, _, b = part.partition('-')
     out += list(range(int(a), int(b or a) + 1))
-print(' '.join(map(str, out)))" "$seedspec")"
+print(' '.join(map(str, out)))" "$seedspec") || { echo "SEEDS=$SEEDS: give a range (1-3) or a list (1,2,3)" >&2; exit 2; }
+read -r -a seeds <<< "$list"
 out=results/bss2.md
 mkdir -p results runs/hwaware
 field() { python3 -c "import json;r=json.load(open('$1/summary.json'))['runs'][$2];print('%.2f'%(100*r['chip_accuracy']['$3']) if '$3'!='ideal' else '%.2f'%(100*r['ideal_accuracy']))"; }

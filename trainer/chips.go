@@ -31,8 +31,11 @@ func (t *Trainer) trainChip() *bss2model.Chip {
 // trace, as Substrate.Forward does for each alone, bit for bit: the runs
 // whose trainers share a chip model and an engine go as one population
 // pass (Substrate.ForwardPop). It returns each run's error; a run that
-// cannot go (a bad batch, a network the chip cannot realise) fails
-// alone, before any terms are drawn.
+// cannot go (a bad batch, a network the chip cannot realise) fails alone,
+// before the pass draws any trial term (a resampled chip is drawn
+// already). A pass that fails after its checks (the engine's fault, such
+// as a device out of memory) fails every run in it: their streams have
+// moved on, so they cannot be retried one by one as popPass does.
 func forwardChips(runs []chipRun) []error {
 	errs := make([]error, len(runs))
 	type key struct {

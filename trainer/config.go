@@ -619,7 +619,7 @@ func (c *Config) chipRanges() error {
 	p := c.BSS2
 	if lim := p.WeightLimit(); !math.IsInf(lim, 1) {
 		if cw := c.Training.ClipWeights; cw <= 0 || cw > lim*(1+1e-12) {
-			return fmt.Errorf("config: training.clip_weights = %v: the chip realises weights up to +-%v (bss2.weight_max / bss2.weight_scale): set training.clip_weights to at most %v, so that training stays in the chip's range",
+			return fmt.Errorf("config: training.clip_weights = %v: the chip realises weights up to +-%v (bss2.weight_max / bss2.weight_scale): set training.clip_weights to a value in (0, %v], so that training stays in the chip's range",
 				cw, lim, lim)
 		}
 	}

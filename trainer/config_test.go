@@ -171,7 +171,7 @@ func TestChipLimits(t *testing.T) {
 		name, toml, want string
 	}{
 		{"no clip", axonal + hw, "training.clip_weights = 0: the chip realises weights up to +-2.1"},
-		{"clip too wide", axonal + "[training]\nclip_weights = 3.0\n" + hw, "set training.clip_weights to at most 2.1"},
+		{"clip too wide", axonal + "[training]\nclip_weights = 3.0\n" + hw, "set training.clip_weights to a value in (0, 2.1]"},
 		{"delay positivity", "[[layers]]\nsize = 30\n[layers.delay]\nkind = \"dendritic\"\npositivity = \"clip\"\n[[layers]]\nsize = 3\n" +
 			"[training]\nclip_weights = 2.1\n" + hw, "layers[0].delay.positivity = \"clip\": the chip's delay neurons realise delays in [1.375, 5.542]"},
 		{"delays too short", "[[layers]]\nsize = 30\n[layers.delay]\nkind = \"axonal\"\nsigmoid_shift = 0.5\n[[layers]]\nsize = 3\n" +
