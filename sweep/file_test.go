@@ -1,6 +1,7 @@
 package sweep
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -187,5 +188,38 @@ func TestExampleSweep(t *testing.T) {
 	pcs, err := s.Configs()
 	if err != nil || len(pcs) != 16 || len(s.Seeds) != 20 {
 		t.Fatalf("example sweep: %d points, %d seeds, %v; want 16 and 20", len(pcs), len(s.Seeds), err)
+	}
+}
+
+// A hardware-aware sweep with a grid point whose network does not fit on
+// one chip is refused before anything is written or trained, naming the
+// point and the limit; without that point it is prepared.
+func TestPrepareChipFit(t *testing.T) {
+	for _, c := range []struct {
+		sizes, want string
+	}{
+		{"[30, 300]", "300 spike sources"},
+		{"[30, 60]", ""},
+	} {
+		p := writeSweep(t, "base = \"yin_yang_hwaware_W\"\nseeds = \"1\"\n[grid]\n\"layers.0.size\" = "+c.sizes+"\n")
+		s, err := ParseFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(t.TempDir(), "out")
+		_, err = Prepare(dir, s, false)
+		if c.want == "" {
+			if err != nil {
+				t.Fatalf("%s: %v", c.sizes, err)
+			}
+			continue
+		}
+		var ie InputError
+		if !errors.As(err, &ie) || !strings.Contains(err.Error(), "grid point layers.0.size=300") || !strings.Contains(err.Error(), c.want) {
+			t.Fatalf("%s: %v", c.sizes, err)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Fatalf("the refused sweep wrote %s (%v)", dir, err)
+		}
 	}
 }

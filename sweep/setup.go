@@ -104,6 +104,9 @@ func Prepare(dir string, s *Spec, force bool) (*Plan, error) {
 			return nil, InputError{fmt.Errorf("sweep: %s is not empty and holds no sweep (%s): give a new or empty directory", dir, SpecFile)}
 		}
 	}
+	if err := fitChips(dir, pcs); err != nil {
+		return nil, err
+	}
 	texts := make([][]byte, len(pcs))
 	for i, pc := range pcs {
 		var buf bytes.Buffer
@@ -211,4 +214,34 @@ func LoadPointConfig(dir, point string) (trainer.Config, error) {
 		return c, InputError{fmt.Errorf("sweep: %w", err)}
 	}
 	return c, nil
+}
+
+// fitChips refuses a sweep whose hardware-aware grid points ([bss2]) have
+// a network that does not fit on one chip, before any run trains, naming
+// the point and the limit. It loads each point's data (once per dataset)
+// for the network's input count.
+func fitChips(dir string, pcs []PointConfig) error {
+	loaded := map[string]trainer.Data{}
+	for _, pc := range pcs {
+		c := pc.Config
+		if c.BSS2 == nil {
+			continue
+		}
+		key := fmt.Sprintf("%+v", c.Data)
+		if c.Data.Name == "npy" {
+			key += pc.Name // relative paths are the point's
+		}
+		data, ok := loaded[key]
+		if !ok {
+			var err error
+			if data, err = trainer.LoadData(&c, filepath.Join(dir, pc.Name)); err != nil {
+				continue // the point's task reports it
+			}
+			loaded[key] = data
+		}
+		if err := trainer.CheckChip(&c, data); err != nil {
+			return InputError{fmt.Errorf("sweep: grid point %s: %w", pc.Name, err)}
+		}
+	}
+	return nil
 }

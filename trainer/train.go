@@ -189,8 +189,8 @@ func NewTrainer(cfg Config, data Data, engine batch.Engine) (*Trainer, error) {
 	t.Opt = newOptimizer(&cfg.Training, sizes)
 	t.g = batch.NewGradients(m.Net, 1)
 	if cfg.BSS2 != nil {
-		if err := cfg.BSS2.Fit(m.Net); err != nil {
-			return nil, fmt.Errorf("trainer: config %s cannot run on one chip ([bss2]): %w", cfg.Name, err)
+		if err := fitsChip(&cfg, m.Net); err != nil {
+			return nil, err
 		}
 		if t.sub, err = bss2model.NewSubstrate(*cfg.BSS2, engine); err != nil {
 			return nil, fmt.Errorf("trainer: %w", err)
@@ -490,4 +490,28 @@ type Eval struct {
 func (t *Trainer) Evaluate(set *dataset.Set) (Eval, error) {
 	evs, errs := evaluatePop([]*Trainer{t}, []*dataset.Set{set})
 	return evs[0], errs[0]
+}
+
+// CheckChip reports whether the network of the hardware-aware config c
+// ([bss2]) for data fits on one chip (bss2model.Params.Fit), as NewTrainer
+// checks before any training; nil for a config without [bss2].
+func CheckChip(c *Config, data Data) error {
+	if c.BSS2 == nil {
+		return nil
+	}
+	if data.Train == nil {
+		return fmt.Errorf("trainer: no training data")
+	}
+	m, err := NewModel(c, data.Train.F, rand.New(rand.NewPCG(c.Seed, 0)))
+	if err != nil {
+		return fmt.Errorf("trainer: %w", err)
+	}
+	return fitsChip(c, m.Net)
+}
+
+func fitsChip(c *Config, net *batch.Network) error {
+	if err := c.BSS2.Fit(net); err != nil {
+		return fmt.Errorf("trainer: config %s cannot run on one chip ([bss2]): %w", c.Name, err)
+	}
+	return nil
 }
