@@ -157,12 +157,24 @@ type TrainingConfig struct {
 	CheckpointEvery int `toml:"checkpoint_every"`
 }
 
-// ScheduleConfig is a learning-rate schedule.
+// ScheduleConfig is a learning-rate schedule: a factor on every
+// group's learning rate, per epoch e (0-based).
 type ScheduleConfig struct {
-	// Type is "none" or "step" (StepLR: lr * Gamma^(epoch / StepSize)).
+	// Type is "none", "step" (StepLR: Gamma^(e / StepSize), the
+	// reference's) or "cosine" (from 1 down to MinFactor over
+	// CosineEpochs epochs, half a cosine period, then MinFactor).
 	Type     string  `toml:"type"`
 	StepSize int     `toml:"step_size"`
 	Gamma    float64 `toml:"gamma"`
+	// CosineEpochs and MinFactor shape the cosine schedule. It counts
+	// from the end of the warm-up and does not follow training.epochs,
+	// so that a resumed run that trains longer keeps its past rates.
+	CosineEpochs int     `toml:"cosine_epochs"`
+	MinFactor    float64 `toml:"min_factor"`
+	// WarmupEpochs, with any type, raises the rate linearly over the
+	// first epochs, (e+1)/WarmupEpochs of it in epoch e (0: none); the
+	// step or cosine schedule starts after it.
+	WarmupEpochs int `toml:"warmup_epochs"`
 }
 
 // LossConfig is the loss function.
@@ -566,8 +578,19 @@ func (t *TrainingConfig) validate() error {
 	if err := positive(k+"adam_eps", t.AdamEps); err != nil {
 		return err
 	}
-	if err := oneOf(k+"schedule.type", t.Schedule.Type, []string{"none", "step"}); err != nil {
+	if err := oneOf(k+"schedule.type", t.Schedule.Type, []string{"none", "step", "cosine"}); err != nil {
 		return err
+	}
+	if t.Schedule.WarmupEpochs < 0 {
+		return fmt.Errorf("config: %sschedule.warmup_epochs = %d: must be >= 0 (0: no warm-up)", k, t.Schedule.WarmupEpochs)
+	}
+	if t.Schedule.Type == "cosine" {
+		if t.Schedule.CosineEpochs < 1 {
+			return fmt.Errorf("config: %sschedule.cosine_epochs = %d: must be >= 1 with type = \"cosine\" (e.g. training.epochs minus the warm-up)", k, t.Schedule.CosineEpochs)
+		}
+		if m := t.Schedule.MinFactor; math.IsNaN(m) || m < 0 || m > 1 {
+			return fmt.Errorf("config: %sschedule.min_factor = %v: must be in [0, 1]", k, m)
+		}
 	}
 	if t.Schedule.Type == "step" {
 		if t.Schedule.StepSize < 1 {

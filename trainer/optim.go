@@ -63,8 +63,18 @@ func (o *Optimizer) Update(params, grads [][]float64, lr []float64) {
 
 // stepLR returns the learning rate of epoch e (0-based) under the schedule.
 func stepLR(base float64, s ScheduleConfig, e int) float64 {
-	if s.Type != "step" {
-		return base
+	if w := s.WarmupEpochs; w > 0 {
+		if e < w {
+			return base * float64(e+1) / float64(w)
+		}
+		e -= w
 	}
-	return base * math.Pow(s.Gamma, float64(e/s.StepSize))
+	switch s.Type {
+	case "step":
+		return base * math.Pow(s.Gamma, float64(e/s.StepSize))
+	case "cosine":
+		x := math.Min(float64(e)/float64(s.CosineEpochs), 1)
+		return base * (s.MinFactor + (1-s.MinFactor)*0.5*(1+math.Cos(math.Pi*x)))
+	}
+	return base
 }

@@ -61,3 +61,35 @@ func TestStepLR(t *testing.T) {
 		t.Errorf("no schedule: %v", got)
 	}
 }
+
+// The cosine schedule falls from the base rate to min_factor of it over
+// cosine_epochs epochs and stays there; a warm-up rises linearly before
+// either schedule, which then starts at its own epoch 0.
+func TestScheduleCosineWarmup(t *testing.T) {
+	cos := ScheduleConfig{Type: "cosine", CosineEpochs: 100, MinFactor: 0.1}
+	warm := cos
+	warm.WarmupEpochs = 5
+	step := ScheduleConfig{Type: "step", StepSize: 20, Gamma: 0.5, WarmupEpochs: 4}
+	for _, c := range []struct {
+		name string
+		s    ScheduleConfig
+		e    int
+		want float64
+	}{
+		{"cosine start", cos, 0, 2},
+		{"cosine middle", cos, 50, 2 * (0.1 + 0.9*0.5)},
+		{"cosine end", cos, 100, 2 * 0.1},
+		{"cosine after", cos, 250, 2 * 0.1},
+		{"warm-up first", warm, 0, 2.0 / 5},
+		{"warm-up last", warm, 4, 2},
+		{"cosine after warm-up", warm, 5, 2},
+		{"cosine middle after warm-up", warm, 55, 2 * (0.1 + 0.9*0.5)},
+		{"step warm-up", step, 1, 2 * 2.0 / 4},
+		{"step after warm-up", step, 4, 2},
+		{"step first drop", step, 24, 1},
+	} {
+		if got := stepLR(2, c.s, c.e); math.Abs(got-c.want) > 1e-15 {
+			t.Errorf("%s (epoch %d): %v, want %v", c.name, c.e, got, c.want)
+		}
+	}
+}
