@@ -32,6 +32,9 @@ type checkpoint struct {
 	RNG        []byte
 	History    []EpochMetrics
 	Best       Snapshot
+	// Avg is the parameters' average (training.average; zero in older
+	// checkpoints and without averaging).
+	Avg Snapshot
 	// Config is the TOML encoding of the configuration the state was
 	// trained with (empty in checkpoints written before it was recorded),
 	// so that a config.toml edited since is not applied without a word.
@@ -52,7 +55,7 @@ func (t *Trainer) SaveCheckpoint(path string) error {
 	}
 	c := checkpoint{Epoch: t.Epoch, W: t.Model.W, Theta: t.Model.Theta, Opt: *t.Opt,
 		BumpValue: t.BumpValue, LastBumped: t.LastBumped, RNG: rng, History: t.History, Best: t.Best,
-		Config: cfg.String()}
+		Avg: t.Avg, Config: cfg.String()}
 	var buf bytes.Buffer
 	buf.WriteString(checkpointMagic)
 	buf.WriteByte(checkpointVersion)
@@ -121,6 +124,9 @@ func (t *Trainer) restore(c *checkpoint) error {
 	if err := m.checkShapes(c.Best.W, c.Best.Theta); c.Best.Epoch > 0 && err != nil {
 		return fmt.Errorf("best-validation snapshot: %w", err)
 	}
+	if err := m.checkShapes(c.Avg.W, c.Avg.Theta); c.Avg.Epoch > 0 && err != nil {
+		return fmt.Errorf("parameter average: %w", err)
+	}
 	if len(c.Opt.M) != len(t.Opt.M) || c.Opt.Kind != t.Opt.Kind {
 		return fmt.Errorf("optimiser %s with %d groups, the configuration has %s with %d", c.Opt.Kind, len(c.Opt.M), t.Opt.Kind, len(t.Opt.M))
 	}
@@ -134,7 +140,7 @@ func (t *Trainer) restore(c *checkpoint) error {
 		copy(m.Theta[l], c.Theta[l])
 	}
 	*t.Opt = c.Opt
-	t.Epoch, t.BumpValue, t.LastBumped, t.History, t.Best = c.Epoch, c.BumpValue, c.LastBumped, c.History, c.Best
+	t.Epoch, t.BumpValue, t.LastBumped, t.History, t.Best, t.Avg = c.Epoch, c.BumpValue, c.LastBumped, c.History, c.Best, c.Avg
 	*t.pcg = *pcg
 	m.Sync()
 	return nil

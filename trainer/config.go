@@ -130,6 +130,9 @@ type TrainingConfig struct {
 	AdamEps  float64 `toml:"adam_eps"`
 	// Schedule is the learning-rate schedule.
 	Schedule ScheduleConfig `toml:"schedule"`
+	// Average, when on, evaluates, selects and exports an average of the
+	// parameters over the last epochs instead of the last epoch's.
+	Average AverageConfig `toml:"average"`
 	// Loss is the loss function.
 	Loss LossConfig `toml:"loss"`
 	// BumpValue is the weight bump (0 disables bumping); BumpDoubling
@@ -177,6 +180,22 @@ type ScheduleConfig struct {
 	WarmupEpochs int `toml:"warmup_epochs"`
 }
 
+// AverageConfig averages the end-of-epoch parameters (weights and delay
+// parameters) over the last epochs (Polyak averaging). Training steps the
+// parameters as without it; the average is what validation, the
+// best-validation snapshot, the test split and the exported network use.
+type AverageConfig struct {
+	// Type is "none" (the default), "mean" (the mean of the parameters at
+	// the end of every epoch from StartEpoch on) or "ema" (after each
+	// epoch from StartEpoch on: avg = Decay avg + (1 - Decay) params,
+	// starting from that epoch's parameters).
+	Type string `toml:"type"`
+	// StartEpoch is the first epoch (1-based) averaged.
+	StartEpoch int `toml:"start_epoch"`
+	// Decay is the EMA's weight of the average so far, in (0, 1).
+	Decay float64 `toml:"decay"`
+}
+
 // LossConfig is the loss function.
 type LossConfig struct {
 	// Type is "shift_mse" (shift-invariant MSE, parameter DeltaT) or "ttfs"
@@ -211,6 +230,7 @@ func Defaults() Config {
 			Optimizer: "adam", LearningRate: 0.005,
 			Beta1: 0.9, Beta2: 0.999, AdamEps: 1e-8,
 			Schedule:  ScheduleConfig{Type: "step", StepSize: 20, Gamma: 0.95},
+			Average:   AverageConfig{Type: "none"},
 			Loss:      LossConfig{Type: "shift_mse", DeltaT: 0.2, Xi: 0.2, Alpha: 0.005, Beta: 1},
 			BumpValue: 0.0005, BumpDoubling: true, BumpTargeted: true,
 			CheckpointEvery: 1,
@@ -580,6 +600,15 @@ func (t *TrainingConfig) validate() error {
 	}
 	if err := oneOf(k+"schedule.type", t.Schedule.Type, []string{"none", "step", "cosine"}); err != nil {
 		return err
+	}
+	if err := oneOf(k+"average.type", t.Average.Type, []string{"none", "mean", "ema"}); err != nil {
+		return err
+	}
+	if t.Average.Type != "none" && t.Average.StartEpoch < 1 {
+		return fmt.Errorf("config: %saverage.start_epoch = %d: must be >= 1 (the first epoch averaged) with type = %q", k, t.Average.StartEpoch, t.Average.Type)
+	}
+	if d := t.Average.Decay; t.Average.Type == "ema" && !(d > 0 && d < 1) {
+		return fmt.Errorf("config: %saverage.decay = %v: must be in (0, 1) with type = \"ema\"", k, d)
 	}
 	if t.Schedule.WarmupEpochs < 0 {
 		return fmt.Errorf("config: %sschedule.warmup_epochs = %d: must be >= 0 (0: no warm-up)", k, t.Schedule.WarmupEpochs)

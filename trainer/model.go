@@ -241,3 +241,14 @@ func (m *Model) CheckFinite() error {
 	}
 	return nil
 }
+
+// setParams copies w and theta (of the model's shapes) into the model's
+// parameters, in place (the optimiser's groups alias them), and syncs the
+// network.
+func (m *Model) setParams(w, theta [][]float64) {
+	for l := range m.W {
+		copy(m.W[l], w[l])
+		copy(m.Theta[l], theta[l])
+	}
+	m.Sync()
+}

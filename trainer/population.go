@@ -168,16 +168,28 @@ func validateEpoch(ts []*Trainer, lrs [][]float64, sts []batch.RunState, trainDu
 		}
 	}
 	sets := make([]*dataset.Set, len(ok))
+	// Members that average their parameters (training.average) are
+	// validated, and their best snapshot taken, on the average; their
+	// trained parameters come back afterwards.
+	saved := make([]Snapshot, len(ok))
 	for j, t := range ok {
 		sets[j] = t.Data.Validation
+		t.updateAverage()
+		if t.Avg.Epoch > 0 {
+			saved[j] = Snapshot{W: clone(t.Model.W), Theta: clone(t.Model.Theta)}
+			t.Model.setParams(t.Avg.W, t.Avg.Theta)
+		}
 	}
 	evs, everrs := evaluatePop(ok, sets)
 	for j, i := range okIdx {
-		if everrs[j] != nil {
+		if everrs[j] == nil {
+			mets[i] = ts[i].endEpoch(lrs[i], sts[i], trainDur, evs[j], start)
+		} else {
 			errs[i] = fmt.Errorf("epoch %d: validation: %w", ts[i].Epoch+1, everrs[j])
-			continue
 		}
-		mets[i] = ts[i].endEpoch(lrs[i], sts[i], trainDur, evs[j], start)
+		if saved[j].W != nil {
+			ts[i].Model.setParams(saved[j].W, saved[j].Theta)
+		}
 	}
 }
 

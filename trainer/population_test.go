@@ -43,6 +43,9 @@ func sameTraining(t *testing.T, name string, a, b *Trainer) {
 	if a.BumpValue != b.BumpValue || a.LastBumped != b.LastBumped {
 		t.Fatalf("%s: bump state differs", name)
 	}
+	if !reflect.DeepEqual(a.Avg, b.Avg) {
+		t.Fatalf("%s: parameter average differs", name)
+	}
 }
 
 // popCounter is the CPU engine counting the largest population its
@@ -83,6 +86,11 @@ func TestPopulationMatchesSingles(t *testing.T) {
 		{"noise", 17, func(kind string) Config {
 			c := tinyConfig(6, kind)
 			c.Training.NoiseStd = 0.1
+			return c
+		}},
+		{"average", 3, func(kind string) Config {
+			c := tinyConfig(8, kind)
+			c.Training.Average = AverageConfig{Type: "mean", StartEpoch: 2}
 			return c
 		}},
 		{"bss2", 3, func(kind string) Config { return hw(tinyConfig(8, kind), 0.02, "resample") }},

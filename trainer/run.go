@@ -348,7 +348,12 @@ type Summary struct {
 // network and the plots. It returns the summary.
 func (r *Run) Finish(engineName string) (Summary, error) {
 	t := r.Trainer
-	ev, err := t.Evaluate(t.Data.Test)
+	var ev Eval
+	err := t.WithFinal(func() error {
+		var err error
+		ev, err = t.Evaluate(t.Data.Test)
+		return err
+	})
 	if err != nil {
 		return Summary{}, fmt.Errorf("test: %w", err)
 	}
@@ -390,7 +395,7 @@ func (r *Run) Finish(engineName string) (Summary, error) {
 	if err := atomicfile.WriteFile(filepath.Join(r.Dir, SummaryFile), append(raw, '\n'), 0o644); err != nil {
 		return s, err
 	}
-	if err := Export(t, filepath.Join(r.Dir, NetworkDir), t.Epoch); err != nil {
+	if err := t.WithFinal(func() error { return Export(t, filepath.Join(r.Dir, NetworkDir), t.Epoch) }); err != nil {
 		return s, err
 	}
 	if err := r.Plot(ev); err != nil {

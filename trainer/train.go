@@ -50,6 +50,9 @@ type Trainer struct {
 	// Best holds the parameters of the epoch with the highest validation
 	// accuracy so far (the earliest such epoch), for model selection.
 	Best Snapshot
+	// Avg is the average of the parameters over the epochs averaged so
+	// far (training.average; Avg.Epoch counts them, 0: none yet).
+	Avg Snapshot
 	// BumpValue and LastBumped carry the weight-bumping state across
 	// batches: the current bump and the layer bumped by the previous batch
 	// (-1 for none).
@@ -514,4 +517,63 @@ func fitsChip(c *Config, net *batch.Network) error {
 		return fmt.Errorf("trainer: config %s cannot run on one chip ([bss2]): %w", c.Name, err)
 	}
 	return nil
+}
+
+// averaging reports whether epoch e (1-based) is averaged.
+func (t *Trainer) averaging(e int) bool {
+	a := &t.Cfg.Training.Average
+	return a.Type != "none" && e >= a.StartEpoch
+}
+
+// updateAverage adds the current parameters, those at the end of epoch
+// t.Epoch+1, to the average where that epoch is averaged.
+func (t *Trainer) updateAverage() {
+	if !t.averaging(t.Epoch + 1) {
+		return
+	}
+	m, a := t.Model, &t.Avg
+	if a.Epoch == 0 {
+		t.Avg = Snapshot{Epoch: 1, W: clone(m.W), Theta: clone(m.Theta)}
+		return
+	}
+	a.Epoch++
+	f := 1 / float64(a.Epoch) // mean: avg += (p - avg) / n
+	if t.Cfg.Training.Average.Type == "ema" {
+		f = 1 - t.Cfg.Training.Average.Decay
+	}
+	for _, pair := range [][2][][]float64{{a.W, m.W}, {a.Theta, m.Theta}} {
+		for l := range pair[0] {
+			for i, p := range pair[1][l] {
+				pair[0][l][i] += f * (p - pair[0][l][i])
+			}
+		}
+	}
+}
+
+// Final returns the parameters the run evaluates and exports: the average
+// (training.average) once an epoch is averaged, else the current ones.
+func (t *Trainer) Final() Snapshot {
+	if t.Avg.Epoch > 0 {
+		return Snapshot{Epoch: t.Epoch, W: t.Avg.W, Theta: t.Avg.Theta}
+	}
+	return Snapshot{Epoch: t.Epoch, W: t.Model.W, Theta: t.Model.Theta}
+}
+
+// WithFinal runs fn with the model's parameters temporarily those of
+// Final (a no-op swap without averaging).
+func (t *Trainer) WithFinal(fn func() error) error {
+	if t.Avg.Epoch == 0 {
+		t.Model.Sync()
+		return fn()
+	}
+	return t.WithParams(t.Final(), fn)
+}
+
+// UseFinal sets the model's parameters to Final's for good: for a run
+// opened to be evaluated or exported, not trained on.
+func (t *Trainer) UseFinal() {
+	if t.Avg.Epoch > 0 {
+		t.Model.setParams(t.Avg.W, t.Avg.Theta)
+	}
+	t.Model.Sync()
 }

@@ -29,7 +29,10 @@ func TestResumeBitIdentical(t *testing.T) {
 	p.SpikeJitter, p.TauSynStd = 0.01, 0.02
 	hw = onChip(hw, p)
 	hw.Training.Epochs = 5
-	for name, c := range map[string]Config{"noise": noisy, "bss2": hw} {
+	avg := tinyConfig(8, "axonal")
+	avg.Training.Epochs = 5
+	avg.Training.Average = AverageConfig{Type: "ema", StartEpoch: 2, Decay: 0.7}
+	for name, c := range map[string]Config{"noise": noisy, "bss2": hw, "average": avg} {
 		t.Run(name, func(t *testing.T) { testResume(t, c) })
 	}
 }
@@ -101,6 +104,9 @@ func testResumeOn(t *testing.T, c Config, full0, part0, re0 batch.Engine) {
 	}
 	if a.BumpValue != b.BumpValue || a.LastBumped != b.LastBumped {
 		t.Fatal("bump state differs after resume")
+	}
+	if !reflect.DeepEqual(a.Avg, b.Avg) {
+		t.Fatal("parameter average differs after resume")
 	}
 	t.Logf("5 epochs, %d bumps", bumps)
 }

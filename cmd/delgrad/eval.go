@@ -73,7 +73,7 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 		if set, err = splitOf(t, *split); err != nil {
 			return usageError{fmt.Errorf("eval: %w", err)}
 		}
-		t.Model.Sync()
+		t.UseFinal() // the averaged parameters, where the config averages them
 		net, name = t.Model.Net, fmt.Sprintf("%s (epoch %d)", *runDir, t.Epoch)
 		if t.Cfg.BSS2 != nil {
 			name += ", trained on simulated chips, here on the ideal engine (delgrad robustness runs it on chips)"

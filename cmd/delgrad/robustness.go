@@ -107,6 +107,7 @@ func robustnessCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 		if runs[i], err = trainer.OpenRun(d, eng); err != nil {
 			return classify(fmt.Errorf("robustness: %w", err))
 		}
+		runs[i].Trainer.UseFinal() // the averaged parameters, where the config averages them
 	}
 	if len(runs) == 2 {
 		if err := sameSplit(runs[0].Trainer, runs[1].Trainer, *split); err != nil {

@@ -359,6 +359,7 @@ func exportCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return classify(fmt.Errorf("export: %w", err))
 	}
+	r.Trainer.UseFinal() // the averaged parameters, where the config averages them
 	var fillErr error
 	err = replaceDir(*out, func(tmp string) error {
 		fillErr = trainer.Export(r.Trainer, tmp, r.Trainer.Epoch)
