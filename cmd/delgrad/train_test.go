@@ -463,3 +463,52 @@ func TestRobustnessPlacement(t *testing.T) {
 		t.Fatalf("robustness -placement=false:\n%s", out)
 	}
 }
+
+// A run that averages its parameters (training.average) reports, exports
+// and evaluates the average: eval -run gives the summary's test accuracy,
+// and export writes the network the run wrote.
+func TestAveragedRun(t *testing.T) {
+	f, err := configs.Open("yin_yang_H30_W")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "avg.toml")
+	text := string(raw) + "\n[training.average]\ntype = \"mean\"\nstart_epoch = 2\n"
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run1 := filepath.Join(dir, "run")
+	runOK(t, "train", "-config", cfg, "-epochs", "4", "-out", run1, "-quiet")
+	var sum struct {
+		TestAccuracy float64 `json:"test_accuracy"`
+	}
+	b, err := os.ReadFile(filepath.Join(run1, "summary.json"))
+	if err != nil || json.Unmarshal(b, &sum) != nil {
+		t.Fatalf("summary.json: %v", err)
+	}
+	out := runOK(t, "eval", "-run", run1)
+	want := fmt.Sprintf("accuracy %.2f%%", 100*sum.TestAccuracy)
+	if !strings.Contains(out, want) {
+		t.Fatalf("eval -run of an averaged run: want %q in\n%s", want, out)
+	}
+	exp := filepath.Join(dir, "exported")
+	runOK(t, "export", "-run", run1, "-out", exp)
+	names, _ := filepath.Glob(filepath.Join(run1, "network", "*.npy"))
+	if len(names) == 0 {
+		t.Fatal("the run wrote no network")
+	}
+	for _, path := range names {
+		name := filepath.Base(path)
+		a, err1 := os.ReadFile(path)
+		e, err2 := os.ReadFile(filepath.Join(exp, name))
+		if err1 != nil || err2 != nil || !bytes.Equal(a, e) {
+			t.Fatalf("%s: the exported network differs from the run's (%v, %v)", name, err1, err2)
+		}
+	}
+}
