@@ -18,19 +18,8 @@ import (
 // the model, both regimes, axonal and dendritic delays, bias spikes and
 // multiplexing, and so the same accuracy per chip.
 func TestKernelsMatchGo(t *testing.T) {
-	nets := []struct {
-		name   string
-		tauMem float64
-		kind   batch.DelayKind
-		bias   int
-		mux    int
-	}{
-		{"equal_axonal_mux", 1, batch.Axonal, 0, 5},
-		{"equal_dendritic_bias", 1, batch.Dendritic, 1, 1},
-		{"double_axonal_bias", 2, batch.Axonal, 2, 2},
-	}
 	for _, tc := range termCases {
-		for _, nc := range nets {
+		for _, nc := range popNetCases {
 			t.Run(tc.name+"/"+nc.name, func(t *testing.T) {
 				p := Ideal()
 				tc.set(&p)

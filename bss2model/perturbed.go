@@ -6,8 +6,6 @@ import (
 	"math"
 	"runtime"
 	"slices"
-	"sync"
-	"sync/atomic"
 
 	"github.com/delgrad-go/delgrad/batch"
 )
@@ -32,38 +30,15 @@ func FirstSpikes(ls []*batch.PerturbedLayer, workers int) error {
 		off[m+1] = off[m] + l.B
 	}
 	n := off[len(ls)]
+	scs := make([]perturbedScratch, max(1, min(workers, n)))
 	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+		scs = make([]perturbedScratch, max(1, min(runtime.GOMAXPROCS(0), n)))
 	}
-	workers = min(workers, n)
-	if workers <= 1 {
-		var sc perturbedScratch
-		for _, l := range ls {
-			for s := 0; s < l.B; s++ {
-				sc.sample(l, s)
-			}
-		}
-		return nil
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var sc perturbedScratch
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				// The member m with off[m] <= i < off[m+1].
-				m, _ := slices.BinarySearch(off, i+1)
-				sc.sample(ls[m-1], i-off[m-1])
-			}
-		}()
-	}
-	wg.Wait()
+	forEach(n, len(scs), func(w, i int) {
+		// The member m with off[m] <= i < off[m+1].
+		m, _ := slices.BinarySearch(off, i+1)
+		scs[w].sample(ls[m-1], i-off[m-1])
+	})
 	return nil
 }
 

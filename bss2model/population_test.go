@@ -33,6 +33,21 @@ var termCases = []struct {
 	{"tau_spread", func(p *Params) { p.TauMemStd, p.TauSynStd = 0.03, 0.02 }},
 }
 
+// popNetCases are the network kinds the population tests run: both
+// regimes, axonal and dendritic delays, bias spikes and multiplexing.
+var popNetCases = []struct {
+	name   string
+	tauMem float64
+	kind   batch.DelayKind
+	bias   int
+	mux    int
+}{
+	{"equal_axonal_mux", 1, batch.Axonal, 0, 5},
+	{"equal_dendritic_bias", 1, batch.Dendritic, 1, 1},
+	{"double_none_bias", 2, batch.NoDelay, 2, 1},
+	{"double_axonal_bias", 2, batch.Axonal, 2, 2},
+}
+
 // popNets returns k networks of one shape with their own weights and
 // delays (delays in the delay neurons' range).
 func popNets(rng *rand.Rand, k int, tauMem float64, kind batch.DelayKind, bias, mux int) []*batch.Network {
@@ -60,19 +75,8 @@ func popNets(rng *rand.Rand, k int, tauMem float64, kind batch.DelayKind, bias, 
 // their own networks, chips and batch sizes, on engines of 1 and 3 workers
 // and 1 or 4 goroutines for the terms.
 func TestPopulationMatchesOneByOne(t *testing.T) {
-	nets := []struct {
-		name   string
-		tauMem float64
-		kind   batch.DelayKind
-		bias   int
-		mux    int
-	}{
-		{"equal_axonal_mux", 1, batch.Axonal, 0, 5},
-		{"equal_dendritic_bias", 1, batch.Dendritic, 1, 1},
-		{"double_none_bias", 2, batch.NoDelay, 2, 1},
-	}
 	for _, tc := range termCases {
-		for _, nc := range nets {
+		for _, nc := range popNetCases {
 			t.Run(tc.name+"/"+nc.name, func(t *testing.T) {
 				p := Ideal()
 				tc.set(&p)

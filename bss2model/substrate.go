@@ -239,21 +239,28 @@ func (s *Substrate) checkPop(ms []Member) error {
 // parallel runs f(0), ..., f(n-1) on up to s.Workers goroutines and
 // returns the error of the lowest index that failed.
 func (s *Substrate) parallel(n int, f func(i int) error) error {
-	w := s.Workers
-	if w <= 0 {
-		w = runtime.GOMAXPROCS(0)
-	}
-	w = min(w, n)
 	errs := make([]error, n)
-	if w <= 1 {
+	forEach(n, s.Workers, func(_, i int) { errs[i] = f(i) })
+	return firstErr(errs)
+}
+
+// forEach runs f(w, i) for i = 0, ..., n-1 on up to workers goroutines
+// (<= 0: GOMAXPROCS), w being the goroutine's index (for its scratch), in
+// no fixed order; it returns when all have run.
+func forEach(n, workers int, f func(w, i int)) {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, n)
+	if workers <= 1 {
 		for i := 0; i < n; i++ {
-			errs[i] = f(i)
+			f(0, i)
 		}
-		return firstErr(errs)
+		return
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range w {
+	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -262,12 +269,11 @@ func (s *Substrate) parallel(n int, f func(i int) error) error {
 				if i >= n {
 					return
 				}
-				errs[i] = f(i)
+				f(w, i)
 			}
 		}()
 	}
 	wg.Wait()
-	return firstErr(errs)
 }
 
 func firstErr(errs []error) error {

@@ -428,17 +428,9 @@ func TestBenchPopulation(t *testing.T) {
 // than two circuits' synapse rows take), naming the limit and the way
 // past it; -placement=false evaluates it.
 func TestRobustnessPlacement(t *testing.T) {
-	f, err := configs.Open("yin_yang_H30_W")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := io.ReadAll(f)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	big := strings.Replace(string(raw), "size = 30\n", "size = 300\n", 1)
-	if big == string(raw) {
+	raw := builtinConfig(t, "yin_yang_H30_W")
+	big := strings.Replace(raw, "size = 30\n", "size = 300\n", 1)
+	if big == raw {
 		t.Fatal("yin_yang_H30_W has no hidden layer of 30 to enlarge")
 	}
 	dir := t.TempDir()
@@ -449,7 +441,7 @@ func TestRobustnessPlacement(t *testing.T) {
 	run1 := filepath.Join(dir, "run")
 	runOK(t, "train", "-config", cfg, "-epochs", "1", "-out", run1, "-quiet")
 	var o, e bytes.Buffer
-	err = run([]string{"robustness", "-run", run1, "-chips", "2", "-quiet"}, &o, &e)
+	err := run([]string{"robustness", "-run", run1, "-chips", "2", "-quiet"}, &o, &e)
 	var ue usageError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "does not fit on one chip") ||
 		!strings.Contains(err.Error(), "300 spike sources") || !strings.Contains(err.Error(), "-placement=false") {
@@ -468,18 +460,10 @@ func TestRobustnessPlacement(t *testing.T) {
 // and evaluates the average: eval -run gives the summary's test accuracy,
 // and export writes the network the run wrote.
 func TestAveragedRun(t *testing.T) {
-	f, err := configs.Open("yin_yang_H30_W")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := io.ReadAll(f)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := builtinConfig(t, "yin_yang_H30_W")
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "avg.toml")
-	text := string(raw) + "\n[training.average]\ntype = \"mean\"\nstart_epoch = 2\n"
+	text := raw + "\n[training.average]\ntype = \"mean\"\nstart_epoch = 2\n"
 	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -511,4 +495,19 @@ func TestAveragedRun(t *testing.T) {
 			t.Fatalf("%s: the exported network differs from the run's (%v, %v)", name, err1, err2)
 		}
 	}
+}
+
+// builtinConfig returns the text of the built-in config name.
+func builtinConfig(t *testing.T, name string) string {
+	t.Helper()
+	f, err := configs.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
 }
