@@ -19,13 +19,8 @@ if [ "${TRAIN:-1}" != 0 ]; then
   bin/delgrad train -config 16x16_mnist_hwaware -seeds "$seeds" -epochs "$epochs" -device "$device" -out "$dir/chip" -quiet -force
   bin/delgrad train -config 16x16_mnist_hwaware -ideal -seeds "$seeds" -epochs "$epochs" -device "$device" -out "$dir/ideal" -quiet -force
 fi
-list=$(python3 -c "
-import sys
-out = []
-for part in sys.argv[1].split(','):
-    a, _, b = part.partition('-')
-    out += list(range(int(a), int(b or a) + 1))
-print(' '.join(map(str, out)))" "$seeds") || { echo "SEEDS=$SEEDS: give a range (1-3) or a list (1,2,3)" >&2; exit 2; }
+source "$(dirname "$0")/seeds.sh"
+list=$(seed_list "$seeds") || exit 2
 for s in $list; do
   bin/delgrad robustness -run "$dir/chip/seed$s" -compare "$dir/ideal/seed$s" -chips "$chips" -device "$device" -quiet
 done

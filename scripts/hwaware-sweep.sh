@@ -12,13 +12,8 @@ seedspec=${SEEDS:-1-3}
 seedspec=${seedspec// /,} # "1 2 3" as well as 1-3 or 1,2,3
 chips=${CHIPS:-1000}
 go build -o bin/delgrad ./cmd/delgrad
-list=$(python3 -c "
-import sys
-out = []
-for part in sys.argv[1].split(','):
-    a, _, b = part.partition('-')
-    out += list(range(int(a), int(b or a) + 1))
-print(' '.join(map(str, out)))" "$seedspec") || { echo "SEEDS=$SEEDS: give a range (1-3) or a list (1,2,3)" >&2; exit 2; }
+source "$(dirname "$0")/seeds.sh"
+list=$(seed_list "$seedspec") || exit 2
 read -r -a seeds <<< "$list"
 out=results/bss2.md
 mkdir -p results runs/hwaware
