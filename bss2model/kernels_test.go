@@ -9,7 +9,6 @@ import (
 
 	"github.com/delgrad-go/delgrad/batch"
 	"github.com/delgrad-go/delgrad/kernels/host"
-	"gorgonia.org/tensor"
 )
 
 // The chips' population passes on the kernels (compiled for the host, one
@@ -24,20 +23,10 @@ func TestKernelsMatchGo(t *testing.T) {
 				p := Ideal()
 				tc.set(&p)
 				rng := rand.New(rand.NewPCG(51, 52))
-				const k = 4
-				ns := popNets(rng, k, nc.tauMem, nc.kind, nc.bias, nc.mux)
-				xs := make([]*tensor.Dense, k)
-				chips := make([]*Chip, k)
-				for m := range ns {
-					xs[m] = randInput(rng, 15+4*m, 4)
-					chips[m] = NewChip(&p, ns[m], rng)
-				}
+				ns, xs, chips := popCase(rng, &p, nc, 4, 15, 4)
 				run := func(eng batch.Engine) []Member {
 					sub := &Substrate{P: p, Engine: eng, Workers: 2}
-					ms := make([]Member, k)
-					for m := range ms {
-						ms[m] = Member{Net: ns[m], Chip: chips[m], Input: xs[m], Trace: &batch.Trace{}, Rng: rand.New(rand.NewPCG(9, uint64(m)))}
-					}
+					ms := popMembers(ns, chips, xs, 9)
 					if err := sub.ForwardPop(ms); err != nil {
 						t.Fatal(err)
 					}

@@ -35,17 +35,43 @@ var termCases = []struct {
 
 // popNetCases are the network kinds the population tests run: both
 // regimes, axonal and dendritic delays, bias spikes and multiplexing.
-var popNetCases = []struct {
+var popNetCases = []popNetCase{
+	{"equal_axonal_mux", 1, batch.Axonal, 0, 5},
+	{"equal_dendritic_bias", 1, batch.Dendritic, 1, 1},
+	{"double_none_bias", 2, batch.NoDelay, 2, 1},
+	{"double_axonal_bias", 2, batch.Axonal, 2, 2},
+}
+
+// popNetCase is a kind of network for popNets.
+type popNetCase struct {
 	name   string
 	tauMem float64
 	kind   batch.DelayKind
 	bias   int
 	mux    int
-}{
-	{"equal_axonal_mux", 1, batch.Axonal, 0, 5},
-	{"equal_dendritic_bias", 1, batch.Dendritic, 1, 1},
-	{"double_none_bias", 2, batch.NoDelay, 2, 1},
-	{"double_axonal_bias", 2, batch.Axonal, 2, 2},
+}
+
+// popCase draws k networks of nc's kind (popNets) and then, member by
+// member, a batch of b0 + db*m samples and a chip of p.
+func popCase(rng *rand.Rand, p *Params, nc popNetCase, k, b0, db int) ([]*batch.Network, []*tensor.Dense, []*Chip) {
+	ns := popNets(rng, k, nc.tauMem, nc.kind, nc.bias, nc.mux)
+	xs := make([]*tensor.Dense, k)
+	chips := make([]*Chip, k)
+	for m := range ns {
+		xs[m] = randInput(rng, b0+db*m, 4)
+		chips[m] = NewChip(p, ns[m], rng)
+	}
+	return ns, xs, chips
+}
+
+// popMembers returns the members ns on chips with inputs xs, each with a
+// new trace and member m's stream PCG(seed, m).
+func popMembers(ns []*batch.Network, chips []*Chip, xs []*tensor.Dense, seed uint64) []Member {
+	ms := make([]Member, len(ns))
+	for m := range ms {
+		ms[m] = Member{Net: ns[m], Chip: chips[m], Input: xs[m], Trace: &batch.Trace{}, Rng: rand.New(rand.NewPCG(seed, uint64(m)))}
+	}
+	return ms
 }
 
 // popNets returns k networks of one shape with their own weights and
@@ -82,13 +108,7 @@ func TestPopulationMatchesOneByOne(t *testing.T) {
 				tc.set(&p)
 				rng := rand.New(rand.NewPCG(21, 22))
 				const k = 5
-				ns := popNets(rng, k, nc.tauMem, nc.kind, nc.bias, nc.mux)
-				xs := make([]*tensor.Dense, k)
-				chips := make([]*Chip, k)
-				for m := range ns {
-					xs[m] = randInput(rng, 20+7*m, 4)
-					chips[m] = NewChip(&p, ns[m], rng)
-				}
+				ns, xs, chips := popCase(rng, &p, nc, k, 20, 7)
 				want := make([]*batch.Trace, k)
 				for m := range ns {
 					sub := &Substrate{P: p, Engine: batch.NewCPU(1), Workers: 1}
@@ -108,10 +128,7 @@ func TestPopulationMatchesOneByOne(t *testing.T) {
 				}
 				for _, cfg := range []struct{ engine, workers int }{{1, 1}, {3, 4}} {
 					sub := &Substrate{P: p, Engine: batch.NewCPU(cfg.engine), Workers: cfg.workers}
-					ms := make([]Member, k)
-					for m := range ms {
-						ms[m] = Member{Net: ns[m], Chip: chips[m], Input: xs[m], Trace: &batch.Trace{}, Rng: rand.New(rand.NewPCG(5, uint64(m)))}
-					}
+					ms := popMembers(ns, chips, xs, 5)
 					for pass := 0; pass < 2; pass++ { // the second reuses the scratch
 						for m := range ms {
 							ms[m].Rng = rand.New(rand.NewPCG(5, uint64(m)))

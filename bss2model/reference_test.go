@@ -165,37 +165,28 @@ func (s *refSubstrate) layer(lay *batch.Layer, cl *ChipLayer, in, out []float64,
 // regimes, every delay kind the chip realises, bias spikes, multiplexing,
 // with and without the root finder.
 func TestPopulationMatchesReference(t *testing.T) {
-	nets := []struct {
-		tauMem float64
-		kind   batch.DelayKind
-		bias   int
-		mux    int
-	}{{1, batch.Axonal, 0, 5}, {1, batch.Dendritic, 1, 1}, {2, batch.NoDelay, 2, 1}, {2, batch.Axonal, 1, 2}}
 	for _, tc := range termCases {
-		for ni, nc := range nets {
+		for ni, nc := range popNetCases {
 			for _, force := range []bool{false, true} {
 				p := Ideal()
 				tc.set(&p)
 				rng := rand.New(rand.NewPCG(21, uint64(ni)))
 				const k = 4
-				ns := popNets(rng, k, nc.tauMem, nc.kind, nc.bias, nc.mux)
-				ms := make([]Member, k)
+				ns, xs, chips := popCase(rng, &p, nc, k, 10, 3)
 				refs := make([]*batch.Trace, k)
 				rrngs := make([]*rand.Rand, k)
 				for m := range ns {
-					x := randInput(rng, 10+3*m, 4)
-					chip := NewChip(&p, ns[m], rng)
 					ref := &refSubstrate{P: p, Engine: batch.NewCPU(1), forceRoot: force}
 					refs[m] = &batch.Trace{}
 					// Twice, to reuse the reference's scratch too.
 					for rep := 0; rep < 2; rep++ {
 						rrngs[m] = rand.New(rand.NewPCG(5, uint64(m)))
-						if err := ref.Forward(ns[m], chip, x, refs[m], rrngs[m]); err != nil {
+						if err := ref.Forward(ns[m], chips[m], xs[m], refs[m], rrngs[m]); err != nil {
 							t.Fatal(err)
 						}
 					}
-					ms[m] = Member{Net: ns[m], Chip: chip, Input: x, Trace: &batch.Trace{}, Rng: rand.New(rand.NewPCG(5, uint64(m)))}
 				}
+				ms := popMembers(ns, chips, xs, 5)
 				sub := &Substrate{P: p, Engine: batch.NewCPU(2), Workers: 3, forceRoot: force}
 				if err := sub.ForwardPop(ms); err != nil {
 					t.Fatal(err)
