@@ -15,39 +15,11 @@ import (
 // the data directory.
 func userData4(t *testing.T) (cfg, dir string) {
 	dir = t.TempDir()
-	const n = 12
-	x := make([]float64, n*4)
-	for i := range x {
-		x[i] = 0.2 + 0.1*float64(i%7)
-	}
-	lab := make([]float64, n)
+	lab := make([]float64, 12)
 	for i := range lab {
 		lab[i] = float64(i % 3)
 	}
-	for _, s := range []string{"train", "test"} {
-		writeNpy(t, filepath.Join(dir, s+"_x.npy"), n, 4, x)
-		writeNpy(t, filepath.Join(dir, s+"_y.npy"), n, 0, lab)
-	}
-	body := `name = "user4"
-[data]
-name = "npy"
-train_samples = "train_x.npy"
-train_labels = "train_y.npy"
-test_samples = "test_x.npy"
-test_labels = "test_y.npy"
-[[layers]]
-size = 5
-[[layers]]
-size = 3
-[training]
-epochs = 1
-batch_size = 4
-`
-	cfg = filepath.Join(dir, "user4.toml")
-	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return cfg, dir
+	return userDataset(t, dir, "user4", 4, 3, lab, 0.2), dir
 }
 
 // TestEvalNetRecordedDataset: a network exported from a run on user data

@@ -96,18 +96,26 @@ func writeNpy(t *testing.T, path string, rows, cols int, data []float64) {
 
 // npyConfig writes a small user dataset and a config that trains on it.
 func npyConfig(t *testing.T, labels []float64, sample0 float64) string {
-	dir := t.TempDir()
+	return userDataset(t, t.TempDir(), "user", 2, 2, labels, sample0)
+}
+
+// userDataset writes into dir a user dataset, its train and test splits
+// alike: len(labels) samples of f features, input times 0.2 + 0.1 (i mod
+// 7) but the first, sample0, and a config NAME.toml (a hidden layer of 5,
+// classes outputs, one epoch) that trains on it; it returns the config.
+func userDataset(t *testing.T, dir, name string, f, classes int, labels []float64, sample0 float64) string {
+	t.Helper()
 	n := len(labels)
-	x := make([]float64, n*2)
+	x := make([]float64, n*f)
 	for i := range x {
 		x[i] = 0.2 + 0.1*float64(i%7)
 	}
 	x[0] = sample0
 	for _, s := range []string{"train", "test"} {
-		writeNpy(t, filepath.Join(dir, s+"_x.npy"), n, 2, x)
+		writeNpy(t, filepath.Join(dir, s+"_x.npy"), n, f, x)
 		writeNpy(t, filepath.Join(dir, s+"_y.npy"), n, 0, labels)
 	}
-	cfg := `name = "user"
+	cfg := fmt.Sprintf(`name = %q
 [data]
 name = "npy"
 train_samples = "train_x.npy"
@@ -117,13 +125,15 @@ test_labels = "test_y.npy"
 [[layers]]
 size = 5
 [[layers]]
-size = 2
+size = %d
 [training]
 epochs = 1
 batch_size = 4
-`
-	p := filepath.Join(dir, "user.toml")
-	os.WriteFile(p, []byte(cfg), 0o644)
+`, name, classes)
+	p := filepath.Join(dir, name+".toml")
+	if err := os.WriteFile(p, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	return p
 }
 
