@@ -30,12 +30,13 @@ func (t *Trainer) trainChip() *bss2model.Chip {
 // forwardChips runs every run's network on its chip into its trainer's
 // trace, as Substrate.Forward does for each alone, bit for bit: the runs
 // whose trainers share a chip model and an engine go as one population
-// pass (Substrate.ForwardPop). It returns each run's error; a run that
-// cannot go (a bad batch, a network the chip cannot realise) fails alone,
-// before the pass draws any trial term (a resampled chip is drawn
-// already). A pass that fails after its checks (the engine's fault, such
-// as a device out of memory) fails every run in it: their streams have
-// moved on, so they cannot be retried one by one as popPass does.
+// pass (Substrate.ForwardPop). It returns each run's error. ForwardPop
+// checks every member before it draws any trial term, so a run that
+// cannot go (a bad batch, a network the chip cannot realise) fails alone
+// and the others go again without it. A pass that fails after its checks
+// (the engine's fault, such as a device out of memory) fails every run in
+// it: their streams have moved on, so they cannot be retried one by one
+// as popPass does.
 func forwardChips(runs []chipRun) []error {
 	errs := make([]error, len(runs))
 	type key struct {
@@ -45,28 +46,45 @@ func forwardChips(runs []chipRun) []error {
 	groups := map[key][]int{}
 	var order []key
 	for i, r := range runs {
-		mb := bss2model.Member{Net: r.t.Model.Net, Chip: r.chip, Input: r.x, Trace: &r.t.tr, Rng: r.rng}
-		if errs[i] = r.t.sub.CheckMember(mb); errs[i] != nil {
-			continue
-		}
 		k := key{r.t.sub.P, r.t.sub.Engine}
 		if groups[k] == nil {
 			order = append(order, k)
 		}
 		groups[k] = append(groups[k], i)
 	}
-	for _, k := range order {
-		idx := groups[k]
+	members := func(idx []int) []bss2model.Member {
 		ms := make([]bss2model.Member, len(idx))
 		for j, i := range idx {
 			r := runs[i]
 			ms[j] = bss2model.Member{Net: r.t.Model.Net, Chip: r.chip, Input: r.x, Trace: &r.t.tr, Rng: r.rng}
 		}
-		// The members passed their checks alone, so a failure here is the
-		// engine's, and it is every member's.
-		if err := runs[idx[0]].t.sub.ForwardPop(ms); err != nil {
+		return ms
+	}
+	for _, k := range order {
+		idx := groups[k]
+		sub := runs[idx[0]].t.sub
+		ms := members(idx)
+		err := sub.ForwardPop(ms)
+		if err == nil {
+			continue
+		}
+		var ok []int
+		for j, i := range idx {
+			if errs[i] = sub.CheckMember(ms[j]); errs[i] == nil {
+				ok = append(ok, i)
+			}
+		}
+		if len(ok) == len(idx) { // not a check: the engine's, every member's
 			for _, i := range idx {
 				errs[i] = err
+			}
+			continue
+		}
+		if len(ok) > 0 {
+			if err := sub.ForwardPop(members(ok)); err != nil {
+				for _, i := range ok {
+					errs[i] = err
+				}
 			}
 		}
 	}
