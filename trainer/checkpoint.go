@@ -134,14 +134,9 @@ func (t *Trainer) restore(c *checkpoint) error {
 	if err := pcg.UnmarshalBinary(c.RNG); err != nil {
 		return fmt.Errorf("rng state: %w", err)
 	}
-	// Copy into the existing slices: the optimiser groups alias them.
-	for l := range m.W {
-		copy(m.W[l], c.W[l])
-		copy(m.Theta[l], c.Theta[l])
-	}
+	m.setParams(c.W, c.Theta) // in place: the optimiser groups alias them
 	*t.Opt = c.Opt
 	t.Epoch, t.BumpValue, t.LastBumped, t.History, t.Best, t.Avg = c.Epoch, c.BumpValue, c.LastBumped, c.History, c.Best, c.Avg
 	*t.pcg = *pcg
-	m.Sync()
 	return nil
 }

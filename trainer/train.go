@@ -115,17 +115,9 @@ func (t *Trainer) WithParams(s Snapshot, fn func() error) error {
 		return fmt.Errorf("snapshot of epoch %d: %w", s.Epoch, err)
 	}
 	saveW, saveT := clone(m.W), clone(m.Theta)
-	for l := range m.W {
-		copy(m.W[l], s.W[l])
-		copy(m.Theta[l], s.Theta[l])
-	}
-	m.Sync()
+	m.setParams(s.W, s.Theta)
 	err := fn()
-	for l := range m.W {
-		copy(m.W[l], saveW[l])
-		copy(m.Theta[l], saveT[l])
-	}
-	m.Sync()
+	m.setParams(saveW, saveT)
 	return err
 }
 
