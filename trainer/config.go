@@ -144,6 +144,10 @@ type TrainingConfig struct {
 	// ClipWeights clips every weight to [-ClipWeights, ClipWeights] after
 	// each step (0 disables it).
 	ClipWeights float64 `toml:"clip_weights"`
+	// GradClip scales each batch's parameter gradient (all layers' weights
+	// and delay parameters together) down to this global L2 norm where it
+	// is larger, before the optimiser step (0 disables it).
+	GradClip float64 `toml:"grad_clip"`
 	// RoundWeights rounds the weights the network uses to multiples of this
 	// value (0 disables it); the optimiser keeps updating the unrounded
 	// weights (straight-through).
@@ -647,7 +651,7 @@ func (t *TrainingConfig) validate() error {
 	for _, x := range []struct {
 		n string
 		v float64
-	}{{"bump_value", t.BumpValue}, {"clip_weights", t.ClipWeights}, {"round_weights", t.RoundWeights},
+	}{{"bump_value", t.BumpValue}, {"clip_weights", t.ClipWeights}, {"grad_clip", t.GradClip}, {"round_weights", t.RoundWeights},
 		{"noise_std", t.NoiseStd}, {"eps", t.Eps}} {
 		if err := nonNegative(k+x.n, x.v); err != nil {
 			return err

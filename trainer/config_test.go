@@ -144,6 +144,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad schedule", layer + "[training.schedule]\ntype = \"linear\"\n", "must be one of none, step, cosine"},
 		{"cosine without epochs", layer + "[training.schedule]\ntype = \"cosine\"\n", "schedule.cosine_epochs = 0: must be >= 1"},
 		{"cosine min factor", layer + "[training.schedule]\ntype = \"cosine\"\ncosine_epochs = 10\nmin_factor = 1.5\n", "schedule.min_factor = 1.5"},
+		{"negative grad clip", layer + "[training]\ngrad_clip = -1.0\n", "training.grad_clip = -1: must be >= 0"},
+		{"nan grad clip", layer + "[training]\ngrad_clip = nan\n", "training.grad_clip = NaN: must be a finite number"},
 		{"negative warm-up", layer + "[training.schedule]\nwarmup_epochs = -1\n", "schedule.warmup_epochs = -1"},
 		{"bss2 unknown key", layer + "[bss2]\nthreshold_nosie = 0.1\n", "unknown key bss2.threshold_nosie"},
 		{"bss2 negative noise", layer + "[bss2]\nthreshold_noise = -0.1\n", "bss2.threshold_noise = -0.1"},

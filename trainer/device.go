@@ -18,6 +18,9 @@ func (t *Trainer) stepSpec() (batch.StepSpec, error) {
 	if t.sub != nil {
 		return batch.StepSpec{}, errors.New("hardware-aware ([bss2]) training runs its forward pass on the chip model")
 	}
+	if c.Training.GradClip > 0 {
+		return batch.StepSpec{}, errors.New("gradient clipping (training.grad_clip)")
+	}
 	if c.Training.Optimizer != "adam" {
 		return batch.StepSpec{}, fmt.Errorf("optimizer %q", c.Training.Optimizer)
 	}

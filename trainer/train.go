@@ -351,6 +351,9 @@ func popStep(eng batch.Engine, ts []*Trainer, in [][]float64, labels [][]int, lr
 			res[m].clipped += c
 		}
 		t.Model.ParamGrads(t.g, t.gw, t.gt)
+		if c := t.Cfg.Training.GradClip; c > 0 {
+			clipNorm(t.grads, c)
+		}
 		t.Opt.Update(t.params, t.grads, lr[m])
 		t.Model.Rectify()
 		if c := t.Cfg.Training.ClipWeights; c > 0 {
@@ -362,6 +365,30 @@ func popStep(eng batch.Engine, ts []*Trainer, in [][]float64, labels [][]int, lr
 		}
 		res[m].stepped = true
 	}
+}
+
+// clipNorm scales the gradient g (one slice per parameter group) down to
+// the global L2 norm c where its norm is larger, and reports whether it
+// did. The sum runs over the groups in order, so that a run gives the
+// same bits on every engine.
+func clipNorm(g [][]float64, c float64) bool {
+	ss := 0.0
+	for _, gi := range g {
+		for _, v := range gi {
+			ss += v * v
+		}
+	}
+	n := math.Sqrt(ss)
+	if !(n > c) {
+		return false
+	}
+	f := c / n
+	for _, gi := range g {
+		for i := range gi {
+			gi[i] *= f
+		}
+	}
+	return true
 }
 
 // popPass runs pass on the members ms of a population as one population
