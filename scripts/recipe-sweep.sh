@@ -24,16 +24,18 @@ import glob, json, os, statistics, subprocess, sys
 cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), '?')
 go = subprocess.run(['go', 'version'], capture_output=True, text=True).stdout.split()[2]
 date = subprocess.run(['date', '-u', '+%Y-%m-%d'], capture_output=True, text=True).stdout.strip()
-out = ['# Training recipes (issue 21)', '',
-       'Machine: %s, %d cores; %s; %s. Produced by `scripts/recipe-sweep.sh %s`.' % (
-           cpu, os.cpu_count(), go, date, ' '.join('sweeps/recipe/%s.toml' % os.path.basename(d) for d in sys.argv[1:])),
-       'Final networks after 300 epochs; the published test split; a recipe is chosen on the',
-       'validation split (mean final validation accuracy), never on the test split.', '']
+head = ['# Training recipes (issue 21)', '',
+        'Final networks after 300 epochs; the published test split; a recipe is chosen on the',
+        'validation split (mean final validation accuracy), never on the test split. Each section',
+        'is a sweep, written by `scripts/recipe-sweep.sh sweeps/recipe/NAME.toml` (its machine and',
+        'date under its heading); a rerun replaces its own section and keeps the others.', '']
+out = []
+machine = 'Machine: %s, %d cores; %s; %s.' % (cpu, os.cpu_count(), go, date)
 def stats(v):
     m = statistics.mean(v); sd = statistics.stdev(v) if len(v) > 1 else 0
     return m, sd, sd / len(v) ** 0.5
 for d in sys.argv[1:]:
-    out += ['## %s' % os.path.basename(d), '',
+    out += ['## %s' % os.path.basename(d), '', machine, '',
             '    bin/delgrad sweep -file sweeps/recipe/%s.toml -out %s' % (os.path.basename(d), d), '',
             '| grid point | validation % (mean +- SD, SE) | test % (mean +- SD, SE) | test min % | test seeds < 95% | test per seed (seeds in order) |',
             '| --- | --- | --- | --- | --- | --- |']
@@ -49,14 +51,22 @@ for d in sys.argv[1:]:
             os.path.basename(pd), vm, vsd, vse, tm, tsd, tse, min(test), sum(t < 95 for t in test), len(test),
             ' '.join('%.1f' % t for t in test)))
     out.append('')
-# The notes after the marker are kept.
-notes = ''
+# The notes after the marker are kept, and so are the sections of sweeps not run now.
+notes, kept = '', {}
 if os.path.exists('results/recipes.md'):
     old = open('results/recipes.md').read()
     i = old.find('<!-- notes -->')
     if i >= 0:
-        notes = '\n' + old[i:]
-open('results/recipes.md.tmp', 'w').write('\n'.join(out) + '\n' + notes)
+        notes, old = '\n' + old[i:], old[:i]
+    for sec in old.split('\n## ')[1:]:
+        kept[sec.split('\n', 1)[0].strip()] = '## ' + sec.rstrip('\n') + '\n'
+new = {}
+for sec in '\n'.join(out).split('\n## '):
+    sec = sec[3:] if sec.startswith('## ') else sec
+    if sec.strip():
+        new[sec.split('\n', 1)[0].strip()] = '## ' + sec.rstrip('\n') + '\n'
+kept.update(new)
+open('results/recipes.md.tmp', 'w').write('\n'.join(head) + '\n' + '\n'.join(kept.values()) + notes)
 os.replace('results/recipes.md.tmp', 'results/recipes.md')
 print('\n'.join(out))
 PY
