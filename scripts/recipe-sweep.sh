@@ -58,7 +58,7 @@ if os.path.exists('results/recipes.md'):
     i = old.find('<!-- notes -->')
     if i >= 0:
         notes, old = '\n' + old[i:], old[:i]
-    for sec in old.split('\n## ')[1:]:
+    for sec in ('\n' + old).split('\n## ')[1:]:
         kept[sec.split('\n', 1)[0].strip()] = '## ' + sec.rstrip('\n') + '\n'
 new = {}
 for sec in '\n'.join(out).split('\n## '):

@@ -115,7 +115,7 @@ func Prepare(dir string, s *Spec, force bool) (*Plan, error) {
 		}
 		texts[i] = buf.Bytes()
 		path := filepath.Join(dir, pc.Name, PointConfigFile)
-		if old, err := os.ReadFile(path); err == nil && !force && !bytes.Equal(old, texts[i]) {
+		if old, err := os.ReadFile(path); err == nil && !force && !bytes.Equal(old, texts[i]) && !sameConfig(old, texts[i]) {
 			return nil, InputError{fmt.Errorf("sweep: grid point %s: its config differs from %s (was the base config edited?): %s; -force replaces it (its runs restart)",
 				pc.Name, path, lineDiff(old, texts[i]))}
 		}
@@ -244,4 +244,16 @@ func fitChips(dir string, pcs []PointConfig) error {
 		}
 	}
 	return nil
+}
+
+// sameConfig reports whether the recorded point config old reads as the
+// config cur: a point.toml written by an older delgrad lacks the keys
+// added since, which read as their defaults and change nothing.
+func sameConfig(old, cur []byte) bool {
+	c, err := trainer.Parse(bytes.NewReader(old))
+	if err != nil {
+		return false
+	}
+	var buf bytes.Buffer
+	return c.Encode(&buf) == nil && bytes.Equal(buf.Bytes(), cur)
 }
