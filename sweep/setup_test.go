@@ -12,15 +12,7 @@ import (
 // config keys added since, which read as their defaults) continues; one
 // whose point config was really edited is refused, naming the line.
 func TestPrepareOlderPointConfig(t *testing.T) {
-	spec, err := ParseFile(writeSweep(t, slotSweep))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "sw")
-	p, err := Prepare(dir, spec, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, spec, p := prepareSpec(t, slotSweep)
 	pt := filepath.Join(dir, p.Tasks[0].Point, PointConfigFile)
 	cur, err := os.ReadFile(pt)
 	if err != nil {

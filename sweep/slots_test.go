@@ -30,6 +30,14 @@ epochs = 2
 // prepare makes a sweep directory of body and returns it with its plan.
 func prepare(t *testing.T, body string) (string, *Plan) {
 	t.Helper()
+	dir, _, p := prepareSpec(t, body)
+	return dir, p
+}
+
+// prepareSpec is prepare that also returns the parsed sweep file, to
+// prepare the directory again.
+func prepareSpec(t *testing.T, body string) (string, *Spec, *Plan) {
+	t.Helper()
 	spec, err := ParseFile(writeSweep(t, body))
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +47,7 @@ func prepare(t *testing.T, body string) (string, *Plan) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return dir, p
+	return dir, spec, p
 }
 
 // cpuSlot is a slot of a CPU engine of the given workers, standing in for
