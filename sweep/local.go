@@ -84,7 +84,7 @@ func RunTask(ctx context.Context, dir string, plan *Plan, i int, opt Options) (T
 	var (
 		data   trainer.Data
 		loaded bool
-		runs   []*trainer.Run
+		jobs   []*trainer.Job
 		names  []string
 	)
 	fail := func(run string, epoch int, err error) {
@@ -111,20 +111,20 @@ func RunTask(ctx context.Context, dir string, plan *Plan, i int, opt Options) (T
 		}
 		c := cfg
 		c.Seed = t.Seeds[j]
-		r, err := openOrNew(rdir, c, data, opt)
+		j, err := openOrNew(rdir, c, data, opt)
 		if err != nil {
 			fail(run, 0, err)
 			continue
 		}
-		if r.Trainer.Epoch > epochs {
-			fail(run, r.Trainer.Epoch, fmt.Errorf("the run has %d epochs, the sweep asks for %d", r.Trainer.Epoch, epochs))
+		if e := mostEpochs(j); e > epochs {
+			fail(run, e, fmt.Errorf("the run has %d epochs, the sweep asks for %d", e, epochs))
 			continue
 		}
-		runs = append(runs, r)
+		jobs = append(jobs, j)
 		names = append(names, run)
 	}
-	if len(runs) > 0 {
-		if err := trainPopulation(ctx, dir, i, runs, names, epochs, opt, fail, &res); err != nil {
+	if len(jobs) > 0 {
+		if err := trainPopulation(ctx, dir, i, jobs, names, epochs, opt, fail, &res); err != nil {
 			if e := saveFailures(dir, i, fails); e != nil {
 				err = errors.Join(err, e)
 			}
@@ -137,10 +137,20 @@ func RunTask(ctx context.Context, dir string, plan *Plan, i int, opt Options) (T
 	return res, saveFailures(dir, i, fails)
 }
 
-// trainPopulation trains the task's runs together and finishes them.
-func trainPopulation(ctx context.Context, dir string, i int, runs []*trainer.Run, names []string, epochs int, opt Options,
+// mostEpochs returns the most epochs any run of j has trained.
+func mostEpochs(j *trainer.Job) int {
+	e := 0
+	for _, r := range j.Runs {
+		e = max(e, r.Trainer.Epoch)
+	}
+	return e
+}
+
+// trainPopulation trains the task's runs (a selection's: its candidates)
+// together and finishes them.
+func trainPopulation(ctx context.Context, dir string, i int, jobs []*trainer.Job, names []string, epochs int, opt Options,
 	fail func(string, int, error), res *TaskResult) error {
-	p, err := trainer.NewPopRun(runs)
+	p, err := trainer.NewPopJobs(jobs)
 	if err != nil {
 		return fmt.Errorf("sweep: task %d: %w", i, err)
 	}
@@ -150,20 +160,20 @@ func trainPopulation(ctx context.Context, dir string, i int, runs []*trainer.Run
 	}
 	defer unmark()
 	if err := p.TrainContext(ctx, epochs, opt.Hooks); err != nil {
-		for k, r := range runs {
-			if p.Err[k] != nil {
-				fail(names[k], r.Trainer.Epoch, p.Err[k])
+		for k, j := range jobs {
+			if errs := p.JobErrs(k); !j.Selects() && errs[0] != nil {
+				fail(names[k], j.Epoch(), errs[0])
 			}
 		}
 		return fmt.Errorf("sweep: task %d: %w", i, err)
 	}
-	for k, r := range runs {
-		if p.Err[k] != nil {
-			fail(names[k], r.Trainer.Epoch, p.Err[k])
+	for k, j := range jobs {
+		if errs := p.JobErrs(k); !j.Selects() && errs[0] != nil {
+			fail(names[k], j.Epoch(), errs[0])
 			continue
 		}
-		if _, err := r.Finish(opt.EngineName); err != nil {
-			fail(names[k], r.Trainer.Epoch, fmt.Errorf("finish: %w", err))
+		if _, err := j.Finish(opt.EngineName, p.JobErrs(k)); err != nil {
+			fail(names[k], j.Epoch(), fmt.Errorf("finish: %w", err))
 			continue
 		}
 		res.Done = append(res.Done, names[k])
@@ -172,12 +182,12 @@ func trainPopulation(ctx context.Context, dir string, i int, runs []*trainer.Run
 	return nil
 }
 
-// openOrNew reopens the run in rdir at its checkpoint, or creates it with
-// the config c when it has none.
-func openOrNew(rdir string, c trainer.Config, data trainer.Data, opt Options) (*trainer.Run, error) {
+// openOrNew reopens the run in rdir at its checkpoint (a selection's
+// candidates at theirs), or creates it with the config c when it has none.
+func openOrNew(rdir string, c trainer.Config, data trainer.Data, opt Options) (*trainer.Job, error) {
 	path := filepath.Join(rdir, trainer.ConfigFile)
 	if _, err := os.Stat(path); err != nil {
-		return trainer.NewRun(rdir, c, data, opt.Engine, false, nil)
+		return trainer.NewJob(rdir, c, data, opt.Engine, false, nil)
 	}
 	rc, err := trainer.Load(path)
 	if err != nil {
@@ -192,9 +202,9 @@ func openOrNew(rdir string, c trainer.Config, data trainer.Data, opt Options) (*
 			return nil, fmt.Errorf("%s differs from its grid point's config (%s): %s; -force restarts the run with the point's config",
 				path, PointConfigFile, lineDiff(a.Bytes(), b.Bytes()))
 		}
-		return trainer.NewRun(rdir, c, data, opt.Engine, true, nil)
+		return trainer.NewJob(rdir, c, data, opt.Engine, true, nil)
 	}
-	return trainer.OpenRunWith(rdir, rc, data, opt.Engine)
+	return trainer.OpenJobWith(rdir, rc, data, opt.Engine)
 }
 
 // ReadSummary reads a run directory's summary.json.

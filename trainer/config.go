@@ -162,6 +162,9 @@ type TrainingConfig struct {
 	// CheckpointEvery writes a checkpoint every that many epochs (>= 1);
 	// the last epoch always gets one.
 	CheckpointEvery int `toml:"checkpoint_every"`
+	// Select trains several candidate runs and keeps the best on the
+	// validation split (off by default).
+	Select SelectConfig `toml:"select"`
 }
 
 // ScheduleConfig is a learning-rate schedule: a factor on every
@@ -380,6 +383,10 @@ func (c *Config) Validate() error {
 	// written back to a config.toml.
 	if c.Seed > math.MaxInt64 {
 		return fmt.Errorf("config: seed = %d: must be >= 0", int64(c.Seed))
+	}
+	if n := uint64(max(c.Training.Select.Candidates, 0)); n > 1 && c.Seed > (math.MaxInt64-(n-1))/n {
+		return fmt.Errorf("config: seed = %d: with training.select.candidates = %d the candidates' seeds (seed * %d + 0..%d) pass 2^63-1: choose a seed of at most %d",
+			c.Seed, n, n, n-1, (math.MaxInt64-(n-1))/n)
 	}
 	if err := oneOf("data.name", c.Data.Name, DatasetNames); err != nil {
 		return err
@@ -662,6 +669,9 @@ func (t *TrainingConfig) validate() error {
 	}
 	if t.CheckpointEvery < 1 {
 		return fmt.Errorf("config: %scheckpoint_every = %d: must be >= 1", k, t.CheckpointEvery)
+	}
+	if n := t.Select.Candidates; n < 0 || n == 1 {
+		return fmt.Errorf("config: %sselect.candidates = %d: must be 0 (no selection) or at least 2", k, n)
 	}
 	return nil
 }

@@ -18,7 +18,33 @@ type PopRun struct {
 	// finished). A failed run keeps its last checkpoint.
 	Err []error
 
-	pop *Population
+	pop   *Population
+	first []int // per job of NewPopJobs, the index of its first run
+}
+
+// NewPopJobs makes a population of the runs of jobs (a run, or a
+// selection's candidates, each), as NewPopRun does; JobErrs maps Err back
+// to the jobs.
+func NewPopJobs(jobs []*Job) (*PopRun, error) {
+	var runs []*Run
+	first := make([]int, len(jobs)+1)
+	for i, j := range jobs {
+		first[i] = len(runs)
+		runs = append(runs, j.Runs...)
+	}
+	first[len(jobs)] = len(runs)
+	p, err := NewPopRun(runs)
+	if err != nil {
+		return nil, err
+	}
+	p.first = first
+	return p, nil
+}
+
+// JobErrs returns Err for the runs of job i of NewPopJobs, as Job.Finish
+// takes it.
+func (p *PopRun) JobErrs(i int) []error {
+	return p.Err[p.first[i]:p.first[i+1]]
 }
 
 // NewPopRun makes a population of runs, which must share an engine and

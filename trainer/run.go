@@ -165,6 +165,9 @@ func OpenRunWith(dir string, cfg Config, data Data, engine batch.Engine) (*Run, 
 }
 
 func openRun(dir string, cfg Config, data Data, engine batch.Engine, opt OpenOptions) (*Run, error) {
+	if cfg.Selects() {
+		return openWinner(dir, cfg, data, engine, opt)
+	}
 	t, err := NewTrainer(cfg, data, engine)
 	if err != nil {
 		return nil, InputError{fmt.Errorf("open run: %w", err)}
@@ -335,13 +338,17 @@ type Summary struct {
 	// best validation epoch (model selection on the validation split);
 	// TestAccuracy is that of the final epoch (the reference's protocol).
 	BestValTestAccuracy float64 `json:"best_validation_test_accuracy"`
-	TrainSeconds        float64 `json:"train_seconds"`
-	SamplesPerSec       float64 `json:"mean_train_samples_per_s"`
-	Bumps               int     `json:"bumps"`
-	Parameters          int     `json:"parameters"`
-	Engine              string  `json:"engine"`
-	GoVersion           string  `json:"go_version"`
-	Finished            string  `json:"finished"`
+	// SelectedSeed and Candidates are set for a selection run
+	// (training.select): the seed of the candidate kept, of how many.
+	SelectedSeed  uint64  `json:"selected_seed,omitempty"`
+	Candidates    int     `json:"candidates,omitempty"`
+	TrainSeconds  float64 `json:"train_seconds"`
+	SamplesPerSec float64 `json:"mean_train_samples_per_s"`
+	Bumps         int     `json:"bumps"`
+	Parameters    int     `json:"parameters"`
+	Engine        string  `json:"engine"`
+	GoVersion     string  `json:"go_version"`
+	Finished      string  `json:"finished"`
 }
 
 // Finish evaluates the test split and writes summary.json, the exported

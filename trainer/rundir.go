@@ -12,7 +12,7 @@ import (
 // runEntries lists what a run and the commands working on it write into
 // its directory; NewRun with force removes these and nothing else.
 var runEntries = []string{ConfigFile, MetricsFile, CheckpointFile, SummaryFile, InitFile,
-	NetworkDir, BestNetworkDir, PlotsDir, RobustnessDir}
+	NetworkDir, BestNetworkDir, PlotsDir, RobustnessDir, CandidatesDir, SelectFile}
 
 // ownedByRun reports whether a run directory's entry name is one a run
 // writes, or a temporary file of an atomic write of one.

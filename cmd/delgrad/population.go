@@ -31,30 +31,37 @@ func seedDir(root string, seed uint64) string {
 // them as one population.
 func popTrain(ctx context.Context, cfg trainer.Config, seeds []uint64, root string, data trainer.Data, eng engineSpec, force bool,
 	init func(*trainer.Trainer) error, initPath string, quiet bool, stdout, stderr io.Writer) error {
-	var runs []*trainer.Run
+	var jobs []*trainer.Job
 	for _, s := range seeds {
 		c := cfg
 		c.Seed = s
 		dir := seedDir(root, s)
-		r, err := trainer.NewRun(dir, c, data, eng.engine, force, init)
+		j, err := trainer.NewJob(dir, c, data, eng.engine, force, init)
 		if err != nil {
 			return classify(fmt.Errorf("train: seed %d: %w", s, err))
 		}
-		if initPath != "" {
-			if err := writeInit(dir, initPath); err != nil {
-				return fmt.Errorf("train: %w", err)
-			}
+		if err := writeJobInit(j, initPath); err != nil {
+			return fmt.Errorf("train: %w", err)
 		}
-		runs = append(runs, r)
+		jobs = append(jobs, j)
 	}
 	if !quiet {
-		fmt.Fprintf(stdout, "training %s as a population of %d (seeds %s, %d epochs, %d training samples each) on %s into %s\n",
-			cfg.Name, len(seeds), seedList(seeds), cfg.Training.Epochs, data.Train.N, eng.name, root)
-		if note := runs[0].Trainer.DeviceNote; note != "" {
+		fmt.Fprintf(stdout, "training %s as a population of %d (seeds %s%s, %d epochs, %d training samples each) on %s into %s\n",
+			cfg.Name, len(seeds)*len(jobs[0].Runs), seedList(seeds), candidatesNote(cfg), cfg.Training.Epochs, data.Train.N, eng.name, root)
+		if note := jobs[0].Runs[0].Trainer.DeviceNote; note != "" {
 			fmt.Fprintln(stdout, note)
 		}
 	}
-	return popTrainRuns(ctx, filepath.Clean(root), runs, cfg.Training.Epochs, eng.name, quiet, stdout, stderr)
+	return popTrainJobs(ctx, filepath.Clean(root), jobs, cfg.Training.Epochs, eng.name, quiet, stdout, stderr)
+}
+
+// candidatesNote says, for a config that selects, how many candidates
+// each seed trains.
+func candidatesNote(cfg trainer.Config) string {
+	if !cfg.Selects() {
+		return ""
+	}
+	return fmt.Sprintf(", %d candidates each, the best on validation kept", cfg.Training.Select.Candidates)
 }
 
 // engineSpec is an engine and its name for reports.
@@ -66,17 +73,19 @@ type engineSpec struct {
 // seedList writes seeds compactly (see sweep.SeedList).
 func seedList(seeds []uint64) string { return sweep.SeedList(seeds) }
 
-// popTrainRuns trains runs as a population to epochs, showing the
-// population's progress, finishes each member that trained through and
-// prints a line per member and the population's summary. It fails when a
-// member failed (after finishing the others). When ctx is done it stops
-// after the population epoch under way, checkpoints the members and says
-// how to continue (the population in root).
-func popTrainRuns(ctx context.Context, root string, runs []*trainer.Run, epochs int, engName string, quiet bool, stdout, stderr io.Writer) error {
-	p, err := trainer.NewPopRun(runs)
+// popTrainJobs trains the runs of jobs (runs, or selections' candidates)
+// as a population to epochs, showing the population's progress, finishes
+// each job whose runs trained through (a selection: those of its
+// candidates that did) and prints a line per job and the population's
+// summary. It fails when a job failed (after finishing the others). When
+// ctx is done it stops after the population epoch under way, checkpoints
+// the members and says how to continue (the population in root).
+func popTrainJobs(ctx context.Context, root string, jobs []*trainer.Job, epochs int, engName string, quiet bool, stdout, stderr io.Writer) error {
+	p, err := trainer.NewPopJobs(jobs)
 	if err != nil {
 		return classify(fmt.Errorf("train: %w", err))
 	}
+	runs := p.Runs
 	var bar *progressbar.ProgressBar
 	h := trainer.PopHooks{}
 	if !quiet && isTerminal(stderr) {
@@ -117,32 +126,35 @@ func popTrainRuns(ctx context.Context, root string, runs []*trainer.Run, epochs 
 	}
 	var accs []float64
 	var failed []string
-	for i, r := range runs {
-		if p.Err[i] != nil {
-			failed = append(failed, r.Dir)
-			continue
-		}
-		s, err := r.Finish(engName)
+	for i, j := range jobs {
+		s, err := j.Finish(engName, p.JobErrs(i))
 		if err != nil {
-			return fmt.Errorf("train: %s: %w", r.Dir, err)
+			if j.Selects() || p.JobErrs(i)[0] == nil {
+				fmt.Fprintf(stderr, "delgrad: %s: %v\n", j.Dir, err)
+			}
+			failed = append(failed, j.Dir)
+			continue
 		}
 		accs = append(accs, s.TestAccuracy)
 		if !quiet {
-			best := ""
+			best, chosen := "", ""
 			if s.BestValEpoch > 0 {
 				best = fmt.Sprintf("; %.2f%% at epoch %d, the best validation epoch (%.2f%%)", 100*s.BestValTestAccuracy, s.BestValEpoch, 100*s.BestValAcc)
 			}
-			fmt.Fprintf(stdout, "%s seed %d: test accuracy %.2f%% after %s%s\n", s.Name, s.Seed, 100*s.TestAccuracy, plural(s.Epochs, "epoch"), best)
+			if s.Candidates > 0 {
+				chosen = fmt.Sprintf(" (candidate seed %d of %d kept, final validation %.2f%%)", s.SelectedSeed, s.Candidates, 100*s.FinalValAcc)
+			}
+			fmt.Fprintf(stdout, "%s seed %d: test accuracy %.2f%% after %s%s%s\n", s.Name, s.Seed, 100*s.TestAccuracy, plural(s.Epochs, "epoch"), chosen, best)
 		}
 	}
 	if len(accs) > 0 {
 		st := sweep.NewStats(accs)
 		fmt.Fprintf(stdout, "%s: %d members, test accuracy %.2f%% +- %.2f%% (SD), worst %.2f%%, best %.2f%%; %s; results in %s\n",
-			runs[0].Trainer.Cfg.Name, len(accs), 100*st.Mean, 100*st.SD, 100*st.Min, 100*st.Max,
-			time.Since(start).Round(10*time.Millisecond), filepath.Dir(runs[0].Dir))
+			jobs[0].Cfg.Name, len(accs), 100*st.Mean, 100*st.SD, 100*st.Min, 100*st.Max,
+			time.Since(start).Round(10*time.Millisecond), root)
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("train: %d of %d members failed (%s): see the messages above; the others are complete", len(failed), len(runs), strings.Join(failed, ", "))
+		return fmt.Errorf("train: %d of %d members failed (%s): see the messages above; the others are complete", len(failed), len(jobs), strings.Join(failed, ", "))
 	}
 	return nil
 }
@@ -171,53 +183,78 @@ func isPopulationDir(dir string) bool {
 // resume's -force, for every member.
 func popResume(ctx context.Context, dir string, epochs int, eng engineSpec, force, quiet bool, stdout, stderr io.Writer) error {
 	cfgs, _ := filepath.Glob(filepath.Join(dir, "seed*", trainer.ConfigFile))
-	var runs []*trainer.Run
+	var jobs []*trainer.Job
 	total := epochs
 	for _, c := range cfgs {
-		r, err := trainer.OpenRunOptions(filepath.Dir(c), eng.engine, trainer.OpenOptions{Force: force})
+		j, err := openJob(filepath.Dir(c), eng, force, false, stderr)
 		if err != nil {
-			return classify(fmt.Errorf("resume: %w", err))
+			return err
 		}
-		if len(r.Changes) > 0 {
-			fmt.Fprintf(stderr, "resume: -force: applying the changes to %s since the checkpoint: %s\n", filepath.Join(r.Dir, trainer.ConfigFile), trainer.FormatChanges(r.Changes))
-		}
-		if r.Restarted {
-			fmt.Fprintf(stderr, "resume: -force: %s had no %s: restarting at epoch 0 (its history and results were removed)\n", r.Dir, trainer.CheckpointFile)
-		}
-		want := r.Trainer.Cfg.Training.Epochs
+		want := j.Cfg.Training.Epochs
 		if epochs == 0 {
 			if total != 0 && want != total {
 				return usageError{fmt.Errorf("resume: the members' configs ask for %d and %d epochs: give -epochs", total, want)}
 			}
 			total = want
 		}
-		runs = append(runs, r)
+		jobs = append(jobs, j)
 	}
-	var todo []*trainer.Run
-	for _, r := range runs {
-		if r.Trainer.Epoch > total {
-			return usageError{fmt.Errorf("resume: %s already has %d epochs; give -epochs of at least %d", r.Dir, r.Trainer.Epoch, r.Trainer.Epoch)}
+	var todo []*trainer.Job
+	for _, j := range jobs {
+		if err := checkEpochs(j, total); err != nil {
+			return err
 		}
-		_, err := os.Stat(filepath.Join(r.Dir, trainer.SummaryFile))
-		if r.Trainer.Epoch == total && err == nil {
+		_, err := os.Stat(filepath.Join(j.Dir, trainer.SummaryFile))
+		if j.Epoch() == total && err == nil {
 			continue
 		}
-		if total != r.Trainer.Cfg.Training.Epochs {
-			r.Trainer.Cfg.Training.Epochs = total
-			if err := r.WriteConfig(); err != nil {
-				return fmt.Errorf("resume: %w", err)
-			}
+		if err := j.SetEpochs(total); err != nil {
+			return fmt.Errorf("resume: %w", err)
 		}
-		todo = append(todo, r)
+		todo = append(todo, j)
 	}
 	if len(todo) == 0 {
-		fmt.Fprintf(stdout, "%s: all %d members have %d epochs and their results; nothing to do (give -epochs to train on)\n", dir, len(runs), total)
+		fmt.Fprintf(stdout, "%s: all %d members have %d epochs and their results; nothing to do (give -epochs to train on)\n", dir, len(jobs), total)
 		return nil
 	}
 	if !quiet {
-		fmt.Fprintf(stdout, "resuming %d of %d members of %s to epoch %d on %s\n", len(todo), len(runs), dir, total, eng.name)
+		fmt.Fprintf(stdout, "resuming %d of %d members of %s to epoch %d on %s\n", len(todo), len(jobs), dir, total, eng.name)
 	}
-	return popTrainRuns(ctx, filepath.Clean(dir), todo, total, eng.name, quiet, stdout, stderr)
+	return popTrainJobs(ctx, filepath.Clean(dir), todo, total, eng.name, quiet, stdout, stderr)
+}
+
+// openJob reopens the run directory dir for resume (force: its -force),
+// saying on stderr what -force changed in each of its runs (the config
+// file of dir itself named short, as config.toml, where short is set).
+func openJob(dir string, eng engineSpec, force, short bool, stderr io.Writer) (*trainer.Job, error) {
+	j, err := trainer.OpenJob(dir, eng.engine, trainer.OpenOptions{Force: force})
+	if err != nil {
+		return nil, classify(fmt.Errorf("resume: %w", err))
+	}
+	for _, r := range j.Runs {
+		if len(r.Changes) > 0 {
+			name := filepath.Join(r.Dir, trainer.ConfigFile)
+			if short && r.Dir == dir {
+				name = trainer.ConfigFile
+			}
+			fmt.Fprintf(stderr, "resume: -force: applying the changes to %s since the checkpoint: %s\n", name, trainer.FormatChanges(r.Changes))
+		}
+		if r.Restarted {
+			fmt.Fprintf(stderr, "resume: -force: %s had no %s: restarting at epoch 0 (its history and results were removed)\n", r.Dir, trainer.CheckpointFile)
+		}
+	}
+	return j, nil
+}
+
+// checkEpochs refuses to resume a job to total epochs when one of its runs
+// has more.
+func checkEpochs(j *trainer.Job, total int) error {
+	for _, r := range j.Runs {
+		if r.Trainer.Epoch > total {
+			return usageError{fmt.Errorf("resume: %s already has %d epochs; give -epochs of at least %d", r.Dir, r.Trainer.Epoch, r.Trainer.Epoch)}
+		}
+	}
+	return nil
 }
 
 // notPopulation refuses a population's directory where a command wants

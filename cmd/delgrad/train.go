@@ -132,6 +132,13 @@ func trainCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("train: %w", err)
 		}
 	}
+	if seeds == nil && cfg.Selects() {
+		err := selectTrain(ctx, cfg, dir, data, engineSpec{eng, engName}, *force, init, initPath, *quiet, stdout, stderr)
+		if *out == "" {
+			os.Remove(dir) // removes the default directory only if nothing was made in it
+		}
+		return err
+	}
 	if seeds != nil {
 		err := popTrain(ctx, cfg, seeds, dir, data, engineSpec{eng, engName}, *force, init, initPath, *quiet, stdout, stderr)
 		if *out == "" {
@@ -185,31 +192,29 @@ func resumeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if isPopulationDir(*dir) {
 		return popResume(ctx, *dir, *epochs, engineSpec{eng, engName}, *force, *quiet, stdout, stderr)
 	}
-	r, err := trainer.OpenRunOptions(*dir, eng, trainer.OpenOptions{Force: *force})
+	j, err := openJob(*dir, engineSpec{eng, engName}, *force, true, stderr)
 	if err != nil {
-		return classify(fmt.Errorf("resume: %w", err))
+		return err
 	}
-	if len(r.Changes) > 0 {
-		fmt.Fprintf(stderr, "resume: -force: applying the changes to %s since the checkpoint: %s\n", trainer.ConfigFile, trainer.FormatChanges(r.Changes))
-	}
-	if r.Restarted {
-		fmt.Fprintf(stderr, "resume: -force: %s had no %s: restarting at epoch 0 (its history and results were removed)\n", *dir, trainer.CheckpointFile)
-	}
-	total := r.Trainer.Cfg.Training.Epochs
+	total := j.Cfg.Training.Epochs
 	if *epochs > 0 {
 		total = *epochs
 	}
-	if total < r.Trainer.Epoch {
-		return usageError{fmt.Errorf("resume: the run already has %d epochs; give -epochs of at least %d", r.Trainer.Epoch, r.Trainer.Epoch)}
+	if err := checkEpochs(j, total); err != nil {
+		return err
 	}
-	if total != r.Trainer.Cfg.Training.Epochs {
-		// The run's config records the new length, so that a later plain
-		// resume continues to it.
-		r.Trainer.Cfg.Training.Epochs = total
-		if err := r.WriteConfig(); err != nil {
-			return fmt.Errorf("resume: %w", err)
+	// The run's config records the new length, so that a later plain
+	// resume continues to it.
+	if err := j.SetEpochs(total); err != nil {
+		return fmt.Errorf("resume: %w", err)
+	}
+	if j.Selects() {
+		if !*quiet {
+			fmt.Fprintf(stdout, "resuming %s (%d candidates) at epoch %d of %d on %s\n", *dir, len(j.Runs), j.Epoch(), total, engName)
 		}
+		return popTrainJobs(ctx, filepath.Clean(*dir), []*trainer.Job{j}, total, engName, *quiet, stdout, stderr)
 	}
+	r := j.Runs[0]
 	if !*quiet {
 		fmt.Fprintf(stdout, "resuming %s at epoch %d of %d on %s\n", *dir, r.Trainer.Epoch, total, engName)
 	}
@@ -234,6 +239,45 @@ func samplesBar(total int, desc string, stderr io.Writer) *progressbar.ProgressB
 // from.
 func writeInit(dir, initPath string) error {
 	return atomicfile.WriteFile(filepath.Join(dir, trainer.InitFile), []byte(initPath+"\n"), 0o644)
+}
+
+// writeJobInit records where a job's -init parameters came from, in its
+// directory and in each of its runs' (a selection's candidates).
+func writeJobInit(j *trainer.Job, initPath string) error {
+	if initPath == "" {
+		return nil
+	}
+	for _, r := range j.Runs {
+		if err := writeInit(r.Dir, initPath); err != nil {
+			return err
+		}
+	}
+	if j.Selects() {
+		return writeInit(j.Dir, initPath)
+	}
+	return nil
+}
+
+// selectTrain makes the selection run cfg in dir (training.select: its
+// candidates under dir/candidates) and trains its candidates as one
+// population, then keeps the best.
+func selectTrain(ctx context.Context, cfg trainer.Config, dir string, data trainer.Data, eng engineSpec, force bool,
+	init func(*trainer.Trainer) error, initPath string, quiet bool, stdout, stderr io.Writer) error {
+	j, err := trainer.NewJob(dir, cfg, data, eng.engine, force, init)
+	if err != nil {
+		return classify(fmt.Errorf("train: %w", err))
+	}
+	if err := writeJobInit(j, initPath); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if !quiet {
+		fmt.Fprintf(stdout, "training %s (seed %d%s, %d epochs, %d training samples) on %s into %s\n",
+			cfg.Name, cfg.Seed, candidatesNote(cfg), cfg.Training.Epochs, data.Train.N, eng.name, dir)
+		if note := j.Runs[0].Trainer.DeviceNote; note != "" {
+			fmt.Fprintln(stdout, note)
+		}
+	}
+	return popTrainJobs(ctx, filepath.Clean(dir), []*trainer.Job{j}, cfg.Training.Epochs, eng.name, quiet, stdout, stderr)
 }
 
 // trainRun trains r to epochs, showing progress, and finishes it: test
