@@ -360,7 +360,7 @@ func Status(dir string) ([]TaskStatus, error) {
 		}
 		for _, run := range t.Runs {
 			rdir := filepath.Join(dir, run)
-			rs := RunStatus{Run: run, Total: total, Epochs: metricsRows(rdir), State: "unfinished"}
+			rs := RunStatus{Run: run, Total: total, Epochs: runEpochs(rdir), State: "unfinished"}
 			if s, err := ReadSummary(rdir); err == nil && s.Epochs == total {
 				rs.State, rs.Summary = "done", &s
 			} else if f, ok := fails[run]; ok {
@@ -373,6 +373,26 @@ func Status(dir string) ([]TaskStatus, error) {
 		out = append(out, ts)
 	}
 	return out, nil
+}
+
+// runEpochs counts the epochs a run has trained: its metrics.csv's rows,
+// or, for a selection run (training.select) that has not chosen yet, the
+// fewest of its candidates'.
+func runEpochs(rdir string) int {
+	if _, err := os.Stat(filepath.Join(rdir, trainer.MetricsFile)); err == nil {
+		return metricsRows(rdir)
+	}
+	cands, _ := filepath.Glob(filepath.Join(rdir, trainer.CandidatesDir, "c*"))
+	if len(cands) == 0 {
+		return 0
+	}
+	n := -1
+	for _, c := range cands {
+		if e := metricsRows(c); n < 0 || e < n {
+			n = e
+		}
+	}
+	return n
 }
 
 // metricsRows counts the epochs in a run's metrics.csv.
